@@ -1,0 +1,44 @@
+# The two commands of the README: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --disable-pip-version-check --quiet
+DB     ?= data/billing.duckdb
+PORT   ?= 8501
+
+.PHONY: run test install install-test seed lint typecheck stress clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+	$(PIP) install -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PIP) install -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
+
+seed: install
+	$(VENV)/bin/billing seed --db $(DB) --if-missing
+
+run: seed
+	BILLING_DB=$(DB) $(PY) -m streamlit run app.py --server.port $(PORT) \
+		--server.headless true --browser.gatherUsageStats false
+
+test: install-test
+	bash scripts/install-browser.sh
+	$(PY) -m pytest -q -m "not stress"
+
+stress: install-test
+	$(PY) -m pytest -q -m stress -p no:randomly
+
+lint: install-test
+	$(VENV)/bin/ruff check billing_core app.py pages tests
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,251 @@
+"""Spend analytics for charts: tidy pandas DataFrames, read from the daily rollups.
+
+Amounts stay exact: money columns hold Decimal values (the chart layer may cast
+them for drawing). Every function applies the same access rules as the ledger:
+members see their workspaces, admins see all.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import ROUND_CEILING, Decimal
+from typing import Any
+
+import pandas as pd
+
+from .access import require_workspace, resolve_actor, visible_workspace_ids
+from .errors import InvalidInput
+from .models import BurnRate, User
+from .money import QUANTUM, ZERO, to_decimal
+from .store import Database
+
+GRANULARITIES = ("day", "week", "month")
+MAX_RANGE_DAYS = 3_660
+
+
+def _check_range(start: date, end: date) -> None:
+    if not isinstance(start, date) or not isinstance(end, date):
+        raise InvalidInput("Choose a start and an end date.")
+    if end < start:
+        raise InvalidInput("The end date must be on or after the start date.")
+    if (end - start).days > MAX_RANGE_DAYS:
+        raise InvalidInput("Choose a range of at most ten years.")
+
+
+def _check_granularity(granularity: str) -> str:
+    if granularity not in GRANULARITIES:
+        raise InvalidInput("Group by day, week or month.")
+    return granularity
+
+
+def _frame(cur: Any, sql: str, params: list[object]) -> pd.DataFrame:
+    return cur.sql(sql, params=params).to_arrow_table().to_pandas()
+
+
+def _scope(cur: Any, actor: User, workspace_id: int | None) -> tuple[bool, int, int | None]:
+    """(see_all, user_id, workspace_id) for the `_SCOPE` filter."""
+    user = resolve_actor(cur, actor)
+    if workspace_id is not None:
+        require_workspace(cur, user, workspace_id)
+    return visible_workspace_ids(cur, user) is None, user.id, workspace_id
+
+
+_SCOPE = """
+    (? OR r.workspace_id IN (SELECT workspace_id FROM memberships WHERE user_id = ?))
+    AND (? IS NULL OR r.workspace_id = ?)
+"""
+
+
+class AnalyticsOps:
+    db: Database
+
+    def today(self) -> date:
+        return self.db.clock().date()
+
+    def spend_by_feature(
+        self, actor: User, start: date, end: date, granularity: str = "day",
+        workspace_id: int | None = None,
+    ) -> pd.DataFrame:
+        """Debits per period and feature: columns period, feature, spent, uses."""
+        _check_range(start, end)
+        unit = _check_granularity(granularity)
+        with self.db.reading() as cur:
+            see_all, user_id, ws = _scope(cur, actor, workspace_id)
+            return _frame(
+                cur,
+                f"""
+                SELECT date_trunc('{unit}', r.day)::DATE AS period, r.feature,
+                       sum(r.debits) AS spent, sum(r.debit_count) AS uses
+                FROM daily_rollups r
+                WHERE r.day BETWEEN ? AND ? AND r.debit_count > 0 AND {_SCOPE}
+                GROUP BY ALL ORDER BY period, feature
+                """,  # noqa: S608 - unit is one of GRANULARITIES
+                [start, end, see_all, user_id, ws, ws],
+            )
+
+    def spend_by_workspace(
+        self, actor: User, start: date, end: date, granularity: str = "day"
+    ) -> pd.DataFrame:
+        """Debits per period and workspace: columns period, workspace_id, workspace, spent."""
+        _check_range(start, end)
+        unit = _check_granularity(granularity)
+        with self.db.reading() as cur:
+            see_all, user_id, ws = _scope(cur, actor, None)
+            return _frame(
+                cur,
+                f"""
+                SELECT date_trunc('{unit}', r.day)::DATE AS period, r.workspace_id,
+                       w.name AS workspace, sum(r.debits) AS spent
+                FROM daily_rollups r JOIN workspaces w ON w.id = r.workspace_id
+                WHERE r.day BETWEEN ? AND ? AND r.debit_count > 0 AND {_SCOPE}
+                GROUP BY ALL ORDER BY period, workspace
+                """,  # noqa: S608 - unit is one of GRANULARITIES
+                [start, end, see_all, user_id, ws, ws],
+            )
+
+    def credits_vs_debits(
+        self, actor: User, start: date, end: date, granularity: str = "day",
+        workspace_id: int | None = None,
+    ) -> pd.DataFrame:
+        """Columns period, kind ('credit' | 'debit'), amount."""
+        _check_range(start, end)
+        unit = _check_granularity(granularity)
+        with self.db.reading() as cur:
+            see_all, user_id, ws = _scope(cur, actor, workspace_id)
+            return _frame(
+                cur,
+                f"""
+                WITH p AS (
+                    SELECT date_trunc('{unit}', r.day)::DATE AS period,
+                           sum(r.credits) AS credit, sum(r.debits) AS debit
+                    FROM daily_rollups r
+                    WHERE r.day BETWEEN ? AND ? AND {_SCOPE}
+                    GROUP BY ALL
+                )
+                SELECT period, kind, amount FROM p
+                UNPIVOT (amount FOR kind IN (credit, debit))
+                ORDER BY period, kind
+                """,  # noqa: S608 - unit is one of GRANULARITIES
+                [start, end, see_all, user_id, ws, ws],
+            )
+
+    def balance_over_time(
+        self, actor: User, workspace_id: int, start: date, end: date
+    ) -> pd.DataFrame:
+        """End-of-day balance for every day in the range: columns day, balance."""
+        _check_range(start, end)
+        with self.db.reading() as cur:
+            require_workspace(cur, actor, workspace_id)
+            return _frame(
+                cur,
+                """
+                WITH days AS (
+                    SELECT unnest(generate_series(?::DATE, ?::DATE, INTERVAL 1 DAY))::DATE AS day
+                ),
+                net AS (
+                    SELECT day, sum(credits - debits) AS net FROM daily_rollups
+                    WHERE workspace_id = ? GROUP BY day
+                ),
+                now_balance AS (SELECT balance FROM wallets WHERE workspace_id = ?)
+                SELECT d.day,
+                       (SELECT balance FROM now_balance)
+                       - coalesce((SELECT sum(n.net) FROM net n WHERE n.day > d.day), 0)
+                       AS balance
+                FROM days d ORDER BY d.day
+                """,
+                [start, end, workspace_id, workspace_id],
+            )
+
+    def burn_rate(self, actor: User, workspace_id: int, days: int = 30) -> BurnRate:
+        """Average daily spend over the last `days` days and the day the balance runs out."""
+        if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 366:
+            raise InvalidInput("Measure the burn rate over 1 to 366 days.")
+        today = self.today()
+        with self.db.reading() as cur:
+            require_workspace(cur, actor, workspace_id)
+            row = cur.execute(
+                """
+                SELECT w.balance,
+                       coalesce((SELECT sum(debits) FROM daily_rollups
+                                 WHERE workspace_id = ? AND day > ? AND day <= ?), 0)
+                FROM wallets w WHERE w.workspace_id = ?
+                """,
+                [workspace_id, today - timedelta(days=days), today, workspace_id],
+            ).fetchone()
+        balance, spent = to_decimal(row[0]), to_decimal(row[1])
+        per_day = (spent / days).quantize(QUANTUM)
+        return BurnRate(
+            workspace_id=workspace_id,
+            balance=balance,
+            days=days,
+            spent=spent,
+            per_day=per_day,
+            runs_out_on=run_out_date(balance, per_day, today),
+        )
+
+    def wallet_overview(self, actor: User, days: int = 30) -> pd.DataFrame:
+        """Every visible wallet with balance, status, recent spend, burn rate, run-out date
+        and pending requested amount."""
+        if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 366:
+            raise InvalidInput("Measure the burn rate over 1 to 366 days.")
+        today = self.today()
+        with self.db.reading() as cur:
+            see_all, user_id, _ = _scope(cur, actor, None)
+            frame = _frame(
+                cur,
+                """
+                SELECT w.workspace_id, s.name AS workspace, w.status, w.balance,
+                       coalesce(sp.spent, 0)::DECIMAL(18,4) AS spent,
+                       coalesce(pr.pending, 0)::DECIMAL(18,4) AS pending
+                FROM wallets w
+                JOIN workspaces s ON s.id = w.workspace_id
+                LEFT JOIN (SELECT workspace_id, sum(debits) AS spent FROM daily_rollups
+                           WHERE day > ? AND day <= ? GROUP BY workspace_id) sp
+                       ON sp.workspace_id = w.workspace_id
+                LEFT JOIN (SELECT workspace_id, sum(amount) AS pending FROM credit_requests
+                           WHERE status = 'pending' GROUP BY workspace_id) pr
+                       ON pr.workspace_id = w.workspace_id
+                WHERE (? OR w.workspace_id IN
+                       (SELECT workspace_id FROM memberships WHERE user_id = ?))
+                ORDER BY s.name_key
+                """,
+                [today - timedelta(days=days), today, see_all, user_id],
+            )
+        frame["per_day"] = [(to_decimal(s) / days).quantize(QUANTUM) for s in frame["spent"]]
+        frame["runs_out_on"] = [
+            run_out_date(to_decimal(b), p, today)
+            for b, p in zip(frame["balance"], frame["per_day"], strict=True)
+        ]
+        return frame
+
+    def top_consumers(
+        self, actor: User, start: date, end: date, workspace_id: int | None = None,
+        limit: int = 10,
+    ) -> pd.DataFrame:
+        """The people whose feature use spent the most: columns user, email, spent, uses."""
+        _check_range(start, end)
+        with self.db.reading() as cur:
+            see_all, user_id, ws = _scope(cur, actor, workspace_id)
+            return _frame(
+                cur,
+                f"""
+                SELECT u.name AS user, u.email, sum(r.amount) AS spent, count(*) AS uses
+                FROM entries r JOIN users u ON u.id = r.actor_id
+                WHERE r.kind = 'debit' AND r.created_at >= ? AND r.created_at < ?
+                  AND {_SCOPE}
+                GROUP BY ALL ORDER BY spent DESC, u.name LIMIT ?
+                """,  # noqa: S608 - constant fragment
+                [start, end + timedelta(days=1), see_all, user_id, ws, ws, limit],
+            )
+
+
+def run_out_date(balance: Decimal, per_day: Decimal, today: date) -> date | None:
+    """The day a balance reaches zero at `per_day`; today if it already has; None if never."""
+    if balance <= ZERO:
+        return today
+    if per_day <= ZERO:
+        return None
+    days_left = int((balance / per_day).to_integral_value(rounding=ROUND_CEILING))
+    if days_left > 36_500:
+        return None
+    return today + timedelta(days=days_left)

@@ -1,0 +1,395 @@
+"""A believable, deterministic demo ledger: workspaces, people, six months of usage.
+
+The story is simulated day by day in Python (a few tens of thousands of movements)
+and then written in one transaction through Arrow, never row by row. Every
+movement obeys the ledger's rules: no wallet ever goes below zero, each approved
+request credits once, and every change has its audit row, so `verify()` passes.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+
+from .errors import InvalidInput
+from .ledger import Ledger
+from .models import WalletStatus
+from .money import QUANTUM
+from .passwords import hash_password
+from .schema import PLATFORM_ACCOUNTS, SYSTEM_USER_ID, TOPUPS_ACCOUNT, USAGE_ACCOUNT
+
+DEMO_PASSWORD = "en-credits-demo"
+WORKSPACE_NAMES = [
+    "Acme Research", "Northwind Studio", "Globex Marketing", "Initech Support",
+    "Umbrella Labs", "Hooli Data", "Stark Design", "Wayne Logistics",
+]
+ADMINS = [("ada@example.com", "Ada Lovelace"), ("grace@example.com", "Grace Hopper")]
+MEMBER_NAMES = [
+    "Alan Turing", "Barbara Liskov", "Claude Shannon", "Donald Knuth", "Edsger Dijkstra",
+    "Frances Allen", "Guido van Rossum", "Hedy Lamarr", "Ivan Sutherland", "John McCarthy",
+    "Katherine Johnson", "Linus Torvalds", "Margaret Hamilton", "Niklaus Wirth", "Ole-Johan Dahl",
+    "Radia Perlman", "Shafi Goldwasser", "Tim Berners-Lee", "Unix Pioneer", "Vint Cerf",
+    "Whitfield Diffie", "Xiaowei Wang", "Yukihiro Matsumoto",
+]
+# feature -> (price range per use, weight)
+FEATURES: dict[str, tuple[tuple[str, str], float]] = {
+    "AI chat": (("0.5", "3.0"), 0.45),
+    "AI summaries": (("1.0", "6.0"), 0.25),
+    "Image generation": (("4.0", "15.0"), 0.12),
+    "Exports": (("0.2", "1.0"), 0.10),
+    "Translation": (("0.8", "4.0"), 0.08),
+}
+DESCRIPTIONS = {
+    "AI chat": ["Assistant conversation", "Assistant reply", "Chat follow-up"],
+    "AI summaries": ["Meeting summary", "Document summary", "Thread digest"],
+    "Image generation": ["Image generated", "Image variations", "Cover image"],
+    "Exports": ["PDF export", "CSV export", "Report export"],
+    "Translation": ["Document translation", "Message translation"],
+}
+ZERO_WORKSPACE = 4  # Umbrella Labs: spends its last credit on the final day
+INACTIVE_WORKSPACE = 5  # Hooli Data: deactivated by an admin
+
+
+@dataclass
+class _Books:
+    """What the simulation writes, as columns for Arrow."""
+
+    entries: list[tuple[Any, ...]] = field(default_factory=list)
+    requests: list[tuple[Any, ...]] = field(default_factory=list)
+    audits: list[tuple[Any, ...]] = field(default_factory=list)
+    status_changes: list[tuple[int, datetime, int]] = field(default_factory=list)
+
+
+@dataclass
+class _WalletSim:
+    workspace_id: int
+    members: list[int]
+    balance: Decimal = Decimal(0)
+    daily_uses: float = 20.0
+    topup: Decimal = Decimal(2000)
+    open_request: int | None = None
+
+
+def _money(rng: random.Random, low: str, high: str) -> Decimal:
+    lo, hi = Decimal(low), Decimal(high)
+    return (lo + (hi - lo) * Decimal(rng.random())).quantize(Decimal("0.01"))
+
+
+def seed_demo(
+    ledger: Ledger,
+    *,
+    workspaces: int = 6,
+    months: int = 6,
+    seed: int = 42,
+    until: date | None = None,
+) -> dict[str, int]:
+    """Fill an empty ledger with the demo. Returns counts of what was written."""
+    if not 1 <= workspaces <= 500:
+        raise InvalidInput("Seed 1 to 500 workspaces.")
+    if not 1 <= months <= 36:
+        raise InvalidInput("Seed 1 to 36 months of usage.")
+    with ledger.db.reading() as cur:
+        used = cur.execute("SELECT (SELECT count(*) FROM workspaces) + (SELECT count(*) FROM users WHERE id <> ?)", [SYSTEM_USER_ID]).fetchone()
+    if used and used[0]:
+        raise InvalidInput("This ledger already holds data; seed the demo into a new ledger only.")
+    rng = random.Random(seed)
+    # One hash serves every demo account: they share a published password anyway,
+    # and 25 argon2 hashes would cost seconds.
+    hashed = hash_password(DEMO_PASSWORD)
+    admins = [ledger._add_user(e, n, admin=True, password_hash=hashed) for e, n in ADMINS]
+    members = [
+        ledger._add_user(f"{n.split()[0].lower()}@example.com", n, admin=False,
+                         password_hash=hashed)
+        for n in MEMBER_NAMES
+    ]
+    names = [
+        WORKSPACE_NAMES[i] if i < len(WORKSPACE_NAMES) else f"Workspace {i + 1}"
+        for i in range(workspaces)
+    ]
+    spaces = [ledger.create_workspace(n) for n in names]
+    roster: dict[int, list[int]] = {w.id: [] for w in spaces}
+    for index, user in enumerate(members):
+        picks = {spaces[index % workspaces].id}
+        picks.update(w.id for w in rng.sample(spaces, k=min(workspaces, rng.randint(0, 2))))
+        for workspace_id in sorted(picks):
+            roster[workspace_id].append(user.id)
+    roster[spaces[0].id].append(admins[0].id)
+    if workspaces > 1:
+        roster[spaces[1].id].append(admins[0].id)
+    for workspace_id, people in roster.items():
+        for user_id in people:
+            ledger.add_member(workspace_id, user_id)
+    end = until or ledger.db.clock().date()
+    books = _simulate(rng, spaces=[w.id for w in spaces], roster=roster,
+                      admins=[a.id for a in admins], start=end - timedelta(days=30 * months),
+                      end=end)
+    _write(ledger, books)
+    return {
+        "users": len(admins) + len(members),
+        "workspaces": workspaces,
+        "entries": len(books.entries),
+        "requests": len(books.requests),
+    }
+
+
+def _at(day: date, rng: random.Random) -> datetime:
+    hour = min(23, max(0, int(rng.gauss(13, 3))))
+    return datetime.combine(day, time(hour, rng.randrange(60), rng.randrange(60)))
+
+
+def _simulate(
+    rng: random.Random, *, spaces: list[int], roster: dict[int, list[int]],
+    admins: list[int], start: date, end: date,
+) -> _Books:
+    books = _Books()
+    sims = [
+        _WalletSim(
+            workspace_id=w,
+            members=[u for u in roster[w] if u not in admins] or roster[w],
+            daily_uses=rng.uniform(8, 30),
+            topup=Decimal(rng.choice([1000, 1500, 2000, 3000, 5000])),
+        )
+        for w in spaces
+    ]
+    # (time, kind, payload): movements and request events, in time order
+    events: list[tuple[datetime, int, str, dict[str, Any]]] = []
+    request_id = 0
+    pending_decisions: list[tuple[datetime, int, int, str]] = []  # when, sim index, request, verdict
+    requests: dict[int, dict[str, Any]] = {}
+
+    def ask(index: int, when: datetime, amount: Decimal, verdict: str) -> None:
+        nonlocal request_id
+        request_id += 1
+        sim = sims[index]
+        requests[request_id] = {
+            "id": request_id, "workspace_id": sim.workspace_id, "amount": amount,
+            "note": rng.choice(["Monthly top-up", "Running low", "New project starting",
+                                "AI pilot needs more credits", None]),
+            "requested_by": rng.choice(sim.members), "requested_at": when,
+        }
+        events.append((when, 0, "request", {"request": request_id}))
+        sim.open_request = request_id
+        delay = timedelta(hours=rng.randint(2, 40))
+        if verdict != "pending":
+            pending_decisions.append((when + delay, index, request_id, verdict))
+
+    day = start
+    first = _at(start, rng).replace(hour=8)
+    for index, sim in enumerate(sims):
+        ask(index, first + timedelta(minutes=index), sim.topup, "approved")
+    movements: list[tuple[datetime, int, dict[str, Any]]] = []
+    # Decisions and usage interleave by time; simulate day by day.
+    while day < end:
+        weekday = day.weekday()
+        for index, sim in enumerate(sims):
+            # decisions due today or earlier
+            for decision in [d for d in pending_decisions if d[1] == index and d[0].date() <= day]:
+                pending_decisions.remove(decision)
+                when, _, rid, verdict = decision
+                req = requests[rid]
+                req.update(status=verdict, decided_by=rng.choice(admins), decided_at=when,
+                           decision_note={"approved": rng.choice(["Approved", "OK, go ahead", None]),
+                                          "rejected": "Please wait for next month's budget",
+                                          "cancelled": "No longer needed"}[verdict])
+                if verdict == "cancelled":
+                    req["decided_by"] = req["requested_by"]
+                sim.open_request = None
+                if verdict == "approved":
+                    sim.balance += req["amount"]
+                    movements.append((when, index, {"kind": "credit", "amount": req["amount"],
+                                                    "feature": None, "request_id": rid,
+                                                    "actor": req["decided_by"],
+                                                    "description": f"Credit request #{rid} approved"}))
+                events.append((when, 1, "decision", {"request": rid}))
+            if index == INACTIVE_WORKSPACE and day == end - timedelta(days=20):
+                books.status_changes.append((sim.workspace_id, _at(day, rng), admins[1]))
+                sim.daily_uses = 0
+            factor = 1.0 if weekday < 5 else 0.3
+            uses = max(0, int(rng.gauss(sim.daily_uses * factor, sim.daily_uses * 0.2)))
+            todays = sorted(_at(day, rng) for _ in range(uses))
+            for when in todays:
+                feature = rng.choices(list(FEATURES), weights=[w for _, w in FEATURES.values()])[0]
+                (low, high), _ = FEATURES[feature]
+                amount = _money(rng, low, high)
+                if amount > sim.balance:
+                    continue  # blocked: no credits available
+                sim.balance -= amount
+                movements.append((when, index, {
+                    "kind": "debit", "amount": amount, "feature": feature, "request_id": None,
+                    "actor": rng.choice(sim.members),
+                    "description": rng.choice(DESCRIPTIONS[feature]),
+                }))
+            low_mark = sim.topup * Decimal("0.2")
+            last_days = (end - day).days
+            if sim.open_request is None and sim.balance < low_mark and sim.daily_uses > 0:
+                if index == ZERO_WORKSPACE and last_days < 45:
+                    pass  # this team let its wallet run dry
+                elif last_days < 3:
+                    ask(index, _at(day, rng), sim.topup, "pending")
+                else:
+                    roll = rng.random()
+                    if roll < 0.12:
+                        ask(index, _at(day, rng), sim.topup * 3, "rejected")
+                    elif roll < 0.2:
+                        ask(index, _at(day, rng), sim.topup, "cancelled")
+                    else:
+                        ask(index, _at(day, rng), sim.topup, "approved")
+        day += timedelta(days=1)
+    last_day = end - timedelta(days=1)
+    # The zero wallet spends exactly what is left, last thing on the final day.
+    if ZERO_WORKSPACE < len(sims) and sims[ZERO_WORKSPACE].balance > 0:
+        sim = sims[ZERO_WORKSPACE]
+        movements.append((datetime.combine(last_day, time(23, 59, 59)), ZERO_WORKSPACE, {
+            "kind": "debit", "amount": sim.balance, "feature": "Image generation",
+            "request_id": None, "actor": sim.members[0],
+            "description": "Image variations (batch)",
+        }))
+        sim.balance = Decimal(0)
+    # A few teams are waiting for an answer right now.
+    for index in (0, ZERO_WORKSPACE, 2):
+        if index < len(sims) and sims[index].open_request is None:
+            ask(index, datetime.combine(last_day, time(16 + index % 5, 10 * index % 60)),
+                sims[index].topup, "pending")
+    # requests still undecided at the end stay pending
+    for req in requests.values():
+        req.setdefault("status", "pending")
+    _to_books(books, movements, requests, sims)
+    return books
+
+
+def _to_books(
+    books: _Books, movements: list[tuple[datetime, int, dict[str, Any]]],
+    requests: dict[int, dict[str, Any]], sims: list[_WalletSim],
+) -> None:
+    movements.sort(key=lambda m: (m[0], m[2]["kind"] != "credit"))
+    entry_of_request: dict[int, int] = {}
+    for entry_id, (when, index, m) in enumerate(movements, start=1):
+        books.entries.append((entry_id, sims[index].workspace_id, m["kind"],
+                              m["amount"].quantize(QUANTUM), m["feature"], m["description"],
+                              m["actor"], m["request_id"], when))
+        if m["request_id"] is not None:
+            entry_of_request[m["request_id"]] = entry_id
+    for req in requests.values():
+        status = req["status"]
+        books.requests.append((
+            req["id"], req["workspace_id"], req["amount"].quantize(QUANTUM), req["note"], status,
+            req["requested_by"], req["requested_at"],
+            req.get("decided_by") if status != "pending" else None,
+            req.get("decided_at") if status != "pending" else None,
+            req.get("decision_note") if status != "pending" else None,
+            entry_of_request.get(req["id"]),
+        ))
+
+
+def _decimal_array(values: list[Decimal]) -> pa.Array:
+    return pa.array(values, type=pa.decimal128(18, 4))
+
+
+def _write(ledger: Ledger, books: _Books) -> None:
+    db = ledger.db
+    with db.writing() as cur:
+        first_entry = db.next_id("entries", len(books.entries))
+        first_request = db.next_id("credit_requests", len(books.requests))
+        assert first_entry == 1 and first_request == 1, "the demo seeds an empty ledger"
+        cols = list(zip(*books.entries, strict=True)) if books.entries else [[]] * 9
+        entries = pa.table({
+            "id": pa.array(cols[0], pa.int64()), "workspace_id": pa.array(cols[1], pa.int64()),
+            "kind": pa.array(cols[2], pa.string()), "amount": _decimal_array(list(cols[3])),
+            "feature": pa.array(cols[4], pa.string()), "description": pa.array(cols[5], pa.string()),
+            "actor_id": pa.array(cols[6], pa.int64()), "request_id": pa.array(cols[7], pa.int64()),
+            "created_at": pa.array(cols[8], pa.timestamp("us")),
+        })
+        cur.register("demo_entries", entries)
+        cur.execute("""
+            INSERT INTO entries (id, workspace_id, kind, amount, feature, description,
+                                 actor_id, request_id, created_at)
+            SELECT * FROM demo_entries
+        """)
+        cur.unregister("demo_entries")
+        cur.execute(
+            """
+            INSERT INTO postings (entry_id, account_id, amount)
+            SELECT e.id, w.account_id, CASE WHEN e.kind = 'debit' THEN -e.amount ELSE e.amount END
+            FROM entries e JOIN wallets w USING (workspace_id)
+            UNION ALL
+            SELECT e.id, CASE WHEN e.kind = 'debit' THEN ? ELSE ? END,
+                   CASE WHEN e.kind = 'debit' THEN e.amount ELSE -e.amount END
+            FROM entries e
+            """,
+            [PLATFORM_ACCOUNTS[USAGE_ACCOUNT], PLATFORM_ACCOUNTS[TOPUPS_ACCOUNT]],
+        )
+        cur.execute("""
+            INSERT INTO daily_rollups
+            SELECT workspace_id, coalesce(feature, ''), created_at::DATE,
+                   sum(CASE WHEN kind = 'debit' THEN amount ELSE 0 END),
+                   sum(CASE WHEN kind = 'credit' THEN amount ELSE 0 END),
+                   count(*) FILTER (WHERE kind = 'debit'), count(*) FILTER (WHERE kind = 'credit')
+            FROM entries GROUP BY ALL
+        """)
+        cur.execute("""
+            UPDATE wallets SET balance = p.total, updated_at = p.last
+            FROM (SELECT w.workspace_id AS ws, sum(p.amount) AS total, max(e.created_at) AS last
+                  FROM wallets w JOIN postings p ON p.account_id = w.account_id
+                  JOIN entries e ON e.id = p.entry_id GROUP BY w.workspace_id) p
+            WHERE wallets.workspace_id = p.ws
+        """)
+        rcols = list(zip(*books.requests, strict=True))
+        requests = pa.table({
+            "id": pa.array(rcols[0], pa.int64()), "workspace_id": pa.array(rcols[1], pa.int64()),
+            "amount": _decimal_array(list(rcols[2])), "note": pa.array(rcols[3], pa.string()),
+            "status": pa.array(rcols[4], pa.string()),
+            "requested_by": pa.array(rcols[5], pa.int64()),
+            "requested_at": pa.array(rcols[6], pa.timestamp("us")),
+            "decided_by": pa.array(rcols[7], pa.int64()),
+            "decided_at": pa.array(rcols[8], pa.timestamp("us")),
+            "decision_note": pa.array(rcols[9], pa.string()),
+            "entry_id": pa.array(rcols[10], pa.int64()),
+        })
+        cur.register("demo_requests", requests)
+        cur.execute("INSERT INTO credit_requests SELECT * FROM demo_requests")
+        cur.unregister("demo_requests")
+        for workspace_id, when, admin_id in books.status_changes:
+            cur.execute(
+                "UPDATE wallets SET status = ? WHERE workspace_id = ?",
+                [WalletStatus.INACTIVE.value, workspace_id],
+            )
+            books.audits.append((when, admin_id, "wallet.status", f"wallet:{workspace_id}",
+                                 workspace_id, {"status": "active"}, {"status": "inactive"}))
+        _audit_rows(db, cur, books)
+
+
+def _audit_rows(db: Any, cur: Any, books: _Books) -> None:
+    """One audit row per seeded change, in time order, as the live code would write."""
+    rows = list(books.audits)
+    for e in books.entries:
+        if e[2] == "debit":
+            rows.append((e[8], e[6], "wallet.consume", f"entry:{e[0]}", e[1], None,
+                         {"amount": str(e[3])}))
+    for r in books.requests:
+        rows.append((r[6], r[5], "request.create", f"request:{r[0]}", r[1], None,
+                     {"status": "pending", "amount": str(r[2])}))
+        if r[4] != "pending":
+            rows.append((r[8], r[7], f"request.{r[4]}", f"request:{r[0]}", r[1],
+                         {"status": "pending"},
+                         {"status": r[4], "note": r[9], "entry_id": r[10], "amount": str(r[2])}))
+    rows.sort(key=lambda row: row[0])
+    first = db.next_id("audit_log", len(rows))
+    table = pa.table({
+        "id": pa.array(range(first, first + len(rows)), pa.int64()),
+        "recorded_at": pa.array([r[0] for r in rows], pa.timestamp("us")),
+        "actor_id": pa.array([r[1] for r in rows], pa.int64()),
+        "action": pa.array([r[2] for r in rows], pa.string()),
+        "subject": pa.array([r[3] for r in rows], pa.string()),
+        "workspace_id": pa.array([r[4] for r in rows], pa.int64()),
+        "before": pa.array([None if r[5] is None else json.dumps(r[5]) for r in rows], pa.string()),
+        "after": pa.array([json.dumps(r[6], default=str) for r in rows], pa.string()),
+    })
+    cur.register("demo_audit", table)
+    cur.execute("INSERT INTO audit_log SELECT * FROM demo_audit")
+    cur.unregister("demo_audit")

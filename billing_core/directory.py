@@ -1,0 +1,198 @@
+"""People and workspaces: users, workspaces, memberships."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import audit
+from .access import (
+    require_admin,
+    require_workspace,
+    resolve_actor,
+    visible_workspace_ids,
+    workspace_name,
+)
+from .errors import InvalidInput, NotFound
+from .models import User, Workspace, WalletStatus
+from .passwords import hash_password
+from .schema import SYSTEM_USER_ID
+from .store import Database, as_utc
+from .text import MAX_NAME, clean_email, clean_id, clean_text
+
+_USER_COLUMNS = "id, email, name, is_admin, created_at"
+
+
+def _user(row: tuple[Any, ...]) -> User:
+    return User(id=row[0], email=row[1], name=row[2], is_admin=row[3], created_at=as_utc(row[4]))
+
+
+def _workspace(row: tuple[Any, ...]) -> Workspace:
+    return Workspace(id=row[0], name=row[1], created_at=as_utc(row[2]))
+
+
+class DirectoryOps:
+    """Setting up who is who. These are operator calls (set-up scripts, the CLI, the demo)."""
+
+    db: Database
+
+    def add_user(
+        self, email: str, name: str, *, admin: bool = False, password: str | None = None
+    ) -> User:
+        hashed = hash_password(password) if password is not None else None
+        return self._add_user(email, name, admin=admin, password_hash=hashed)
+
+    def _add_user(
+        self, email: str, name: str, *, admin: bool, password_hash: str | None
+    ) -> User:
+        clean = clean_email(email)
+        display = clean_text(name, what="name", limit=MAX_NAME, required=True)
+        hashed = password_hash
+        with self.db.writing() as cur:
+            if cur.execute("SELECT 1 FROM users WHERE email = ?", [clean]).fetchone():
+                raise InvalidInput(f"A user with the email {clean} already exists.")
+            user_id = self.db.next_id("users")
+            at = self.db.clock()
+            cur.execute(
+                f"INSERT INTO users ({_USER_COLUMNS}, password_hash) VALUES (?, ?, ?, ?, ?, ?)",  # noqa: S608
+                [user_id, clean, display, bool(admin), at, hashed],
+            )
+            audit.record(
+                self.db, cur, at=at, actor_id=SYSTEM_USER_ID, action="user.add",
+                subject=f"user:{user_id}", workspace_id=None, before=None,
+                after={"email": clean, "name": display, "admin": bool(admin)},
+            )
+        return User(id=user_id, email=clean, name=display or "", is_admin=bool(admin),
+                    created_at=as_utc(at))
+
+    def create_workspace(self, name: str) -> Workspace:
+        display = clean_text(name, what="workspace name", limit=MAX_NAME, required=True)
+        assert display is not None
+        with self.db.writing() as cur:
+            if cur.execute(
+                "SELECT 1 FROM workspaces WHERE name_key = ?", [display.lower()]
+            ).fetchone():
+                raise InvalidInput(f"A workspace named {display} already exists.")
+            workspace_id = self.db.next_id("workspaces")
+            account_id = self.db.next_id("accounts")
+            at = self.db.clock()
+            cur.execute(
+                "INSERT INTO workspaces (id, name, name_key, created_at) VALUES (?, ?, ?, ?)",
+                [workspace_id, display, display.lower(), at],
+            )
+            cur.execute(
+                "INSERT INTO accounts (id, code, workspace_id) VALUES (?, ?, ?)",
+                [account_id, f"wallet:{workspace_id}", workspace_id],
+            )
+            cur.execute(
+                """
+                INSERT INTO wallets (workspace_id, account_id, status, balance, updated_at)
+                VALUES (?, ?, ?, 0, ?)
+                """,
+                [workspace_id, account_id, WalletStatus.ACTIVE.value, at],
+            )
+            audit.record(
+                self.db, cur, at=at, actor_id=SYSTEM_USER_ID, action="workspace.create",
+                subject=f"workspace:{workspace_id}", workspace_id=workspace_id, before=None,
+                after={"name": display, "status": "active", "balance": "0"},
+            )
+        return Workspace(id=workspace_id, name=display, created_at=as_utc(at))
+
+    def add_member(self, workspace_id: int, user_id: int) -> None:
+        clean_id(user_id, what="user")
+        with self.db.writing() as cur:
+            workspace_name(cur, workspace_id)
+            if not cur.execute("SELECT 1 FROM users WHERE id = ?", [user_id]).fetchone():
+                raise NotFound(f"There is no user with id {user_id}.")
+            if cur.execute(
+                "SELECT 1 FROM memberships WHERE workspace_id = ? AND user_id = ?",
+                [workspace_id, user_id],
+            ).fetchone():
+                return
+            at = self.db.clock()
+            cur.execute(
+                "INSERT INTO memberships (workspace_id, user_id, created_at) VALUES (?, ?, ?)",
+                [workspace_id, user_id, at],
+            )
+            audit.record(
+                self.db, cur, at=at, actor_id=SYSTEM_USER_ID, action="membership.add",
+                subject=f"user:{user_id}", workspace_id=workspace_id, before=None,
+                after={"workspace_id": workspace_id, "user_id": user_id},
+            )
+
+    def user_by_email(self, email: str) -> User | None:
+        with self.db.reading() as cur:
+            row = cur.execute(
+                f"SELECT {_USER_COLUMNS} FROM users WHERE email = ? AND id <> ?",  # noqa: S608
+                [clean_email(email), SYSTEM_USER_ID],
+            ).fetchone()
+        return _user(row) if row else None
+
+    def system_user(self) -> User:
+        """The operator account the command line acts as."""
+        with self.db.reading() as cur:
+            row = cur.execute(
+                f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?", [SYSTEM_USER_ID]  # noqa: S608
+            ).fetchone()
+        return _user(row)
+
+    def users(self, actor: User) -> list[User]:
+        """Every person (not the system account); admins only."""
+        with self.db.reading() as cur:
+            require_admin(cur, actor, "list users")
+            rows = cur.execute(
+                f"SELECT {_USER_COLUMNS} FROM users WHERE id <> ? ORDER BY name",  # noqa: S608
+                [SYSTEM_USER_ID],
+            ).fetchall()
+        return [_user(r) for r in rows]
+
+    def workspaces(self, actor: User) -> list[Workspace]:
+        """The workspaces the actor may see: their own, or all of them for an admin."""
+        with self.db.reading() as cur:
+            user = resolve_actor(cur, actor)
+            visible = visible_workspace_ids(cur, user)
+            rows = cur.execute(
+                """
+                SELECT id, name, created_at FROM workspaces
+                WHERE ? OR id IN (SELECT workspace_id FROM memberships WHERE user_id = ?)
+                ORDER BY name_key
+                """,
+                [visible is None, user.id],
+            ).fetchall()
+        return [_workspace(r) for r in rows]
+
+    def workspace(self, actor: User, workspace_id: int) -> Workspace:
+        with self.db.reading() as cur:
+            require_workspace(cur, actor, workspace_id)
+            row = cur.execute(
+                "SELECT id, name, created_at FROM workspaces WHERE id = ?", [workspace_id]
+            ).fetchone()
+        return _workspace(row)
+
+    def find_workspace(self, actor: User, ref: str) -> Workspace:
+        """A workspace by id or by name (case-insensitive), as typed on the command line."""
+        text = ref.strip()
+        with self.db.reading() as cur:
+            if text.isdigit():
+                row = cur.execute(
+                    "SELECT id FROM workspaces WHERE id = ?", [int(text)]
+                ).fetchone()
+            else:
+                row = cur.execute(
+                    "SELECT id FROM workspaces WHERE name_key = ?", [text.lower()]
+                ).fetchone()
+        if row is None:
+            raise NotFound(f"There is no workspace {ref!r}.")
+        return self.workspace(actor, int(row[0]))
+
+    def members(self, actor: User, workspace_id: int) -> list[User]:
+        with self.db.reading() as cur:
+            require_workspace(cur, actor, workspace_id)
+            rows = cur.execute(
+                f"""
+                SELECT {_USER_COLUMNS} FROM users
+                WHERE id IN (SELECT user_id FROM memberships WHERE workspace_id = ?)
+                ORDER BY name
+                """,  # noqa: S608
+                [workspace_id],
+            ).fetchall()
+        return [_user(r) for r in rows]

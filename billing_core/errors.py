@@ -1,0 +1,60 @@
+"""The one exception hierarchy of billing_core.
+
+Every error a caller can cause is a `BillingError` whose message is a sentence a
+user can read; the app shows `str(error)` as it is. Anything else that escapes
+billing_core is a bug.
+"""
+
+from __future__ import annotations
+
+
+class BillingError(Exception):
+    """Base class: something the user asked for could not be done."""
+
+
+class PermissionDenied(BillingError):
+    """The acting user may not see or do this."""
+
+
+class NotFound(BillingError):
+    """A workspace, user, request or transaction that does not exist."""
+
+
+class InvalidInput(BillingError):
+    """A value that is malformed: a bad email, an overlong text, a bad cursor."""
+
+
+class InvalidAmount(InvalidInput):
+    """An amount that is not a positive number of credits within the limits."""
+
+
+class InsufficientCredits(BillingError):
+    """The wallet does not hold enough credits for this debit."""
+
+
+class WalletInactive(BillingError):
+    """The wallet is inactive, so features that use credits are blocked."""
+
+
+class InvalidTransition(BillingError):
+    """A credit request is not in a state that allows this change."""
+
+
+class IdempotencyConflict(BillingError):
+    """An idempotency key was reused for a different operation."""
+
+
+class AuthenticationFailed(BillingError):
+    """Wrong email or password (one neutral message for both)."""
+
+
+class AccountLocked(AuthenticationFailed):
+    """Too many failed sign-ins for this email; try again later."""
+
+
+class LedgerUnavailable(BillingError):
+    """The ledger file cannot be opened (held by another process, or unreadable)."""
+
+
+class LedgerCorrupt(BillingError):
+    """The ledger's books do not balance, or its file is damaged."""

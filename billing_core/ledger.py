@@ -1,0 +1,66 @@
+"""The Ledger: one object per process, safe to share between threads.
+
+Its operations live in small modules by concern (directory, wallets, requests,
+history, analytics, sign-in); this class puts them together over one Database.
+"""
+
+from __future__ import annotations
+
+from . import audit
+from .access import require_admin
+from .analytics import AnalyticsOps
+from .directory import DirectoryOps
+from .history import HistoryOps
+from .models import AuditRecord, User, VerificationReport
+from .requests import RequestOps
+from .signin import SignInOps
+from .store import Clock, Database, default_path, utc_now
+from .verify import verify
+from .wallets import WalletOps
+
+
+class Ledger(DirectoryOps, WalletOps, RequestOps, HistoryOps, AnalyticsOps, SignInOps):
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @property
+    def path(self) -> str:
+        return self.db.path
+
+    def verify(self) -> VerificationReport:
+        """Recompute every balance, entry and rollup; raise LedgerCorrupt on any difference."""
+        return verify(self.db)
+
+    def audit_trail(
+        self, actor: User, *, workspace_id: int | None = None, limit: int = 200
+    ) -> list[AuditRecord]:
+        """The newest audit rows (admins only)."""
+        with self.db.reading() as cur:
+            require_admin(cur, actor, "read the audit trail")
+            rows = cur.execute(
+                """
+                SELECT id, recorded_at, actor_id, action, subject, workspace_id, before, after
+                FROM audit_log WHERE (? IS NULL OR workspace_id = ?)
+                ORDER BY id DESC LIMIT ?
+                """,
+                [workspace_id, workspace_id, limit],
+            ).fetchall()
+        return audit.rows_to_records(rows)
+
+    def checkpoint(self) -> None:
+        self.db.checkpoint()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_ledger(path: str | None = None, *, clock: Clock = utc_now) -> Ledger:
+    """Open (creating and migrating as needed) the ledger at `path`, ":memory:", or
+    the default: $BILLING_DB, else data/billing.duckdb."""
+    return Ledger(Database(path or default_path(), clock))

@@ -1,0 +1,147 @@
+"""Domain records: frozen dataclasses and the enumerations of their states."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+
+class EntryKind(StrEnum):
+    DEBIT = "debit"
+    CREDIT = "credit"
+
+
+class RequestStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+
+class WalletStatus(StrEnum):
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    email: str
+    name: str
+    is_admin: bool = False
+    created_at: datetime | None = None
+
+    @property
+    def admin(self) -> bool:
+        return self.is_admin
+
+
+@dataclass(frozen=True, slots=True)
+class Workspace:
+    id: int
+    name: str
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Wallet:
+    workspace_id: int
+    workspace_name: str
+    balance: Decimal
+    status: WalletStatus
+    updated_at: datetime
+
+    @property
+    def is_blocked(self) -> bool:
+        """Features that consume credits are blocked at zero balance or when inactive."""
+        return self.status is WalletStatus.INACTIVE or self.balance <= 0
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    id: int
+    workspace_id: int
+    kind: EntryKind
+    amount: Decimal
+    description: str
+    feature: str | None
+    created_at: datetime
+    actor_id: int | None = None
+    request_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[Transaction]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CreditRequest:
+    id: int
+    workspace_id: int
+    workspace_name: str
+    amount: Decimal
+    status: RequestStatus
+    note: str | None
+    requested_by: int
+    requested_by_name: str
+    requested_at: datetime
+    decided_by: int | None = None
+    decided_by_name: str | None = None
+    decided_at: datetime | None = None
+    decision_note: str | None = None
+    entry_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WalletSummary:
+    """One line of a consolidated wallet."""
+
+    wallet: Wallet
+    pending_amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class ConsolidatedWallet:
+    user_id: int
+    wallets: list[WalletSummary]
+    total: Decimal
+    pending_total: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class BurnRate:
+    workspace_id: int
+    balance: Decimal
+    days: int
+    spent: Decimal
+    per_day: Decimal
+    runs_out_on: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    id: int
+    at: datetime
+    actor_id: int | None
+    action: str
+    subject: str
+    workspace_id: int | None
+    before: str | None
+    after: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationReport:
+    wallets: int
+    entries: int
+    postings: int
+    rollup_rows: int
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems

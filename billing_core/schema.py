@@ -1,0 +1,172 @@
+"""The ledger's schema and its ordered migrations.
+
+Tables fall in two groups:
+- append-only: `entries` (one row per movement, the journal), `postings` (two per
+  entry, summing to zero), `audit_log`, `sign_in_attempts`;
+- current state, changed only inside audited transactions: `wallets` (status and a
+  running balance that `verify()` recomputes from the postings), `credit_requests`
+  (their workflow status), `daily_rollups` (spend per workspace, feature and day).
+
+Money columns are DECIMAL(18,4); times are TIMESTAMP in UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+MIGRATIONS: Sequence[tuple[int, str]] = (
+    (
+        1,
+        """
+        CREATE TABLE users (
+            id            BIGINT PRIMARY KEY,
+            email         VARCHAR NOT NULL UNIQUE,  -- stored lower-cased
+            name          VARCHAR NOT NULL,
+            is_admin      BOOLEAN NOT NULL,
+            password_hash VARCHAR,
+            created_at    TIMESTAMP NOT NULL
+        );
+        CREATE TABLE workspaces (
+            id         BIGINT PRIMARY KEY,
+            name       VARCHAR NOT NULL,
+            name_key   VARCHAR NOT NULL UNIQUE,     -- lower-cased name
+            created_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE memberships (
+            workspace_id BIGINT NOT NULL,
+            user_id      BIGINT NOT NULL,
+            created_at   TIMESTAMP NOT NULL,
+            PRIMARY KEY (workspace_id, user_id)
+        );
+        CREATE TABLE accounts (
+            id           BIGINT PRIMARY KEY,
+            code         VARCHAR NOT NULL UNIQUE,   -- 'wallet:<id>', 'platform:top-ups', ...
+            workspace_id BIGINT
+        );
+        CREATE TABLE wallets (
+            workspace_id BIGINT PRIMARY KEY,
+            account_id   BIGINT NOT NULL,
+            status       VARCHAR NOT NULL,
+            balance      DECIMAL(18,4) NOT NULL,
+            updated_at   TIMESTAMP NOT NULL
+        );
+        CREATE TABLE entries (
+            id           BIGINT NOT NULL,
+            workspace_id BIGINT NOT NULL,
+            kind         VARCHAR NOT NULL,          -- 'debit' | 'credit'
+            amount       DECIMAL(18,4) NOT NULL,    -- always > 0
+            feature      VARCHAR,
+            description  VARCHAR NOT NULL,
+            actor_id     BIGINT,
+            request_id   BIGINT,
+            created_at   TIMESTAMP NOT NULL
+        );
+        CREATE TABLE postings (
+            entry_id   BIGINT NOT NULL,
+            account_id BIGINT NOT NULL,
+            amount     DECIMAL(18,4) NOT NULL       -- signed; an entry's postings sum to 0
+        );
+        CREATE TABLE idempotency_keys (
+            key          VARCHAR PRIMARY KEY,
+            entry_id     BIGINT NOT NULL,
+            workspace_id BIGINT NOT NULL,
+            amount       DECIMAL(18,4) NOT NULL,
+            feature      VARCHAR
+        );
+        CREATE TABLE daily_rollups (
+            workspace_id BIGINT NOT NULL,
+            feature      VARCHAR NOT NULL,          -- '' for credits without a feature
+            day          DATE NOT NULL,
+            debits       DECIMAL(18,4) NOT NULL,
+            credits      DECIMAL(18,4) NOT NULL,
+            debit_count  BIGINT NOT NULL,
+            credit_count BIGINT NOT NULL,
+            PRIMARY KEY (workspace_id, feature, day)
+        );
+        CREATE TABLE credit_requests (
+            id            BIGINT PRIMARY KEY,
+            workspace_id  BIGINT NOT NULL,
+            amount        DECIMAL(18,4) NOT NULL,
+            note          VARCHAR,
+            status        VARCHAR NOT NULL,
+            requested_by  BIGINT NOT NULL,
+            requested_at  TIMESTAMP NOT NULL,
+            decided_by    BIGINT,
+            decided_at    TIMESTAMP,
+            decision_note VARCHAR,
+            entry_id      BIGINT
+        );
+        CREATE TABLE audit_log (
+            id           BIGINT NOT NULL,
+            recorded_at  TIMESTAMP NOT NULL,
+            actor_id     BIGINT,
+            action       VARCHAR NOT NULL,
+            subject      VARCHAR NOT NULL,
+            workspace_id BIGINT,
+            before       VARCHAR,
+            after        VARCHAR
+        );
+        CREATE TABLE sign_in_attempts (
+            email        VARCHAR NOT NULL,
+            attempted_at TIMESTAMP NOT NULL,
+            succeeded BOOLEAN NOT NULL
+        );
+        """,
+    ),
+)
+
+LATEST = MIGRATIONS[-1][0]
+
+# The system account: the operator behind the command line and the platform's
+# own accounts on the other side of every posting.
+SYSTEM_USER_ID = 0
+SYSTEM_EMAIL = "system@billing.local"
+TOPUPS_ACCOUNT = "platform:top-ups"
+USAGE_ACCOUNT = "platform:usage"
+PLATFORM_ACCOUNTS = {TOPUPS_ACCOUNT: 1, USAGE_ACCOUNT: 2}
+
+
+def current_version(cur: Any) -> int:
+    cur.execute(
+        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at TIMESTAMP NOT NULL)"
+    )
+    row = cur.execute("SELECT max(version) FROM schema_version").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def migrate(cur: Any) -> int:
+    """Apply every migration newer than the database's version, each in one transaction."""
+    version = current_version(cur)
+    for number, sql in MIGRATIONS:
+        if number <= version:
+            continue
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            cur.execute(sql)
+            if number == 1:
+                _seed_constants(cur)
+            cur.execute(
+                "INSERT INTO schema_version VALUES (?, now()::TIMESTAMP)", [number]
+            )
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        version = number
+    return version
+
+
+def _seed_constants(cur: Any) -> None:
+    cur.execute(
+        """
+        INSERT INTO users (id, email, name, is_admin, password_hash, created_at)
+        VALUES (?, ?, 'Billing system', TRUE, NULL, now()::TIMESTAMP)
+        """,
+        [SYSTEM_USER_ID, SYSTEM_EMAIL],
+    )
+    for code, account_id in PLATFORM_ACCOUNTS.items():
+        cur.execute(
+            "INSERT INTO accounts (id, code, workspace_id) VALUES (?, ?, NULL)",
+            [account_id, code],
+        )

@@ -1,0 +1,75 @@
+"""Signing in: email and password against argon2 hashes, with a lockout.
+
+One neutral message for a wrong password and an unknown email. After
+`MAX_FAILURES` failures for one email within `WINDOW`, that email is locked
+until the oldest of those failures ages out, whatever the password.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from .errors import AccountLocked, AuthenticationFailed
+from .models import User
+from .passwords import password_matches
+from .schema import SYSTEM_USER_ID
+from .store import Database, as_utc
+
+MAX_FAILURES = 5
+WINDOW = timedelta(minutes=15)
+_NEUTRAL = "That email and password do not match an account."
+
+
+class SignInOps:
+    db: Database
+
+    def authenticate(self, email: str, password: str) -> User:
+        key = (email or "").strip().lower()[:200] if isinstance(email, str) else ""
+        secret = password if isinstance(password, str) else ""
+        now = self.db.clock()
+        with self.db.reading() as cur:
+            failures = cur.execute(
+                """
+                SELECT count(*), min(attempted_at) FROM sign_in_attempts
+                WHERE email = ? AND NOT succeeded AND attempted_at > ?
+                """,
+                [key, now - WINDOW],
+            ).fetchone()
+            row = cur.execute(
+                """
+                SELECT id, email, name, is_admin, created_at, password_hash
+                FROM users WHERE email = ? AND id <> ?
+                """,
+                [key, SYSTEM_USER_ID],
+            ).fetchone()
+        count, oldest = (failures or (0, None))
+        if count >= MAX_FAILURES:
+            wait = max(1, int(((oldest + WINDOW) - now).total_seconds() // 60) + 1)
+            raise AccountLocked(
+                f"Too many failed sign-ins for this email. Try again in {wait} minutes."
+            )
+        ok = password_matches(row[5] if row else None, secret)
+        with self.db.writing() as cur:
+            cur.execute(
+                "INSERT INTO sign_in_attempts (email, attempted_at, succeeded) VALUES (?, ?, ?)",
+                [key, now, ok],
+            )
+        if not ok or row is None:
+            raise AuthenticationFailed(_NEUTRAL)
+        return User(id=row[0], email=row[1], name=row[2], is_admin=row[3],
+                    created_at=as_utc(row[4]))
+
+    def user_for_sso(self, email: str) -> User:
+        """The ledger user for an email vouched for by the identity provider."""
+        key = (email or "").strip().lower()
+        with self.db.reading() as cur:
+            row = cur.execute(
+                "SELECT id, email, name, is_admin, created_at FROM users WHERE email = ? AND id <> ?",
+                [key, SYSTEM_USER_ID],
+            ).fetchone()
+        if row is None:
+            raise AuthenticationFailed(
+                f"{email} has no account in this billing console. Ask an administrator to add you."
+            )
+        return User(id=row[0], email=row[1], name=row[2], is_admin=row[3],
+                    created_at=as_utc(row[4]))

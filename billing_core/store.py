@@ -1,0 +1,167 @@
+"""The database handle: one DuckDB connection per process, shared by every thread.
+
+- Reads take a fresh cursor each (DuckDB cursors are connections to the same
+  database; each sees the last committed state).
+- Writes are serialised by one process-wide lock and run as one transaction
+  each: DuckDB fails the second of two concurrent updates of a row at once
+  ("Conflict on update"), and serialising measured twice as fast as retrying.
+- Ids are allocated in-process under that lock (only one process can open the
+  file for writing), which keeps bulk inserts free of sequences.
+- Every DuckDB error is translated here into a BillingError, once.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
+
+import duckdb
+
+from . import schema
+from .errors import BillingError, LedgerCorrupt, LedgerUnavailable
+
+T = TypeVar("T")
+
+DEFAULT_PATH = Path("data") / "billing.duckdb"
+_ID_TABLES = ("users", "workspaces", "accounts", "entries", "credit_requests", "audit_log")
+
+Clock = Callable[[], datetime]
+
+
+def default_path() -> str:
+    return os.environ.get("BILLING_DB") or str(DEFAULT_PATH)
+
+
+def utc_now() -> datetime:
+    """The current time as a naive UTC datetime (how the ledger stores time)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _connect(path: str) -> duckdb.DuckDBPyConnection:
+    if path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return duckdb.connect(path)
+    except duckdb.IOException as error:
+        text = str(error)
+        if "lock" in text.lower():
+            raise LedgerUnavailable(
+                f"The ledger {path} is in use by another process (most likely the running "
+                "billing app). Stop that process, or do this through the app."
+            ) from None
+        if "not a valid" in text.lower():
+            raise LedgerCorrupt(
+                f"The ledger {path} is damaged or is not a DuckDB ledger and was not opened "
+                "(nothing was changed; restore it from a backup)."
+            ) from None
+        raise LedgerUnavailable(f"The ledger {path} could not be opened: {text}") from None
+    except duckdb.Error as error:
+        raise LedgerCorrupt(
+            f"The ledger {path} is damaged or is not a DuckDB ledger and was not opened "
+            f"(nothing was changed; restore it from a backup): {error}"
+        ) from None
+
+
+class Database:
+    """A DuckDB database with serialised write transactions."""
+
+    def __init__(self, path: str, clock: Clock = utc_now) -> None:
+        self.path = path
+        self.clock = clock
+        self._con = _connect(path)
+        self._cursor_lock = threading.Lock()
+        self._write_lock = threading.RLock()
+        self._writer = self._con.cursor()
+        self._next_ids: dict[str, int] = {}
+        try:
+            schema.migrate(self._writer)
+            self._load_ids()
+        except duckdb.Error as error:
+            self._con.close()
+            raise LedgerCorrupt(
+                f"The ledger {path} could not be read (nothing was changed; restore it from a "
+                f"backup): {error}"
+            ) from None
+
+    def _load_ids(self) -> None:
+        for table in _ID_TABLES:
+            # table names come from the constant tuple above, never from input
+            row = self._writer.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()  # noqa: S608
+            self._next_ids[table] = int(row[0]) + 1 if row else 1
+
+    # ----------------------------------------------------------------- reads
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        with self._cursor_lock:
+            return self._con.cursor()
+
+    @contextmanager
+    def reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        cur = self.cursor()
+        try:
+            yield cur
+        except duckdb.Error as error:
+            raise translate(error) from None
+        finally:
+            cur.close()
+
+    # ---------------------------------------------------------------- writes
+    @contextmanager
+    def writing(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One serialised, atomic write transaction; rolled back on any error."""
+        with self._write_lock:
+            saved_ids = dict(self._next_ids)
+            cur = self._writer
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                yield cur
+                cur.execute("COMMIT")
+            except BaseException as error:
+                self._next_ids = saved_ids
+                try:
+                    cur.execute("ROLLBACK")
+                except duckdb.Error:
+                    pass
+                if isinstance(error, duckdb.Error):
+                    raise translate(error) from None
+                raise
+
+    def write(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        with self.writing() as cur:
+            return fn(cur)
+
+    def next_id(self, table: str, count: int = 1) -> int:
+        """Reserve `count` ids of `table`; call only inside `writing()`."""
+        first = self._next_ids[table]
+        self._next_ids[table] = first + count
+        return first
+
+    def checkpoint(self) -> None:
+        with self._write_lock:
+            self._writer.execute("CHECKPOINT")
+
+    def close(self) -> None:
+        with self._write_lock:
+            self._con.close()
+
+
+def translate(error: duckdb.Error) -> BillingError:
+    """Map a DuckDB error to the BillingError a user can act on."""
+    text = str(error)
+    if isinstance(error, duckdb.ConversionException) and "out of range" in text:
+        return BillingError("That amount is beyond what the ledger can hold.")
+    if isinstance(error, duckdb.ConstraintException):
+        return BillingError(f"That change conflicts with existing data: {text.splitlines()[0]}")
+    return BillingError(f"The ledger could not complete the operation: {text.splitlines()[0]}")
+
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """Stored times are naive UTC; hand them out as aware UTC datetimes."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -1,0 +1,210 @@
+"""Wallets: balances and status, direct grants, and consuming credits."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from . import audit
+from .access import require_admin, require_workspace, resolve_actor, visible_workspace_ids
+from .errors import IdempotencyConflict, InvalidInput
+from .journal import ENTRY_COLUMNS, lock_wallet, post, row_to_transaction
+from .models import (
+    ConsolidatedWallet,
+    EntryKind,
+    Transaction,
+    User,
+    Wallet,
+    WalletStatus,
+    WalletSummary,
+)
+from .money import ZERO, parse_amount, to_decimal
+from .store import Database, as_utc
+from .text import MAX_DESCRIPTION, MAX_FEATURE, clean_text
+
+_WALLET_SELECT = """
+    SELECT w.workspace_id, s.name, w.balance, w.status, w.updated_at,
+           coalesce((SELECT sum(r.amount) FROM credit_requests r
+                     WHERE r.workspace_id = w.workspace_id AND r.status = 'pending'), 0)
+    FROM wallets w JOIN workspaces s ON s.id = w.workspace_id
+"""
+
+
+def _wallet(row: tuple[Any, ...]) -> Wallet:
+    return Wallet(
+        workspace_id=int(row[0]),
+        workspace_name=row[1],
+        balance=to_decimal(row[2]),
+        status=WalletStatus(row[3]),
+        updated_at=as_utc(row[4]),  # type: ignore[arg-type]
+    )
+
+
+def _summary(row: tuple[Any, ...]) -> WalletSummary:
+    return WalletSummary(wallet=_wallet(row), pending_amount=to_decimal(row[5]))
+
+
+def _parse_status(status: object) -> WalletStatus:
+    try:
+        return WalletStatus(status)
+    except ValueError:
+        raise InvalidInput("A wallet's status is either 'active' or 'inactive'.") from None
+
+
+class WalletOps:
+    db: Database
+
+    def wallet(self, actor: User, workspace_id: int) -> Wallet:
+        with self.db.reading() as cur:
+            require_workspace(cur, actor, workspace_id)
+            row = cur.execute(
+                _WALLET_SELECT + " WHERE w.workspace_id = ?", [workspace_id]
+            ).fetchone()
+        return _wallet(row)
+
+    def wallets(self, actor: User) -> list[WalletSummary]:
+        """Every wallet the actor may see (all of them for an admin), by workspace name."""
+        with self.db.reading() as cur:
+            user = resolve_actor(cur, actor)
+            visible = visible_workspace_ids(cur, user)
+            rows = cur.execute(
+                _WALLET_SELECT
+                + """
+                WHERE ? OR w.workspace_id IN (SELECT workspace_id FROM memberships WHERE user_id = ?)
+                ORDER BY s.name_key
+                """,
+                [visible is None, user.id],
+            ).fetchall()
+        return [_summary(r) for r in rows]
+
+    def consolidated_wallet(self, actor: User) -> ConsolidatedWallet:
+        """The actor's own wallets: every workspace they belong to, and the totals."""
+        with self.db.reading() as cur:
+            user = resolve_actor(cur, actor)
+            rows = cur.execute(
+                _WALLET_SELECT
+                + """
+                WHERE w.workspace_id IN (SELECT workspace_id FROM memberships WHERE user_id = ?)
+                ORDER BY s.name_key
+                """,
+                [user.id],
+            ).fetchall()
+        lines = [_summary(r) for r in rows]
+        return ConsolidatedWallet(
+            user_id=user.id,
+            wallets=lines,
+            total=sum((s.wallet.balance for s in lines), ZERO),
+            pending_total=sum((s.pending_amount for s in lines), ZERO),
+        )
+
+    def set_wallet_status(self, actor: User, workspace_id: int, status: str) -> Wallet:
+        new_status = _parse_status(status)
+        with self.db.writing() as cur:
+            user = require_admin(cur, actor, "change a wallet's status")
+            require_workspace(cur, user, workspace_id)
+            wallet = lock_wallet(cur, workspace_id)
+            if wallet.status is not new_status:
+                at = self.db.clock()
+                cur.execute(
+                    "UPDATE wallets SET status = ?, updated_at = ? WHERE workspace_id = ?",
+                    [new_status.value, at, workspace_id],
+                )
+                audit.record(
+                    self.db, cur, at=at, actor_id=user.id, action="wallet.status",
+                    subject=f"wallet:{workspace_id}", workspace_id=workspace_id,
+                    before={"status": wallet.status.value},
+                    after={"status": new_status.value},
+                )
+        return self.wallet(actor, workspace_id)
+
+    def grant_credits(
+        self, actor: User, workspace_id: int, amount: object, *, description: str
+    ) -> Transaction:
+        """A direct credit by an admin, for corrections and goodwill."""
+        value = parse_amount(amount)
+        text = clean_text(description, what="description", limit=MAX_DESCRIPTION, required=True)
+        assert text is not None
+        with self.db.writing() as cur:
+            user = require_admin(cur, actor, "grant credits")
+            require_workspace(cur, user, workspace_id)
+            wallet = lock_wallet(cur, workspace_id)
+            at = self.db.clock()
+            entry = post(
+                self.db, cur, wallet, kind=EntryKind.CREDIT, amount=value,
+                description=text, feature=None, actor_id=user.id, at=at,
+            )
+            audit.record(
+                self.db, cur, at=at, actor_id=user.id, action="wallet.grant",
+                subject=f"entry:{entry.id}", workspace_id=workspace_id,
+                before={"balance": str(wallet.balance)},
+                after={"balance": str(wallet.balance + value), "amount": str(value)},
+            )
+        return entry
+
+    def consume(
+        self,
+        actor: User,
+        workspace_id: int,
+        amount: object,
+        *,
+        feature: str,
+        description: str,
+        idempotency_key: str | None = None,
+    ) -> Transaction:
+        """Debit credits for a feature's use; refuses rather than overdraw.
+
+        The same idempotency key again returns the first transaction and debits
+        nothing; the same key for a different workspace, amount or feature is an
+        IdempotencyConflict.
+        """
+        value = parse_amount(amount)
+        feature_name = clean_text(feature, what="feature", limit=MAX_FEATURE, required=True)
+        text = clean_text(description, what="description", limit=MAX_DESCRIPTION, required=True)
+        key = clean_text(idempotency_key, what="idempotency key", limit=200, required=False)
+        assert text is not None and feature_name is not None
+        with self.db.writing() as cur:
+            user, _ = require_workspace(cur, actor, workspace_id)
+            if key is not None:
+                earlier = _replay(cur, key, workspace_id, value, feature_name)
+                if earlier is not None:
+                    return earlier
+            wallet = lock_wallet(cur, workspace_id)
+            at = self.db.clock()
+            entry = post(
+                self.db, cur, wallet, kind=EntryKind.DEBIT, amount=value,
+                description=text, feature=feature_name, actor_id=user.id, at=at,
+            )
+            if key is not None:
+                cur.execute(
+                    """
+                    INSERT INTO idempotency_keys (key, entry_id, workspace_id, amount, feature)
+                    VALUES (?, ?, ?, ?, ?)
+                    """,
+                    [key, entry.id, workspace_id, value, feature_name],
+                )
+            audit.record(
+                self.db, cur, at=at, actor_id=user.id, action="wallet.consume",
+                subject=f"entry:{entry.id}", workspace_id=workspace_id,
+                before={"balance": str(wallet.balance)},
+                after={"balance": str(wallet.balance - value), "amount": str(value)},
+            )
+        return entry
+
+
+def _replay(
+    cur: Any, key: str, workspace_id: int, amount: Decimal, feature: str
+) -> Transaction | None:
+    row = cur.execute(
+        "SELECT entry_id, workspace_id, amount, feature FROM idempotency_keys WHERE key = ?",
+        [key],
+    ).fetchone()
+    if row is None:
+        return None
+    if (int(row[1]), to_decimal(row[2]), row[3]) != (workspace_id, amount, feature):
+        raise IdempotencyConflict(
+            "This idempotency key was already used for a different charge; use a new key."
+        )
+    entry = cur.execute(
+        f"SELECT {ENTRY_COLUMNS} FROM entries WHERE id = ?", [int(row[0])]  # noqa: S608
+    ).fetchone()
+    return row_to_transaction(entry)
