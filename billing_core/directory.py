@@ -127,6 +127,16 @@ class DirectoryOps:
             ).fetchone()
         return _user(row) if row else None
 
+    def user_by_id(self, user_id: int) -> User | None:
+        """A person by id (for restoring a signed-in session); None if unknown."""
+        if isinstance(user_id, bool) or not isinstance(user_id, int) or user_id == SYSTEM_USER_ID:
+            return None
+        with self.db.reading() as cur:
+            row = cur.execute(
+                f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?", [user_id]  # noqa: S608
+            ).fetchone()
+        return _user(row) if row else None
+
     def system_user(self) -> User:
         """The operator account the command line acts as."""
         with self.db.reading() as cur:

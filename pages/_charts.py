@@ -1,0 +1,141 @@
+"""Altair chart specifications, fed by the tidy DataFrames billing_core returns.
+
+Amounts arrive as exact Decimals; they are cast to float here only to be drawn.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+
+CREDITS_FORMAT = ",.2f"
+
+
+def _drawable(frame: pd.DataFrame, *money: str) -> pd.DataFrame:
+    out = frame.copy()
+    for column in money:
+        out[column] = out[column].astype(float)
+    for column in ("period", "day"):
+        if column in out:
+            out[column] = pd.to_datetime(out[column])
+    return out
+
+
+def spend_by_feature(frame: pd.DataFrame, granularity: str = "day") -> alt.Chart:
+    data = _drawable(frame, "spent")
+    unit = {"day": "yearmonthdate", "week": "yearmonthdate", "month": "yearmonth"}[granularity]
+    return (
+        alt.Chart(data)
+        .mark_bar()
+        .encode(
+            x=alt.X(f"{unit}(period):T", title=None),
+            y=alt.Y("sum(spent):Q", title="en-credits spent", stack="zero"),
+            color=alt.Color("feature:N", title="Feature"),
+            tooltip=[
+                alt.Tooltip(f"{unit}(period):T", title="Period"),
+                alt.Tooltip("feature:N", title="Feature"),
+                alt.Tooltip("sum(spent):Q", title="Spent", format=CREDITS_FORMAT),
+                alt.Tooltip("sum(uses):Q", title="Uses"),
+            ],
+        )
+        .properties(height=280)
+    )
+
+
+def spend_by_workspace(frame: pd.DataFrame, granularity: str = "day") -> alt.Chart:
+    data = _drawable(frame, "spent")
+    unit = {"day": "yearmonthdate", "week": "yearmonthdate", "month": "yearmonth"}[granularity]
+    return (
+        alt.Chart(data)
+        .mark_bar()
+        .encode(
+            x=alt.X(f"{unit}(period):T", title=None),
+            y=alt.Y("sum(spent):Q", title="en-credits spent", stack="zero"),
+            color=alt.Color("workspace:N", title="Workspace"),
+            tooltip=[
+                alt.Tooltip(f"{unit}(period):T", title="Period"),
+                alt.Tooltip("workspace:N", title="Workspace"),
+                alt.Tooltip("sum(spent):Q", title="Spent", format=CREDITS_FORMAT),
+            ],
+        )
+        .properties(height=280)
+    )
+
+
+def workspace_totals(frame: pd.DataFrame) -> alt.Chart:
+    """Horizontal bars: total spend per workspace over the range."""
+    data = _drawable(frame, "spent")
+    return (
+        alt.Chart(data)
+        .mark_bar()
+        .encode(
+            y=alt.Y("workspace:N", sort="-x", title=None),
+            x=alt.X("sum(spent):Q", title="en-credits spent"),
+            tooltip=[
+                alt.Tooltip("workspace:N", title="Workspace"),
+                alt.Tooltip("sum(spent):Q", title="Spent", format=CREDITS_FORMAT),
+            ],
+        )
+        .properties(height=alt.Step(24))
+    )
+
+
+def credits_vs_debits(frame: pd.DataFrame, granularity: str = "day") -> alt.Chart:
+    data = _drawable(frame, "amount")
+    unit = {"day": "yearmonthdate", "week": "yearmonthdate", "month": "yearmonth"}[granularity]
+    return (
+        alt.Chart(data)
+        .mark_bar()
+        .encode(
+            x=alt.X(f"{unit}(period):T", title=None),
+            xOffset="kind:N",
+            y=alt.Y("amount:Q", title="en-credits"),
+            color=alt.Color(
+                "kind:N",
+                title="Type",
+                scale=alt.Scale(domain=["credit", "debit"], range=["#2e7d32", "#c62828"]),
+            ),
+            tooltip=[
+                alt.Tooltip(f"{unit}(period):T", title="Period"),
+                alt.Tooltip("kind:N", title="Type"),
+                alt.Tooltip("amount:Q", title="Amount", format=CREDITS_FORMAT),
+            ],
+        )
+        .properties(height=280)
+    )
+
+
+def balance_over_time(frame: pd.DataFrame) -> alt.Chart:
+    data = _drawable(frame, "balance")
+    return (
+        alt.Chart(data)
+        .mark_area(line=True, opacity=0.25, interpolate="step-after")
+        .encode(
+            x=alt.X("day:T", title=None),
+            y=alt.Y("balance:Q", title="Balance (en-credits)"),
+            tooltip=[
+                alt.Tooltip("day:T", title="Day"),
+                alt.Tooltip("balance:Q", title="End-of-day balance", format=CREDITS_FORMAT),
+            ],
+        )
+        .properties(height=240)
+    )
+
+
+def top_consumers(frame: pd.DataFrame) -> alt.Chart:
+    data = _drawable(frame, "spent")
+    return (
+        alt.Chart(data)
+        .mark_bar()
+        .encode(
+            y=alt.Y("user:N", sort="-x", title=None),
+            x=alt.X("spent:Q", title="en-credits spent"),
+            tooltip=[
+                alt.Tooltip("user:N", title="Person"),
+                alt.Tooltip("email:N", title="Email"),
+                alt.Tooltip("spent:Q", title="Spent", format=CREDITS_FORMAT),
+                alt.Tooltip("uses:Q", title="Uses"),
+            ],
+        )
+        .properties(height=alt.Step(24))
+    )
