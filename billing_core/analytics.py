@@ -38,8 +38,13 @@ def _check_granularity(granularity: str) -> str:
     return granularity
 
 
-def _frame(cur: Any, sql: str, params: list[object]) -> pd.DataFrame:
-    return cur.sql(sql, params=params).to_arrow_table().to_pandas()
+def _frame(db: Database, sql: str, params: list[object]) -> pd.DataFrame:
+    """Run a read as a relation (one copy into Arrow, Decimals kept) on its own cursor."""
+    cur = db.cursor()
+    try:
+        return cur.sql(sql, params=params).to_arrow_table().to_pandas()
+    finally:
+        cur.close()
 
 
 def _scope(cur: Any, actor: User, workspace_id: int | None) -> tuple[bool, int, int | None]:
@@ -72,7 +77,7 @@ class AnalyticsOps:
         with self.db.reading() as cur:
             see_all, user_id, ws = _scope(cur, actor, workspace_id)
             return _frame(
-                cur,
+                self.db,
                 f"""
                 SELECT date_trunc('{unit}', r.day)::DATE AS period, r.feature,
                        sum(r.debits) AS spent, sum(r.debit_count) AS uses
@@ -92,7 +97,7 @@ class AnalyticsOps:
         with self.db.reading() as cur:
             see_all, user_id, ws = _scope(cur, actor, None)
             return _frame(
-                cur,
+                self.db,
                 f"""
                 SELECT date_trunc('{unit}', r.day)::DATE AS period, r.workspace_id,
                        w.name AS workspace, sum(r.debits) AS spent
@@ -113,7 +118,7 @@ class AnalyticsOps:
         with self.db.reading() as cur:
             see_all, user_id, ws = _scope(cur, actor, workspace_id)
             return _frame(
-                cur,
+                self.db,
                 f"""
                 WITH p AS (
                     SELECT date_trunc('{unit}', r.day)::DATE AS period,
@@ -137,7 +142,7 @@ class AnalyticsOps:
         with self.db.reading() as cur:
             require_workspace(cur, actor, workspace_id)
             return _frame(
-                cur,
+                self.db,
                 """
                 WITH days AS (
                     SELECT unnest(generate_series(?::DATE, ?::DATE, INTERVAL 1 DAY))::DATE AS day
@@ -192,7 +197,7 @@ class AnalyticsOps:
         with self.db.reading() as cur:
             see_all, user_id, _ = _scope(cur, actor, None)
             frame = _frame(
-                cur,
+                self.db,
                 """
                 SELECT w.workspace_id, s.name AS workspace, w.status, w.balance,
                        coalesce(sp.spent, 0)::DECIMAL(18,4) AS spent,
@@ -227,7 +232,7 @@ class AnalyticsOps:
         with self.db.reading() as cur:
             see_all, user_id, ws = _scope(cur, actor, workspace_id)
             return _frame(
-                cur,
+                self.db,
                 f"""
                 SELECT u.name AS user, u.email, sum(r.amount) AS spent, count(*) AS uses
                 FROM entries r JOIN users u ON u.id = r.actor_id
