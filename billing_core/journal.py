@@ -145,7 +145,7 @@ def post(
         amount=amount,
         description=description,
         feature=feature,
-        created_at=at,
+        created_at=as_utc(at),  # type: ignore[arg-type]
         actor_id=actor_id,
         request_id=request_id,
     )

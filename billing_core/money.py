@@ -14,7 +14,7 @@ MAX_MOVEMENT = Decimal(1_000_000_000)
 MAX_BALANCE = Decimal(10) ** 13
 ZERO = Decimal(0).quantize(QUANTUM)
 
-_PLAIN_NUMBER = re.compile(r"\d+(\.\d+)?|\.\d+")
+_PLAIN_NUMBER = re.compile(r"[0-9]+(\.[0-9]+)?|\.[0-9]+")
 
 
 def parse_amount(value: object) -> Decimal:

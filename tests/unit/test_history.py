@@ -1,0 +1,90 @@
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+import billing_core
+from billing_core import EntryKind, InvalidInput, Ledger
+from tests.conftest import FakeClock, fund
+
+
+@pytest.fixture
+def clocked() -> tuple[Ledger, FakeClock]:
+    clock = FakeClock(datetime(2026, 11, 1, 9, 0))
+    return billing_core.open_ledger(":memory:", clock=clock), clock
+
+
+def setup_history(ledger: Ledger, clock: FakeClock, n: int) -> tuple:
+    admin = ledger.add_user("ada@example.com", "Ada", admin=True)
+    member = ledger.add_user("m@example.com", "Mem")
+    space = ledger.create_workspace("Acme")
+    ledger.add_member(space.id, member.id)
+    fund(ledger, admin, space.id, "100000")
+    for i in range(n):
+        clock.now += timedelta(hours=1)
+        ledger.consume(member, space.id, str(i % 7 + 1),
+                       feature="AI chat" if i % 2 else "Exports",
+                       description=f"use {i}")
+    return admin, member, space
+
+
+def test_pages_walk_the_whole_history_newest_first(clocked: tuple) -> None:
+    ledger, clock = clocked
+    _, member, space = setup_history(ledger, clock, 120)
+    seen, cursor = [], None
+    while True:
+        page = ledger.history(member, space.id, limit=50, cursor=cursor)
+        seen += page.items
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert len(seen) == 121
+    assert [t.id for t in seen] == sorted((t.id for t in seen), reverse=True)
+    assert seen[-1].kind is EntryKind.CREDIT
+    assert len({t.id for t in seen}) == 121
+
+
+def test_filters_by_kind_text_and_dates(clocked: tuple) -> None:
+    ledger, clock = clocked
+    _, member, space = setup_history(ledger, clock, 48)
+    credits = ledger.history(member, space.id, kind="credit").items
+    assert [t.kind for t in credits] == [EntryKind.CREDIT]
+    exports = ledger.history(member, space.id, search="EXPORTS", limit=500).items
+    assert len(exports) == 24 and all(t.feature == "Exports" for t in exports)
+    assert [t.description for t in ledger.history(member, space.id, search="use 47").items] == ["use 47"]
+    day = ledger.history(member, space.id, since=date(2026, 11, 2), until=date(2026, 11, 2), limit=500)
+    assert {t.created_at.date() for t in day.items} == {date(2026, 11, 2)}
+    assert len(day.items) == 24
+
+
+def test_search_text_is_not_sql(clocked: tuple) -> None:
+    ledger, clock = clocked
+    _, member, space = setup_history(ledger, clock, 3)
+    assert ledger.history(member, space.id, search="' OR 1=1 --").items == []
+    assert ledger.history(member, space.id, search="%").items == []
+
+
+@pytest.mark.parametrize("cursor", ["abc", "before:-1", "before:", "before:1e3", "before:99999999999999999999", "1"])
+def test_bad_cursor_is_refused(ledger: Ledger, people: dict, cursor: str) -> None:
+    with pytest.raises(InvalidInput, match="cursor"):
+        ledger.history(people["alice"], people["acme"].id, cursor=cursor)
+
+
+@pytest.mark.parametrize("limit", [0, -1, 501, True, "10"])
+def test_bad_limit_is_refused(ledger: Ledger, people: dict, limit: object) -> None:
+    with pytest.raises(InvalidInput):
+        ledger.history(people["alice"], people["acme"].id, limit=limit)  # type: ignore[arg-type]
+
+
+def test_empty_history_has_no_cursor(ledger: Ledger, people: dict) -> None:
+    page = ledger.history(people["alice"], people["acme"].id)
+    assert page.items == [] and page.next_cursor is None
+
+
+def test_history_amounts_are_exact_decimals(ledger: Ledger, people: dict) -> None:
+    fund(ledger, people["admin"], people["acme"].id, "0.3")
+    ledger.consume(people["alice"], people["acme"].id, "0.1", feature="AI", description="x")
+    ledger.consume(people["alice"], people["acme"].id, "0.2", feature="AI", description="x")
+    items = ledger.history(people["alice"], people["acme"].id).items
+    assert [t.amount for t in items] == [Decimal("0.2"), Decimal("0.1"), Decimal("0.3")]
+    assert ledger.wallet(people["alice"], people["acme"].id).balance == 0
