@@ -1,0 +1,63 @@
+from datetime import datetime, timedelta
+
+import pytest
+
+import billing_core
+from billing_core import AccountLocked, AuthenticationFailed, InvalidInput
+from tests.conftest import FakeClock
+
+
+@pytest.fixture
+def book() -> tuple:
+    clock = FakeClock(datetime(2026, 11, 27, 12, 0))
+    ledger = billing_core.open_ledger(":memory:", clock=clock)
+    ledger.add_user("alice@example.com", "Alice", password="correct horse")
+    return ledger, clock
+
+
+def test_right_password_signs_in_case_insensitively(book: tuple) -> None:
+    ledger, _ = book
+    assert ledger.authenticate("ALICE@example.com ", "correct horse").name == "Alice"
+
+
+@pytest.mark.parametrize(("email", "password"), [("alice@example.com", "wrong"), ("nobody@example.com", "x"),
+                                                  ("", ""), (None, None)])
+def test_wrong_password_and_unknown_email_get_one_neutral_message(book: tuple, email, password) -> None:
+    ledger, _ = book
+    with pytest.raises(AuthenticationFailed) as info:
+        ledger.authenticate(email, password)
+    assert str(info.value) == "That email and password do not match an account."
+
+
+def test_lockout_after_five_failures_in_fifteen_minutes(book: tuple) -> None:
+    ledger, clock = book
+    for _ in range(5):
+        with pytest.raises(AuthenticationFailed):
+            ledger.authenticate("alice@example.com", "wrong")
+        clock.now += timedelta(minutes=1)
+    with pytest.raises(AccountLocked, match="Too many failed sign-ins"):
+        ledger.authenticate("alice@example.com", "correct horse")
+    clock.now += timedelta(minutes=11)
+    assert ledger.authenticate("alice@example.com", "correct horse").email == "alice@example.com"
+
+
+def test_password_hash_is_argon2_and_never_returned(book: tuple) -> None:
+    ledger, _ = book
+    user = ledger.authenticate("alice@example.com", "correct horse")
+    assert "argon2" not in repr(user)
+    with ledger.db.reading() as cur:
+        stored = cur.execute("SELECT password_hash FROM users WHERE email = 'alice@example.com'").fetchone()[0]
+    assert stored.startswith("$argon2id$") and "correct horse" not in stored
+
+
+def test_short_passwords_are_refused(book: tuple) -> None:
+    ledger, _ = book
+    with pytest.raises(InvalidInput):
+        ledger.add_user("bob@example.com", "Bob", password="short")
+
+
+def test_sso_maps_known_emails_only(book: tuple) -> None:
+    ledger, _ = book
+    assert ledger.user_for_sso("Alice@Example.com").name == "Alice"
+    with pytest.raises(AuthenticationFailed, match="no account"):
+        ledger.user_for_sso("mallory@example.com")
