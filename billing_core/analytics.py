@@ -68,7 +68,11 @@ class AnalyticsOps:
         return self.db.clock().date()
 
     def spend_by_feature(
-        self, actor: User, start: date, end: date, granularity: str = "day",
+        self,
+        actor: User,
+        start: date,
+        end: date,
+        granularity: str = "day",
         workspace_id: int | None = None,
     ) -> pd.DataFrame:
         """Debits per period and feature: columns period, feature, spent, uses."""
@@ -109,7 +113,11 @@ class AnalyticsOps:
             )
 
     def credits_vs_debits(
-        self, actor: User, start: date, end: date, granularity: str = "day",
+        self,
+        actor: User,
+        start: date,
+        end: date,
+        granularity: str = "day",
         workspace_id: int | None = None,
     ) -> pd.DataFrame:
         """Columns period, kind ('credit' | 'debit'), amount."""
@@ -134,9 +142,7 @@ class AnalyticsOps:
                 [start, end, see_all, user_id, ws, ws],
             )
 
-    def balance_over_time(
-        self, actor: User, workspace_id: int, start: date, end: date
-    ) -> pd.DataFrame:
+    def balance_over_time(self, actor: User, workspace_id: int, start: date, end: date) -> pd.DataFrame:
         """End-of-day balance for every day in the range: columns day, balance."""
         _check_range(start, end)
         with self.db.reading() as cur:
@@ -177,6 +183,7 @@ class AnalyticsOps:
                 """,
                 [workspace_id, today - timedelta(days=days), today, workspace_id],
             ).fetchone()
+        assert row is not None
         balance, spent = to_decimal(row[0]), to_decimal(row[1])
         per_day = (spent / days).quantize(QUANTUM)
         return BurnRate(
@@ -224,7 +231,11 @@ class AnalyticsOps:
         return frame
 
     def top_consumers(
-        self, actor: User, start: date, end: date, workspace_id: int | None = None,
+        self,
+        actor: User,
+        start: date,
+        end: date,
+        workspace_id: int | None = None,
         limit: int = 10,
     ) -> pd.DataFrame:
         """The people whose feature use spent the most: columns user, email, spent, uses."""

@@ -48,7 +48,7 @@ def rows_to_records(rows: list[tuple[Any, ...]]) -> list[AuditRecord]:
     return [
         AuditRecord(
             id=r[0],
-            at=as_utc(r[1]),  # type: ignore[arg-type]
+            at=as_utc(r[1]),
             actor_id=r[2],
             action=r[3],
             subject=r[4],

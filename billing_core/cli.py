@@ -26,9 +26,16 @@ EXIT_REFUSED = 1
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="billing", description=__doc__.splitlines()[0])
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db", default=None, help="ledger file (default: $BILLING_DB or data/billing.duckdb)")
-    common.add_argument("--as", dest="actor", default=None, metavar="EMAIL",
-                        help="act as this ledger user (default: $BILLING_ACTOR, else the system operator)")
+    common.add_argument(
+        "--db", default=None, help="ledger file (default: $BILLING_DB or data/billing.duckdb)"
+    )
+    common.add_argument(
+        "--as",
+        dest="actor",
+        default=None,
+        metavar="EMAIL",
+        help="act as this ledger user (default: $BILLING_ACTOR, else the system operator)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     sub.add_parser("init", parents=[common], help="create the ledger (or migrate it) and exit")
@@ -37,10 +44,15 @@ def _parser() -> argparse.ArgumentParser:
     seed.add_argument("--workspaces", type=int, default=6)
     seed.add_argument("--months", type=int, default=6)
     seed.add_argument("--seed", type=int, default=42, help="random seed (same seed, same demo)")
-    seed.add_argument("--until", type=date.fromisoformat, default=None,
-                      help="last day of the demo history, YYYY-MM-DD (default: today)")
-    seed.add_argument("--if-missing", action="store_true",
-                      help="do nothing when the ledger file already exists")
+    seed.add_argument(
+        "--until",
+        type=date.fromisoformat,
+        default=None,
+        help="last day of the demo history, YYYY-MM-DD (default: today)",
+    )
+    seed.add_argument(
+        "--if-missing", action="store_true", help="do nothing when the ledger file already exists"
+    )
 
     consume = sub.add_parser("consume", parents=[common], help="debit credits for a feature's use")
     consume.add_argument("workspace", help="workspace id or name")
@@ -82,8 +94,13 @@ def _run(args: argparse.Namespace) -> int:
         if args.command == "seed":
             from .demo import DEMO_PASSWORD, seed_demo
 
-            counts = seed_demo(ledger, workspaces=args.workspaces, months=args.months,
-                               seed=args.seed, until=args.until)
+            counts = seed_demo(
+                ledger,
+                workspaces=args.workspaces,
+                months=args.months,
+                seed=args.seed,
+                until=args.until,
+            )
             ledger.verify()
             print(
                 f"Seeded {path}: {counts['workspaces']} workspaces, {counts['users']} users, "
@@ -93,18 +110,27 @@ def _run(args: argparse.Namespace) -> int:
             return 0
         if args.command == "verify":
             report = ledger.verify()
-            print(f"The books balance: {report.wallets} wallets, {report.entries:,} entries, "
-                  f"{report.postings:,} postings, {report.rollup_rows:,} rollup rows checked.")
+            print(
+                f"The books balance: {report.wallets} wallets, {report.entries:,} entries, "
+                f"{report.postings:,} postings, {report.rollup_rows:,} rollup rows checked."
+            )
             return 0
         actor = _actor(ledger, args.actor)
         workspace = ledger.find_workspace(actor, args.workspace)
         if args.command == "consume":
-            entry = ledger.consume(actor, workspace.id, args.amount, feature=args.feature,
-                                   description=args.description,
-                                   idempotency_key=args.idempotency_key)
+            entry = ledger.consume(
+                actor,
+                workspace.id,
+                args.amount,
+                feature=args.feature,
+                description=args.description,
+                idempotency_key=args.idempotency_key,
+            )
             wallet = ledger.wallet(actor, workspace.id)
-            print(f"Debited {format_credits(entry.amount)} from {workspace.name} "
-                  f"(transaction {entry.id}); balance {format_credits(wallet.balance)}.")
+            print(
+                f"Debited {format_credits(entry.amount)} from {workspace.name} "
+                f"(transaction {entry.id}); balance {format_credits(wallet.balance)}."
+            )
             return 0
         if args.command == "balance":
             wallet = ledger.wallet(actor, workspace.id)
@@ -116,9 +142,11 @@ def _run(args: argparse.Namespace) -> int:
                 print(f"{workspace.name} has no transactions yet.")
             for t in page.items:
                 sign = "-" if t.kind == "debit" else "+"
-                print(f"{t.created_at:%Y-%m-%d %H:%M} UTC  {t.kind.value:6}  "
-                      f"{sign}{format_credits(t.amount, unit=False):>14}  "
-                      f"{t.feature or '':16}  {t.description}")
+                print(
+                    f"{t.created_at:%Y-%m-%d %H:%M} UTC  {t.kind.value:6}  "
+                    f"{sign}{format_credits(t.amount, unit=False):>14}  "
+                    f"{t.feature or '':16}  {t.description}"
+                )
             return 0
     raise AssertionError(args.command)  # pragma: no cover - argparse restricts commands
 

@@ -26,16 +26,40 @@ from .schema import PLATFORM_ACCOUNTS, SYSTEM_USER_ID, TOPUPS_ACCOUNT, USAGE_ACC
 
 DEMO_PASSWORD = "en-credits-demo"
 WORKSPACE_NAMES = [
-    "Acme Research", "Northwind Studio", "Globex Marketing", "Initech Support",
-    "Umbrella Labs", "Hooli Data", "Stark Design", "Wayne Logistics",
+    "Acme Research",
+    "Northwind Studio",
+    "Globex Marketing",
+    "Initech Support",
+    "Umbrella Labs",
+    "Hooli Data",
+    "Stark Design",
+    "Wayne Logistics",
 ]
 ADMINS = [("ada@example.com", "Ada Lovelace"), ("grace@example.com", "Grace Hopper")]
 MEMBER_NAMES = [
-    "Alan Turing", "Barbara Liskov", "Claude Shannon", "Donald Knuth", "Edsger Dijkstra",
-    "Frances Allen", "Guido van Rossum", "Hedy Lamarr", "Ivan Sutherland", "John McCarthy",
-    "Katherine Johnson", "Linus Torvalds", "Margaret Hamilton", "Niklaus Wirth", "Ole-Johan Dahl",
-    "Radia Perlman", "Shafi Goldwasser", "Tim Berners-Lee", "Unix Pioneer", "Vint Cerf",
-    "Whitfield Diffie", "Xiaowei Wang", "Yukihiro Matsumoto",
+    "Alan Turing",
+    "Barbara Liskov",
+    "Claude Shannon",
+    "Donald Knuth",
+    "Edsger Dijkstra",
+    "Frances Allen",
+    "Guido van Rossum",
+    "Hedy Lamarr",
+    "Ivan Sutherland",
+    "John McCarthy",
+    "Katherine Johnson",
+    "Linus Torvalds",
+    "Margaret Hamilton",
+    "Niklaus Wirth",
+    "Ole-Johan Dahl",
+    "Radia Perlman",
+    "Shafi Goldwasser",
+    "Tim Berners-Lee",
+    "Unix Pioneer",
+    "Vint Cerf",
+    "Whitfield Diffie",
+    "Xiaowei Wang",
+    "Yukihiro Matsumoto",
 ]
 # feature -> (price range per use, weight)
 FEATURES: dict[str, tuple[tuple[str, str], float]] = {
@@ -95,7 +119,10 @@ def seed_demo(
     if not 1 <= months <= 36:
         raise InvalidInput("Seed 1 to 36 months of usage.")
     with ledger.db.reading() as cur:
-        used = cur.execute("SELECT (SELECT count(*) FROM workspaces) + (SELECT count(*) FROM users WHERE id <> ?)", [SYSTEM_USER_ID]).fetchone()
+        used = cur.execute(
+            "SELECT (SELECT count(*) FROM workspaces) + (SELECT count(*) FROM users WHERE id <> ?)",
+            [SYSTEM_USER_ID],
+        ).fetchone()
     if used and used[0]:
         raise InvalidInput("This ledger already holds data; seed the demo into a new ledger only.")
     rng = random.Random(seed)
@@ -104,13 +131,11 @@ def seed_demo(
     hashed = hash_password(DEMO_PASSWORD)
     admins = [ledger._add_user(e, n, admin=True, password_hash=hashed) for e, n in ADMINS]
     members = [
-        ledger._add_user(f"{n.split()[0].lower()}@example.com", n, admin=False,
-                         password_hash=hashed)
+        ledger._add_user(f"{n.split()[0].lower()}@example.com", n, admin=False, password_hash=hashed)
         for n in MEMBER_NAMES
     ]
     names = [
-        WORKSPACE_NAMES[i] if i < len(WORKSPACE_NAMES) else f"Workspace {i + 1}"
-        for i in range(workspaces)
+        WORKSPACE_NAMES[i] if i < len(WORKSPACE_NAMES) else f"Workspace {i + 1}" for i in range(workspaces)
     ]
     spaces = [ledger.create_workspace(n) for n in names]
     roster: dict[int, list[int]] = {w.id: [] for w in spaces}
@@ -126,9 +151,14 @@ def seed_demo(
         for user_id in people:
             ledger.add_member(workspace_id, user_id)
     end = until or ledger.db.clock().date()
-    books = _simulate(rng, spaces=[w.id for w in spaces], roster=roster,
-                      admins=[a.id for a in admins], start=end - timedelta(days=30 * months),
-                      end=end)
+    books = _simulate(
+        rng,
+        spaces=[w.id for w in spaces],
+        roster=roster,
+        admins=[a.id for a in admins],
+        start=end - timedelta(days=30 * months),
+        end=end,
+    )
     _write(ledger, books)
     return {
         "users": len(admins) + len(members),
@@ -144,8 +174,13 @@ def _at(day: date, rng: random.Random) -> datetime:
 
 
 def _simulate(
-    rng: random.Random, *, spaces: list[int], roster: dict[int, list[int]],
-    admins: list[int], start: date, end: date,
+    rng: random.Random,
+    *,
+    spaces: list[int],
+    roster: dict[int, list[int]],
+    admins: list[int],
+    start: date,
+    end: date,
 ) -> _Books:
     books = _Books()
     sims = [
@@ -168,10 +203,20 @@ def _simulate(
         request_id += 1
         sim = sims[index]
         requests[request_id] = {
-            "id": request_id, "workspace_id": sim.workspace_id, "amount": amount,
-            "note": rng.choice(["Monthly top-up", "Running low", "New project starting",
-                                "AI pilot needs more credits", None]),
-            "requested_by": rng.choice(sim.members), "requested_at": when,
+            "id": request_id,
+            "workspace_id": sim.workspace_id,
+            "amount": amount,
+            "note": rng.choice(
+                [
+                    "Monthly top-up",
+                    "Running low",
+                    "New project starting",
+                    "AI pilot needs more credits",
+                    None,
+                ]
+            ),
+            "requested_by": rng.choice(sim.members),
+            "requested_at": when,
         }
         events.append((when, 0, "request", {"request": request_id}))
         sim.open_request = request_id
@@ -193,19 +238,35 @@ def _simulate(
                 pending_decisions.remove(decision)
                 when, _, rid, verdict = decision
                 req = requests[rid]
-                req.update(status=verdict, decided_by=rng.choice(admins), decided_at=when,
-                           decision_note={"approved": rng.choice(["Approved", "OK, go ahead", None]),
-                                          "rejected": "Please wait for next month's budget",
-                                          "cancelled": "No longer needed"}[verdict])
+                req.update(
+                    status=verdict,
+                    decided_by=rng.choice(admins),
+                    decided_at=when,
+                    decision_note={
+                        "approved": rng.choice(["Approved", "OK, go ahead", None]),
+                        "rejected": "Please wait for next month's budget",
+                        "cancelled": "No longer needed",
+                    }[verdict],
+                )
                 if verdict == "cancelled":
                     req["decided_by"] = req["requested_by"]
                 sim.open_request = None
                 if verdict == "approved":
                     sim.balance += req["amount"]
-                    movements.append((when, index, {"kind": "credit", "amount": req["amount"],
-                                                    "feature": None, "request_id": rid,
-                                                    "actor": req["decided_by"],
-                                                    "description": f"Credit request #{rid} approved"}))
+                    movements.append(
+                        (
+                            when,
+                            index,
+                            {
+                                "kind": "credit",
+                                "amount": req["amount"],
+                                "feature": None,
+                                "request_id": rid,
+                                "actor": req["decided_by"],
+                                "description": f"Credit request #{rid} approved",
+                            },
+                        )
+                    )
                 events.append((when, 1, "decision", {"request": rid}))
             if index == INACTIVE_WORKSPACE and day == end - timedelta(days=20):
                 books.status_changes.append((sim.workspace_id, _at(day, rng), admins[1]))
@@ -220,11 +281,20 @@ def _simulate(
                 if amount > sim.balance:
                     continue  # blocked: no credits available
                 sim.balance -= amount
-                movements.append((when, index, {
-                    "kind": "debit", "amount": amount, "feature": feature, "request_id": None,
-                    "actor": rng.choice(sim.members),
-                    "description": rng.choice(DESCRIPTIONS[feature]),
-                }))
+                movements.append(
+                    (
+                        when,
+                        index,
+                        {
+                            "kind": "debit",
+                            "amount": amount,
+                            "feature": feature,
+                            "request_id": None,
+                            "actor": rng.choice(sim.members),
+                            "description": rng.choice(DESCRIPTIONS[feature]),
+                        },
+                    )
+                )
             low_mark = sim.topup * Decimal("0.2")
             last_days = (end - day).days
             if sim.open_request is None and sim.balance < low_mark and sim.daily_uses > 0:
@@ -245,17 +315,30 @@ def _simulate(
     # The zero wallet spends exactly what is left, last thing on the final day.
     if ZERO_WORKSPACE < len(sims) and sims[ZERO_WORKSPACE].balance > 0:
         sim = sims[ZERO_WORKSPACE]
-        movements.append((datetime.combine(last_day, time(23, 59, 59)), ZERO_WORKSPACE, {
-            "kind": "debit", "amount": sim.balance, "feature": "Image generation",
-            "request_id": None, "actor": sim.members[0],
-            "description": "Image variations (batch)",
-        }))
+        movements.append(
+            (
+                datetime.combine(last_day, time(23, 59, 59)),
+                ZERO_WORKSPACE,
+                {
+                    "kind": "debit",
+                    "amount": sim.balance,
+                    "feature": "Image generation",
+                    "request_id": None,
+                    "actor": sim.members[0],
+                    "description": "Image variations (batch)",
+                },
+            )
+        )
         sim.balance = Decimal(0)
     # A few teams are waiting for an answer right now.
     for index in (0, ZERO_WORKSPACE, 2):
         if index < len(sims) and sims[index].open_request is None:
-            ask(index, datetime.combine(last_day, time(16 + index % 5, 10 * index % 60)),
-                sims[index].topup, "pending")
+            ask(
+                index,
+                datetime.combine(last_day, time(16 + index % 5, 10 * index % 60)),
+                sims[index].topup,
+                "pending",
+            )
     # requests still undecided at the end stay pending
     for req in requests.values():
         req.setdefault("status", "pending")
@@ -264,27 +347,46 @@ def _simulate(
 
 
 def _to_books(
-    books: _Books, movements: list[tuple[datetime, int, dict[str, Any]]],
-    requests: dict[int, dict[str, Any]], sims: list[_WalletSim],
+    books: _Books,
+    movements: list[tuple[datetime, int, dict[str, Any]]],
+    requests: dict[int, dict[str, Any]],
+    sims: list[_WalletSim],
 ) -> None:
     movements.sort(key=lambda m: (m[0], m[2]["kind"] != "credit"))
     entry_of_request: dict[int, int] = {}
     for entry_id, (when, index, m) in enumerate(movements, start=1):
-        books.entries.append((entry_id, sims[index].workspace_id, m["kind"],
-                              m["amount"].quantize(QUANTUM), m["feature"], m["description"],
-                              m["actor"], m["request_id"], when))
+        books.entries.append(
+            (
+                entry_id,
+                sims[index].workspace_id,
+                m["kind"],
+                m["amount"].quantize(QUANTUM),
+                m["feature"],
+                m["description"],
+                m["actor"],
+                m["request_id"],
+                when,
+            )
+        )
         if m["request_id"] is not None:
             entry_of_request[m["request_id"]] = entry_id
     for req in requests.values():
         status = req["status"]
-        books.requests.append((
-            req["id"], req["workspace_id"], req["amount"].quantize(QUANTUM), req["note"], status,
-            req["requested_by"], req["requested_at"],
-            req.get("decided_by") if status != "pending" else None,
-            req.get("decided_at") if status != "pending" else None,
-            req.get("decision_note") if status != "pending" else None,
-            entry_of_request.get(req["id"]),
-        ))
+        books.requests.append(
+            (
+                req["id"],
+                req["workspace_id"],
+                req["amount"].quantize(QUANTUM),
+                req["note"],
+                status,
+                req["requested_by"],
+                req["requested_at"],
+                req.get("decided_by") if status != "pending" else None,
+                req.get("decided_at") if status != "pending" else None,
+                req.get("decision_note") if status != "pending" else None,
+                entry_of_request.get(req["id"]),
+            )
+        )
 
 
 def _decimal_array(values: list[Decimal]) -> pa.Array:
@@ -297,14 +399,20 @@ def _write(ledger: Ledger, books: _Books) -> None:
         first_entry = db.next_id("entries", len(books.entries))
         first_request = db.next_id("credit_requests", len(books.requests))
         assert first_entry == 1 and first_request == 1, "the demo seeds an empty ledger"
-        cols = list(zip(*books.entries, strict=True)) if books.entries else [[]] * 9
-        entries = pa.table({
-            "id": pa.array(cols[0], pa.int64()), "workspace_id": pa.array(cols[1], pa.int64()),
-            "kind": pa.array(cols[2], pa.string()), "amount": _decimal_array(list(cols[3])),
-            "feature": pa.array(cols[4], pa.string()), "description": pa.array(cols[5], pa.string()),
-            "actor_id": pa.array(cols[6], pa.int64()), "request_id": pa.array(cols[7], pa.int64()),
-            "created_at": pa.array(cols[8], pa.timestamp("us")),
-        })
+        cols: list[tuple[Any, ...]] = list(zip(*books.entries, strict=True)) if books.entries else [()] * 9
+        entries = pa.table(
+            {
+                "id": pa.array(cols[0], pa.int64()),
+                "workspace_id": pa.array(cols[1], pa.int64()),
+                "kind": pa.array(cols[2], pa.string()),
+                "amount": _decimal_array(list(cols[3])),
+                "feature": pa.array(cols[4], pa.string()),
+                "description": pa.array(cols[5], pa.string()),
+                "actor_id": pa.array(cols[6], pa.int64()),
+                "request_id": pa.array(cols[7], pa.int64()),
+                "created_at": pa.array(cols[8], pa.timestamp("us")),
+            }
+        )
         cur.register("demo_entries", entries)
         cur.execute("""
             INSERT INTO entries (id, workspace_id, kind, amount, feature, description,
@@ -340,17 +448,21 @@ def _write(ledger: Ledger, books: _Books) -> None:
             WHERE wallets.workspace_id = p.ws
         """)
         rcols = list(zip(*books.requests, strict=True))
-        requests = pa.table({
-            "id": pa.array(rcols[0], pa.int64()), "workspace_id": pa.array(rcols[1], pa.int64()),
-            "amount": _decimal_array(list(rcols[2])), "note": pa.array(rcols[3], pa.string()),
-            "status": pa.array(rcols[4], pa.string()),
-            "requested_by": pa.array(rcols[5], pa.int64()),
-            "requested_at": pa.array(rcols[6], pa.timestamp("us")),
-            "decided_by": pa.array(rcols[7], pa.int64()),
-            "decided_at": pa.array(rcols[8], pa.timestamp("us")),
-            "decision_note": pa.array(rcols[9], pa.string()),
-            "entry_id": pa.array(rcols[10], pa.int64()),
-        })
+        requests = pa.table(
+            {
+                "id": pa.array(rcols[0], pa.int64()),
+                "workspace_id": pa.array(rcols[1], pa.int64()),
+                "amount": _decimal_array(list(rcols[2])),
+                "note": pa.array(rcols[3], pa.string()),
+                "status": pa.array(rcols[4], pa.string()),
+                "requested_by": pa.array(rcols[5], pa.int64()),
+                "requested_at": pa.array(rcols[6], pa.timestamp("us")),
+                "decided_by": pa.array(rcols[7], pa.int64()),
+                "decided_at": pa.array(rcols[8], pa.timestamp("us")),
+                "decision_note": pa.array(rcols[9], pa.string()),
+                "entry_id": pa.array(rcols[10], pa.int64()),
+            }
+        )
         cur.register("demo_requests", requests)
         cur.execute("INSERT INTO credit_requests SELECT * FROM demo_requests")
         cur.unregister("demo_requests")
@@ -359,8 +471,17 @@ def _write(ledger: Ledger, books: _Books) -> None:
                 "UPDATE wallets SET status = ? WHERE workspace_id = ?",
                 [WalletStatus.INACTIVE.value, workspace_id],
             )
-            books.audits.append((when, admin_id, "wallet.status", f"wallet:{workspace_id}",
-                                 workspace_id, {"status": "active"}, {"status": "inactive"}))
+            books.audits.append(
+                (
+                    when,
+                    admin_id,
+                    "wallet.status",
+                    f"wallet:{workspace_id}",
+                    workspace_id,
+                    {"status": "active"},
+                    {"status": "inactive"},
+                )
+            )
         _audit_rows(db, cur, books)
 
 
@@ -369,27 +490,45 @@ def _audit_rows(db: Any, cur: Any, books: _Books) -> None:
     rows = list(books.audits)
     for e in books.entries:
         if e[2] == "debit":
-            rows.append((e[8], e[6], "wallet.consume", f"entry:{e[0]}", e[1], None,
-                         {"amount": str(e[3])}))
+            rows.append((e[8], e[6], "wallet.consume", f"entry:{e[0]}", e[1], None, {"amount": str(e[3])}))
     for r in books.requests:
-        rows.append((r[6], r[5], "request.create", f"request:{r[0]}", r[1], None,
-                     {"status": "pending", "amount": str(r[2])}))
+        rows.append(
+            (
+                r[6],
+                r[5],
+                "request.create",
+                f"request:{r[0]}",
+                r[1],
+                None,
+                {"status": "pending", "amount": str(r[2])},
+            )
+        )
         if r[4] != "pending":
-            rows.append((r[8], r[7], f"request.{r[4]}", f"request:{r[0]}", r[1],
-                         {"status": "pending"},
-                         {"status": r[4], "note": r[9], "entry_id": r[10], "amount": str(r[2])}))
+            rows.append(
+                (
+                    r[8],
+                    r[7],
+                    f"request.{r[4]}",
+                    f"request:{r[0]}",
+                    r[1],
+                    {"status": "pending"},
+                    {"status": r[4], "note": r[9], "entry_id": r[10], "amount": str(r[2])},
+                )
+            )
     rows.sort(key=lambda row: row[0])
     first = db.next_id("audit_log", len(rows))
-    table = pa.table({
-        "id": pa.array(range(first, first + len(rows)), pa.int64()),
-        "recorded_at": pa.array([r[0] for r in rows], pa.timestamp("us")),
-        "actor_id": pa.array([r[1] for r in rows], pa.int64()),
-        "action": pa.array([r[2] for r in rows], pa.string()),
-        "subject": pa.array([r[3] for r in rows], pa.string()),
-        "workspace_id": pa.array([r[4] for r in rows], pa.int64()),
-        "before": pa.array([None if r[5] is None else json.dumps(r[5]) for r in rows], pa.string()),
-        "after": pa.array([json.dumps(r[6], default=str) for r in rows], pa.string()),
-    })
+    table = pa.table(
+        {
+            "id": pa.array(range(first, first + len(rows)), pa.int64()),
+            "recorded_at": pa.array([r[0] for r in rows], pa.timestamp("us")),
+            "actor_id": pa.array([r[1] for r in rows], pa.int64()),
+            "action": pa.array([r[2] for r in rows], pa.string()),
+            "subject": pa.array([r[3] for r in rows], pa.string()),
+            "workspace_id": pa.array([r[4] for r in rows], pa.int64()),
+            "before": pa.array([None if r[5] is None else json.dumps(r[5]) for r in rows], pa.string()),
+            "after": pa.array([json.dumps(r[6], default=str) for r in rows], pa.string()),
+        }
+    )
     cur.register("demo_audit", table)
     cur.execute("INSERT INTO audit_log SELECT * FROM demo_audit")
     cur.unregister("demo_audit")

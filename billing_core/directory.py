@@ -13,7 +13,7 @@ from .access import (
     workspace_name,
 )
 from .errors import InvalidInput, NotFound
-from .models import User, Workspace, WalletStatus
+from .models import User, WalletStatus, Workspace
 from .passwords import hash_password
 from .schema import SYSTEM_USER_ID
 from .store import Database, as_utc
@@ -35,15 +35,11 @@ class DirectoryOps:
 
     db: Database
 
-    def add_user(
-        self, email: str, name: str, *, admin: bool = False, password: str | None = None
-    ) -> User:
+    def add_user(self, email: str, name: str, *, admin: bool = False, password: str | None = None) -> User:
         hashed = hash_password(password) if password is not None else None
         return self._add_user(email, name, admin=admin, password_hash=hashed)
 
-    def _add_user(
-        self, email: str, name: str, *, admin: bool, password_hash: str | None
-    ) -> User:
+    def _add_user(self, email: str, name: str, *, admin: bool, password_hash: str | None) -> User:
         clean = clean_email(email)
         display = clean_text(name, what="name", limit=MAX_NAME, required=True)
         hashed = password_hash
@@ -57,20 +53,23 @@ class DirectoryOps:
                 [user_id, clean, display, bool(admin), at, hashed],
             )
             audit.record(
-                self.db, cur, at=at, actor_id=SYSTEM_USER_ID, action="user.add",
-                subject=f"user:{user_id}", workspace_id=None, before=None,
+                self.db,
+                cur,
+                at=at,
+                actor_id=SYSTEM_USER_ID,
+                action="user.add",
+                subject=f"user:{user_id}",
+                workspace_id=None,
+                before=None,
                 after={"email": clean, "name": display, "admin": bool(admin)},
             )
-        return User(id=user_id, email=clean, name=display or "", is_admin=bool(admin),
-                    created_at=as_utc(at))
+        return User(id=user_id, email=clean, name=display or "", is_admin=bool(admin), created_at=as_utc(at))
 
     def create_workspace(self, name: str) -> Workspace:
         display = clean_text(name, what="workspace name", limit=MAX_NAME, required=True)
         assert display is not None
         with self.db.writing() as cur:
-            if cur.execute(
-                "SELECT 1 FROM workspaces WHERE name_key = ?", [display.lower()]
-            ).fetchone():
+            if cur.execute("SELECT 1 FROM workspaces WHERE name_key = ?", [display.lower()]).fetchone():
                 raise InvalidInput(f"A workspace named {display} already exists.")
             workspace_id = self.db.next_id("workspaces")
             account_id = self.db.next_id("accounts")
@@ -91,8 +90,14 @@ class DirectoryOps:
                 [workspace_id, account_id, WalletStatus.ACTIVE.value, at],
             )
             audit.record(
-                self.db, cur, at=at, actor_id=SYSTEM_USER_ID, action="workspace.create",
-                subject=f"workspace:{workspace_id}", workspace_id=workspace_id, before=None,
+                self.db,
+                cur,
+                at=at,
+                actor_id=SYSTEM_USER_ID,
+                action="workspace.create",
+                subject=f"workspace:{workspace_id}",
+                workspace_id=workspace_id,
+                before=None,
                 after={"name": display, "status": "active", "balance": "0"},
             )
         return Workspace(id=workspace_id, name=display, created_at=as_utc(at))
@@ -114,8 +119,14 @@ class DirectoryOps:
                 [workspace_id, user_id, at],
             )
             audit.record(
-                self.db, cur, at=at, actor_id=SYSTEM_USER_ID, action="membership.add",
-                subject=f"user:{user_id}", workspace_id=workspace_id, before=None,
+                self.db,
+                cur,
+                at=at,
+                actor_id=SYSTEM_USER_ID,
+                action="membership.add",
+                subject=f"user:{user_id}",
+                workspace_id=workspace_id,
+                before=None,
                 after={"workspace_id": workspace_id, "user_id": user_id},
             )
 
@@ -133,7 +144,8 @@ class DirectoryOps:
             return None
         with self.db.reading() as cur:
             row = cur.execute(
-                f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?", [user_id]  # noqa: S608
+                f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?",
+                [user_id],  # noqa: S608
             ).fetchone()
         return _user(row) if row else None
 
@@ -141,8 +153,10 @@ class DirectoryOps:
         """The operator account the command line acts as."""
         with self.db.reading() as cur:
             row = cur.execute(
-                f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?", [SYSTEM_USER_ID]  # noqa: S608
+                f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?",
+                [SYSTEM_USER_ID],  # noqa: S608
             ).fetchone()
+        assert row is not None, "the system account is created by the first migration"
         return _user(row)
 
     def users(self, actor: User) -> list[User]:
@@ -176,6 +190,7 @@ class DirectoryOps:
             row = cur.execute(
                 "SELECT id, name, created_at FROM workspaces WHERE id = ?", [workspace_id]
             ).fetchone()
+        assert row is not None  # require_workspace found it
         return _workspace(row)
 
     def find_workspace(self, actor: User, ref: str) -> Workspace:
@@ -183,13 +198,9 @@ class DirectoryOps:
         text = ref.strip()
         with self.db.reading() as cur:
             if text.isdigit():
-                row = cur.execute(
-                    "SELECT id FROM workspaces WHERE id = ?", [int(text)]
-                ).fetchone()
+                row = cur.execute("SELECT id FROM workspaces WHERE id = ?", [int(text)]).fetchone()
             else:
-                row = cur.execute(
-                    "SELECT id FROM workspaces WHERE name_key = ?", [text.lower()]
-                ).fetchone()
+                row = cur.execute("SELECT id FROM workspaces WHERE name_key = ?", [text.lower()]).fetchone()
         if row is None:
             raise NotFound(f"There is no workspace {ref!r}.")
         return self.workspace(actor, int(row[0]))

@@ -20,7 +20,7 @@ def encode_cursor(entry_id: int) -> str:
 
 def decode_cursor(cursor: object) -> int:
     if isinstance(cursor, str) and cursor.startswith(_CURSOR_PREFIX):
-        digits = cursor[len(_CURSOR_PREFIX):]
+        digits = cursor[len(_CURSOR_PREFIX) :]
         if digits.isascii() and digits.isdigit() and len(digits) < 19:
             return int(digits)
     raise InvalidInput("That history cursor is not valid; start again from the first page.")

@@ -19,9 +19,7 @@ from .money import MAX_BALANCE, format_credits, to_decimal
 from .schema import PLATFORM_ACCOUNTS, TOPUPS_ACCOUNT, USAGE_ACCOUNT
 from .store import Database, as_utc
 
-ENTRY_COLUMNS = (
-    "id, workspace_id, kind, amount, description, feature, created_at, actor_id, request_id"
-)
+ENTRY_COLUMNS = "id, workspace_id, kind, amount, description, feature, created_at, actor_id, request_id"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +86,7 @@ def post(
         new_balance = wallet.balance + amount
         if new_balance > MAX_BALANCE:
             raise InvalidAmount(
-                f"That would take the wallet above the maximum balance of "
-                f"{format_credits(MAX_BALANCE)}."
+                f"That would take the wallet above the maximum balance of {format_credits(MAX_BALANCE)}."
             )
         platform = PLATFORM_ACCOUNTS[TOPUPS_ACCOUNT]
         wallet_side = amount
@@ -145,7 +142,7 @@ def post(
         amount=amount,
         description=description,
         feature=feature,
-        created_at=as_utc(at),  # type: ignore[arg-type]
+        created_at=as_utc(at),
         actor_id=actor_id,
         request_id=request_id,
     )
@@ -159,7 +156,7 @@ def row_to_transaction(row: tuple[Any, ...]) -> Transaction:
         amount=to_decimal(row[3]),
         description=row[4],
         feature=row[5],
-        created_at=as_utc(row[6]),  # type: ignore[arg-type]
+        created_at=as_utc(row[6]),
         actor_id=row[7],
         request_id=row[8],
     )

@@ -10,6 +10,7 @@ from . import audit
 from .access import require_admin
 from .analytics import AnalyticsOps
 from .directory import DirectoryOps
+from .group_commit import DebitWriter
 from .history import HistoryOps
 from .models import AuditRecord, User, VerificationReport
 from .requests import RequestOps
@@ -22,6 +23,7 @@ from .wallets import WalletOps
 class Ledger(DirectoryOps, WalletOps, RequestOps, HistoryOps, AnalyticsOps, SignInOps):
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._debits = DebitWriter(db)
 
     @property
     def path(self) -> str:
@@ -51,6 +53,7 @@ class Ledger(DirectoryOps, WalletOps, RequestOps, HistoryOps, AnalyticsOps, Sign
         self.db.checkpoint()
 
     def close(self) -> None:
+        self._debits.close()
         self.db.close()
 
     def __enter__(self) -> Ledger:

@@ -28,9 +28,7 @@ def parse_amount(value: object) -> Decimal:
     if isinstance(value, bool) or value is None:
         raise InvalidAmount("Enter an amount of credits, for example 100 or 12.5.")
     if isinstance(value, float):
-        raise InvalidAmount(
-            "Amounts must be exact: pass a Decimal or a text such as '12.5', not a float."
-        )
+        raise InvalidAmount("Amounts must be exact: pass a Decimal or a text such as '12.5', not a float.")
     if isinstance(value, int):
         number = Decimal(value)
     elif isinstance(value, Decimal):
@@ -40,9 +38,7 @@ def parse_amount(value: object) -> Decimal:
         if not _PLAIN_NUMBER.fullmatch(text):
             if text.startswith("-"):
                 raise InvalidAmount("The amount must be greater than zero.")
-            raise InvalidAmount(
-                "Enter the amount as a plain number of credits, for example 100 or 12.5."
-            )
+            raise InvalidAmount("Enter the amount as a plain number of credits, for example 100 or 12.5.")
         try:
             number = Decimal(text)
         except InvalidOperation:  # pragma: no cover - the pattern already rules this out

@@ -40,7 +40,7 @@ def _request(row: tuple[Any, ...]) -> CreditRequest:
         note=row[5],
         requested_by=int(row[6]),
         requested_by_name=row[7],
-        requested_at=as_utc(row[8]),  # type: ignore[arg-type]
+        requested_at=as_utc(row[8]),
         decided_by=row[9],
         decided_by_name=row[10],
         decided_at=as_utc(row[11]),
@@ -69,7 +69,7 @@ def _require_pending(request: CreditRequest, doing: str) -> None:
 
 def _parse_status(status: object) -> RequestStatus:
     try:
-        return RequestStatus(status)
+        return RequestStatus(str(status))
     except ValueError:
         names = ", ".join(s.value for s in RequestStatus)
         raise InvalidInput(f"A request's status is one of: {names}.") from None
@@ -96,15 +96,19 @@ class RequestOps:
                 [request_id, workspace_id, value, text, user.id, at],
             )
             audit.record(
-                self.db, cur, at=at, actor_id=user.id, action="request.create",
-                subject=f"request:{request_id}", workspace_id=workspace_id, before=None,
+                self.db,
+                cur,
+                at=at,
+                actor_id=user.id,
+                action="request.create",
+                subject=f"request:{request_id}",
+                workspace_id=workspace_id,
+                before=None,
                 after={"status": "pending", "amount": str(value)},
             )
             return _load(cur, request_id)
 
-    def cancel_request(
-        self, actor: User, request_id: int, reason: str | None = None
-    ) -> CreditRequest:
+    def cancel_request(self, actor: User, request_id: int, reason: str | None = None) -> CreditRequest:
         text = clean_text(reason, what="reason", limit=MAX_NOTE, required=False)
         with self.db.writing() as cur:
             user = resolve_actor(cur, actor)
@@ -118,17 +122,13 @@ class RequestOps:
             _require_pending(request, "cancelled")
             return self._decide(cur, user, request, RequestStatus.CANCELLED, text)
 
-    def approve_request(
-        self, actor: User, request_id: int, note: str | None = None
-    ) -> CreditRequest:
+    def approve_request(self, actor: User, request_id: int, note: str | None = None) -> CreditRequest:
         text = clean_text(note, what="note", limit=MAX_NOTE, required=False)
         with self.db.writing() as cur:
             user = require_admin(cur, actor, "approve credit requests")
             request = _load(cur, request_id)
             if request.requested_by == user.id:
-                raise PermissionDenied(
-                    "You cannot approve your own request; another administrator must."
-                )
+                raise PermissionDenied("You cannot approve your own request; another administrator must.")
             _require_pending(request, "approved")
             return self._decide(cur, user, request, RequestStatus.APPROVED, text)
 
@@ -153,9 +153,16 @@ class RequestOps:
         if status is RequestStatus.APPROVED:
             wallet = lock_wallet(cur, request.workspace_id)
             entry = post(
-                self.db, cur, wallet, kind=EntryKind.CREDIT, amount=request.amount,
+                self.db,
+                cur,
+                wallet,
+                kind=EntryKind.CREDIT,
+                amount=request.amount,
                 description=f"Credit request #{request.id} approved",
-                feature=None, actor_id=user.id, at=at, request_id=request.id,
+                feature=None,
+                actor_id=user.id,
+                at=at,
+                request_id=request.id,
             )
             entry_id = entry.id
         cur.execute(
@@ -167,11 +174,20 @@ class RequestOps:
             [status.value, user.id, at, note, entry_id, request.id],
         )
         audit.record(
-            self.db, cur, at=at, actor_id=user.id, action=f"request.{status.value}",
-            subject=f"request:{request.id}", workspace_id=request.workspace_id,
+            self.db,
+            cur,
+            at=at,
+            actor_id=user.id,
+            action=f"request.{status.value}",
+            subject=f"request:{request.id}",
+            workspace_id=request.workspace_id,
             before={"status": "pending"},
-            after={"status": status.value, "note": note, "entry_id": entry_id,
-                   "amount": str(request.amount)},
+            after={
+                "status": status.value,
+                "note": note,
+                "entry_id": entry_id,
+                "amount": str(request.amount),
+            },
         )
         return _load(cur, request.id)
 
@@ -207,11 +223,13 @@ class RequestOps:
                 LIMIT ?
                 """,
                 [
-                    visible is None, user.id,
-                    workspace_id, workspace_id,
-                    wanted and wanted.value, wanted and wanted.value,
+                    visible is None,
+                    user.id,
+                    workspace_id,
+                    workspace_id,
+                    wanted and wanted.value,
+                    wanted and wanted.value,
                     limit,
                 ],
             ).fetchall()
         return [_request(r) for r in rows]
-

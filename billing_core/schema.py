@@ -146,9 +146,7 @@ def migrate(cur: Any) -> int:
             cur.execute(sql)
             if number == 1:
                 _seed_constants(cur)
-            cur.execute(
-                "INSERT INTO schema_version VALUES (?, now()::TIMESTAMP)", [number]
-            )
+            cur.execute("INSERT INTO schema_version VALUES (?, now()::TIMESTAMP)", [number])
             cur.execute("COMMIT")
         except BaseException:
             cur.execute("ROLLBACK")

@@ -42,12 +42,10 @@ class SignInOps:
                 """,
                 [key, SYSTEM_USER_ID],
             ).fetchone()
-        count, oldest = (failures or (0, None))
+        count, oldest = failures or (0, None)
         if count >= MAX_FAILURES:
             wait = max(1, int(((oldest + WINDOW) - now).total_seconds() // 60) + 1)
-            raise AccountLocked(
-                f"Too many failed sign-ins for this email. Try again in {wait} minutes."
-            )
+            raise AccountLocked(f"Too many failed sign-ins for this email. Try again in {wait} minutes.")
         ok = password_matches(row[5] if row else None, secret)
         with self.db.writing() as cur:
             cur.execute(
@@ -56,8 +54,7 @@ class SignInOps:
             )
         if not ok or row is None:
             raise AuthenticationFailed(_NEUTRAL)
-        return User(id=row[0], email=row[1], name=row[2], is_admin=row[3],
-                    created_at=as_utc(row[4]))
+        return User(id=row[0], email=row[1], name=row[2], is_admin=row[3], created_at=as_utc(row[4]))
 
     def user_for_sso(self, email: str) -> User:
         """The ledger user for an email vouched for by the identity provider."""
@@ -71,5 +68,4 @@ class SignInOps:
             raise AuthenticationFailed(
                 f"{email} has no account in this billing console. Ask an administrator to add you."
             )
-        return User(id=row[0], email=row[1], name=row[2], is_admin=row[3],
-                    created_at=as_utc(row[4]))
+        return User(id=row[0], email=row[1], name=row[2], is_admin=row[3], created_at=as_utc(row[4]))

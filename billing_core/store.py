@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, overload
 
 import duckdb
 
@@ -159,7 +159,10 @@ def translate(error: duckdb.Error) -> BillingError:
     return BillingError(f"The ledger could not complete the operation: {text.splitlines()[0]}")
 
 
-
+@overload
+def as_utc(value: datetime) -> datetime: ...
+@overload
+def as_utc(value: None) -> None: ...
 def as_utc(value: datetime | None) -> datetime | None:
     """Stored times are naive UTC; hand them out as aware UTC datetimes."""
     if value is None:

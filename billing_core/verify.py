@@ -94,8 +94,12 @@ def verify(db: Database) -> VerificationReport:
                    (SELECT count(*) FROM postings), (SELECT count(*) FROM daily_rollups)
             """
         ).fetchone()
+    assert counts is not None
     report = VerificationReport(
-        wallets=counts[0], entries=counts[1], postings=counts[2], rollup_rows=counts[3],
+        wallets=counts[0],
+        entries=counts[1],
+        postings=counts[2],
+        rollup_rows=counts[3],
         problems=problems,
     )
     if problems:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from . import audit
 from .access import require_admin, require_workspace, resolve_actor, visible_workspace_ids
-from .errors import IdempotencyConflict, InvalidInput
-from .journal import ENTRY_COLUMNS, lock_wallet, post, row_to_transaction
+from .errors import InvalidInput
+from .group_commit import Debit, DebitWriter
+from .journal import lock_wallet, post
 from .models import (
     ConsolidatedWallet,
     EntryKind,
@@ -36,7 +36,7 @@ def _wallet(row: tuple[Any, ...]) -> Wallet:
         workspace_name=row[1],
         balance=to_decimal(row[2]),
         status=WalletStatus(row[3]),
-        updated_at=as_utc(row[4]),  # type: ignore[arg-type]
+        updated_at=as_utc(row[4]),
     )
 
 
@@ -46,20 +46,20 @@ def _summary(row: tuple[Any, ...]) -> WalletSummary:
 
 def _parse_status(status: object) -> WalletStatus:
     try:
-        return WalletStatus(status)
+        return WalletStatus(str(status))
     except ValueError:
         raise InvalidInput("A wallet's status is either 'active' or 'inactive'.") from None
 
 
 class WalletOps:
     db: Database
+    _debits: DebitWriter
 
     def wallet(self, actor: User, workspace_id: int) -> Wallet:
         with self.db.reading() as cur:
             require_workspace(cur, actor, workspace_id)
-            row = cur.execute(
-                _WALLET_SELECT + " WHERE w.workspace_id = ?", [workspace_id]
-            ).fetchone()
+            row = cur.execute(_WALLET_SELECT + " WHERE w.workspace_id = ?", [workspace_id]).fetchone()
+        assert row is not None  # require_workspace found the workspace; it has a wallet
         return _wallet(row)
 
     def wallets(self, actor: User) -> list[WalletSummary]:
@@ -110,8 +110,13 @@ class WalletOps:
                     [new_status.value, at, workspace_id],
                 )
                 audit.record(
-                    self.db, cur, at=at, actor_id=user.id, action="wallet.status",
-                    subject=f"wallet:{workspace_id}", workspace_id=workspace_id,
+                    self.db,
+                    cur,
+                    at=at,
+                    actor_id=user.id,
+                    action="wallet.status",
+                    subject=f"wallet:{workspace_id}",
+                    workspace_id=workspace_id,
                     before={"status": wallet.status.value},
                     after={"status": new_status.value},
                 )
@@ -130,12 +135,24 @@ class WalletOps:
             wallet = lock_wallet(cur, workspace_id)
             at = self.db.clock()
             entry = post(
-                self.db, cur, wallet, kind=EntryKind.CREDIT, amount=value,
-                description=text, feature=None, actor_id=user.id, at=at,
+                self.db,
+                cur,
+                wallet,
+                kind=EntryKind.CREDIT,
+                amount=value,
+                description=text,
+                feature=None,
+                actor_id=user.id,
+                at=at,
             )
             audit.record(
-                self.db, cur, at=at, actor_id=user.id, action="wallet.grant",
-                subject=f"entry:{entry.id}", workspace_id=workspace_id,
+                self.db,
+                cur,
+                at=at,
+                actor_id=user.id,
+                action="wallet.grant",
+                subject=f"entry:{entry.id}",
+                workspace_id=workspace_id,
                 before={"balance": str(wallet.balance)},
                 after={"balance": str(wallet.balance + value), "amount": str(value)},
             )
@@ -162,49 +179,6 @@ class WalletOps:
         text = clean_text(description, what="description", limit=MAX_DESCRIPTION, required=True)
         key = clean_text(idempotency_key, what="idempotency key", limit=200, required=False)
         assert text is not None and feature_name is not None
-        with self.db.writing() as cur:
+        with self.db.reading() as cur:
             user, _ = require_workspace(cur, actor, workspace_id)
-            if key is not None:
-                earlier = _replay(cur, key, workspace_id, value, feature_name)
-                if earlier is not None:
-                    return earlier
-            wallet = lock_wallet(cur, workspace_id)
-            at = self.db.clock()
-            entry = post(
-                self.db, cur, wallet, kind=EntryKind.DEBIT, amount=value,
-                description=text, feature=feature_name, actor_id=user.id, at=at,
-            )
-            if key is not None:
-                cur.execute(
-                    """
-                    INSERT INTO idempotency_keys (key, entry_id, workspace_id, amount, feature)
-                    VALUES (?, ?, ?, ?, ?)
-                    """,
-                    [key, entry.id, workspace_id, value, feature_name],
-                )
-            audit.record(
-                self.db, cur, at=at, actor_id=user.id, action="wallet.consume",
-                subject=f"entry:{entry.id}", workspace_id=workspace_id,
-                before={"balance": str(wallet.balance)},
-                after={"balance": str(wallet.balance - value), "amount": str(value)},
-            )
-        return entry
-
-
-def _replay(
-    cur: Any, key: str, workspace_id: int, amount: Decimal, feature: str
-) -> Transaction | None:
-    row = cur.execute(
-        "SELECT entry_id, workspace_id, amount, feature FROM idempotency_keys WHERE key = ?",
-        [key],
-    ).fetchone()
-    if row is None:
-        return None
-    if (int(row[1]), to_decimal(row[2]), row[3]) != (workspace_id, amount, feature):
-        raise IdempotencyConflict(
-            "This idempotency key was already used for a different charge; use a new key."
-        )
-    entry = cur.execute(
-        f"SELECT {ENTRY_COLUMNS} FROM entries WHERE id = ?", [int(row[0])]  # noqa: S608
-    ).fetchone()
-    return row_to_transaction(entry)
+        return self._debits.submit(Debit(workspace_id, value, feature_name, text, user.id, key))

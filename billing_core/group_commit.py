@@ -1,0 +1,316 @@
+"""Group commit for debits: many concurrent `consume` calls, one transaction per batch.
+
+Callers enqueue a checked `Debit` and wait on a Future. One writer thread takes
+everything queued (up to `MAX_BATCH`), decides each debit in arrival order
+against the wallets' running balances (so a batch never overdraws and each call
+succeeds or fails on its own), and writes all the accepted ones with a handful
+of set-based statements in one transaction. A call waits at most for the batch
+being committed plus its own: there is no timer, the batch is whatever queued
+up while the previous commit ran.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+
+from .errors import BillingError, IdempotencyConflict, NotFound
+from .journal import ENTRY_COLUMNS, WalletState, check_debit, row_to_transaction
+from .models import EntryKind, Transaction, WalletStatus
+from .money import to_decimal
+from .schema import PLATFORM_ACCOUNTS, USAGE_ACCOUNT
+from .store import Database, as_utc
+
+MAX_BATCH = 1_024
+_MONEY = pa.decimal128(18, 4)
+
+
+@dataclass(frozen=True, slots=True)
+class Debit:
+    workspace_id: int
+    amount: Decimal
+    feature: str
+    description: str
+    actor_id: int
+    key: str | None
+
+
+class DebitWriter:
+    """The single writer thread behind `Ledger.consume`."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._queue: queue.SimpleQueue[tuple[Debit, Future[Transaction]] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self.batches = 0
+        self.debits = 0
+
+    def submit(self, debit: Debit) -> Transaction:
+        future: Future[Transaction] = Future()
+        self._ensure_running()
+        self._queue.put((debit, future))
+        return future.result()
+
+    def _ensure_running(self) -> None:
+        if self._thread is not None:
+            return
+        with self._start_lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="billing-debit-writer", daemon=True)
+                self._thread.start()
+
+    def close(self) -> None:
+        with self._start_lock:
+            if self._thread is not None:
+                self._queue.put(None)
+                self._thread.join()
+                self._thread = None
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < MAX_BATCH:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._queue.put(None)  # finish this batch, then stop
+                    break
+                batch.append(item)
+            self._commit(batch)
+
+    def _commit(self, batch: list[tuple[Debit, Future[Transaction]]]) -> None:
+        try:
+            with self.db.writing() as cur:
+                outcomes = _apply(self.db, cur, [d for d, _ in batch])
+        except BaseException as error:  # the transaction rolled back: every call fails
+            failure = (
+                error
+                if isinstance(error, BillingError)
+                else BillingError(f"The ledger could not record these debits: {error}")
+            )
+            for _, future in batch:
+                future.set_exception(failure)
+            if not isinstance(error, Exception):
+                raise
+            return
+        self.batches += 1
+        self.debits += len(batch)
+        for (_, future), outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)
+
+
+def _load_wallets(cur: Any, workspace_ids: set[int]) -> dict[int, WalletState]:
+    rows = cur.execute(
+        "SELECT workspace_id, account_id, status, balance FROM wallets WHERE list_contains(?, workspace_id)",
+        [sorted(workspace_ids)],
+    ).fetchall()
+    return {int(r[0]): WalletState(int(r[0]), int(r[1]), WalletStatus(r[2]), to_decimal(r[3])) for r in rows}
+
+
+def _load_keys(cur: Any, keys: set[str]) -> dict[str, tuple[int, int, Decimal, str | None]]:
+    if not keys:
+        return {}
+    rows = cur.execute(
+        "SELECT key, entry_id, workspace_id, amount, feature FROM idempotency_keys "
+        "WHERE list_contains(?, key)",
+        [sorted(keys)],
+    ).fetchall()
+    return {r[0]: (int(r[1]), int(r[2]), to_decimal(r[3]), r[4]) for r in rows}
+
+
+def _apply(db: Database, cur: Any, debits: list[Debit]) -> list[Transaction | BillingError]:
+    """Decide every debit in order and write the accepted ones. Runs inside one transaction."""
+    wallets = _load_wallets(cur, {d.workspace_id for d in debits})
+    known = _load_keys(cur, {d.key for d in debits if d.key is not None})
+    at: datetime = db.clock()
+    outcomes: list[Transaction | BillingError] = []
+    accepted: list[Transaction] = []
+    new_keys: dict[str, Transaction] = {}
+    before: dict[int, Decimal] = {}
+    for debit in debits:
+        wallet = wallets.get(debit.workspace_id)
+        if wallet is None:
+            outcomes.append(NotFound(f"There is no wallet for workspace {debit.workspace_id}."))
+            continue
+        if debit.key is not None:
+            replayed = _replay(cur, debit, known, new_keys)
+            if replayed is not None:
+                outcomes.append(replayed)
+                continue
+        try:
+            check_debit(wallet, debit.amount)
+        except BillingError as refusal:
+            outcomes.append(refusal)
+            continue
+        before.setdefault(debit.workspace_id, wallet.balance)
+        wallets[debit.workspace_id] = replace(wallet, balance=wallet.balance - debit.amount)
+        entry = Transaction(
+            id=db.next_id("entries"),
+            workspace_id=debit.workspace_id,
+            kind=EntryKind.DEBIT,
+            amount=debit.amount,
+            description=debit.description,
+            feature=debit.feature,
+            created_at=as_utc(at),
+            actor_id=debit.actor_id,
+        )
+        if debit.key is not None:
+            new_keys[debit.key] = entry
+        accepted.append(entry)
+        outcomes.append(entry)
+    if accepted:
+        _write(db, cur, at, accepted, wallets, before, new_keys)
+    return outcomes
+
+
+def _replay(
+    cur: Any,
+    debit: Debit,
+    known: dict[str, tuple[int, int, Decimal, str | None]],
+    new_keys: dict[str, Transaction],
+) -> Transaction | BillingError | None:
+    if debit.key in new_keys:
+        first = new_keys[debit.key]
+        same = (first.workspace_id, first.amount, first.feature)
+        entry: Transaction | None = first
+    elif debit.key in known:
+        entry_id, workspace_id, amount, feature = known[debit.key]
+        same = (workspace_id, amount, feature)
+        entry = None
+    else:
+        return None
+    if same != (debit.workspace_id, debit.amount, debit.feature):
+        return IdempotencyConflict(
+            "This idempotency key was already used for a different charge; use a new key."
+        )
+    if entry is None:
+        row = cur.execute(
+            f"SELECT {ENTRY_COLUMNS} FROM entries WHERE id = ?",
+            [entry_id],  # noqa: S608
+        ).fetchone()
+        entry = row_to_transaction(row)
+    return entry
+
+
+def _write(
+    db: Database,
+    cur: Any,
+    at: datetime,
+    accepted: list[Transaction],
+    wallets: dict[int, WalletState],
+    before: dict[int, Decimal],
+    new_keys: dict[str, Transaction],
+) -> None:
+    n = len(accepted)
+    naive = at.replace(tzinfo=None)
+    batch = pa.table(
+        {
+            "id": pa.array([e.id for e in accepted], pa.int64()),
+            "workspace_id": pa.array([e.workspace_id for e in accepted], pa.int64()),
+            "account_id": pa.array([wallets[e.workspace_id].account_id for e in accepted], pa.int64()),
+            "amount": pa.array([e.amount for e in accepted], _MONEY),
+            "feature": pa.array([e.feature for e in accepted], pa.string()),
+            "description": pa.array([e.description for e in accepted], pa.string()),
+            "actor_id": pa.array([e.actor_id for e in accepted], pa.int64()),
+        }
+    )
+    cur.register("debit_batch", batch)
+    try:
+        cur.execute(
+            """
+            INSERT INTO entries (id, workspace_id, kind, amount, description, feature,
+                                 created_at, actor_id, request_id)
+            SELECT id, workspace_id, 'debit', amount, description, feature, ?, actor_id, NULL
+            FROM debit_batch
+            """,
+            [naive],
+        )
+        cur.execute(
+            """
+            INSERT INTO postings (entry_id, account_id, amount)
+            SELECT id, account_id, -amount FROM debit_batch
+            UNION ALL
+            SELECT id, ?, amount FROM debit_batch
+            """,
+            [PLATFORM_ACCOUNTS[USAGE_ACCOUNT]],
+        )
+        cur.execute(
+            """
+            INSERT INTO daily_rollups AS r
+                (workspace_id, feature, day, debits, credits, debit_count, credit_count)
+            SELECT workspace_id, feature, ?::DATE, sum(amount), 0, count(*), 0
+            FROM debit_batch GROUP BY workspace_id, feature
+            ON CONFLICT (workspace_id, feature, day) DO UPDATE SET
+                debits = r.debits + excluded.debits,
+                debit_count = r.debit_count + excluded.debit_count
+            """,
+            [naive],
+        )
+    finally:
+        cur.unregister("debit_batch")
+    touched = sorted(before)
+    cur.execute(
+        """
+        UPDATE wallets SET balance = v.balance, updated_at = ?
+        FROM (SELECT unnest(?::BIGINT[]) AS ws, unnest(?::DECIMAL(18,4)[]) AS balance) v
+        WHERE wallets.workspace_id = v.ws
+        """,
+        [naive, touched, [wallets[w].balance for w in touched]],
+    )
+    if new_keys:
+        cur.execute(
+            """
+            INSERT INTO idempotency_keys (key, entry_id, workspace_id, amount, feature)
+            SELECT unnest(?::VARCHAR[]), unnest(?::BIGINT[]), unnest(?::BIGINT[]),
+                   unnest(?::DECIMAL(18,4)[]), unnest(?::VARCHAR[])
+            """,
+            [
+                list(new_keys),
+                [e.id for e in new_keys.values()],
+                [e.workspace_id for e in new_keys.values()],
+                [e.amount for e in new_keys.values()],
+                [e.feature for e in new_keys.values()],
+            ],
+        )
+    first_audit = db.next_id("audit_log", n)
+    running = dict(before)
+    afters = []
+    befores = []
+    for e in accepted:
+        befores.append(json.dumps({"balance": str(running[e.workspace_id])}))
+        running[e.workspace_id] -= e.amount
+        afters.append(json.dumps({"balance": str(running[e.workspace_id]), "amount": str(e.amount)}))
+    cur.execute(
+        """
+        INSERT INTO audit_log (id, recorded_at, actor_id, action, subject, workspace_id, before, after)
+        SELECT unnest(?::BIGINT[]), ?, unnest(?::BIGINT[]), 'wallet.consume',
+               'entry:' || unnest(?::BIGINT[]), unnest(?::BIGINT[]),
+               unnest(?::VARCHAR[]), unnest(?::VARCHAR[])
+        """,
+        [
+            list(range(first_audit, first_audit + n)),
+            naive,
+            [e.actor_id for e in accepted],
+            [e.id for e in accepted],
+            [e.workspace_id for e in accepted],
+            befores,
+            afters,
+        ],
+    )
