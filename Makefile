@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip --disable-pip-version-check --quiet
 DB     ?= data/billing.duckdb
 PORT   ?= 8501
 
-.PHONY: run test install install-test seed lint typecheck stress clean
+.PHONY: run test install install-test seed lint stress bench bench-small clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,12 @@ test: install-test
 
 stress: install-test
 	$(PY) -m pytest -q -m stress -p no:randomly
+
+bench: install
+	$(PY) bench/run.py
+
+bench-small: install
+	$(PY) bench/run.py --entries 200000 --workspaces 100 --users 500 --repeat 50 --debits-per-thread 50
 
 lint: install-test
 	$(VENV)/bin/ruff check billing_core app.py pages tests
