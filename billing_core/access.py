@@ -42,22 +42,34 @@ def workspace_name(cur: Any, workspace_id: object) -> str:
     return str(row[0])
 
 
-def is_member(cur: Any, user_id: int, workspace_id: int) -> bool:
-    row = cur.execute(
-        "SELECT 1 FROM memberships WHERE workspace_id = ? AND user_id = ?",
-        [workspace_id, user_id],
-    ).fetchone()
-    return row is not None
-
-
 def require_workspace(cur: Any, actor: object, workspace_id: object) -> tuple[User, str]:
-    """The actor may see and act on this workspace: an admin, or one of its members."""
-    user = resolve_actor(cur, actor)
-    name = workspace_name(cur, workspace_id)
-    assert isinstance(workspace_id, int)
-    if not user.is_admin and not is_member(cur, user.id, workspace_id):
-        raise PermissionDenied(f"You are not a member of the workspace {name}.")
-    return user, name
+    """The actor may see and act on this workspace: an admin, or one of its members.
+
+    One query answers who the actor is, whether the workspace exists and whether
+    the actor belongs to it (this check runs before every read of a screen).
+    """
+    if actor is None or not isinstance(actor, User):
+        resolve_actor(cur, actor)  # raises the right PermissionDenied
+    assert isinstance(actor, User)
+    if isinstance(workspace_id, bool) or not isinstance(workspace_id, int):
+        raise NotFound(f"There is no workspace {workspace_id!r}.")
+    row = cur.execute(
+        """
+        SELECT u.id, u.email, u.name, u.is_admin, u.created_at, w.name,
+               EXISTS (SELECT 1 FROM memberships m WHERE m.workspace_id = w.id AND m.user_id = u.id)
+        FROM users u LEFT JOIN workspaces w ON w.id = ?
+        WHERE u.id = ? AND u.email = ?
+        """,
+        [workspace_id, actor.id, actor.email.lower()],
+    ).fetchone()
+    if row is None:
+        raise PermissionDenied("Your account is not known to this ledger; sign in again.")
+    user = User(id=row[0], email=row[1], name=row[2], is_admin=row[3], created_at=row[4])
+    if row[5] is None:
+        raise NotFound(f"There is no workspace with id {workspace_id}.")
+    if not user.is_admin and not row[6]:
+        raise PermissionDenied(f"You are not a member of the workspace {row[5]}.")
+    return user, str(row[5])
 
 
 def visible_workspace_ids(cur: Any, user: User) -> list[int] | None:
