@@ -1,32 +1,84 @@
-"""Entry point of the billing console (minimal: lists the demo wallets)."""
+"""Entry point and router: page config, the sign-in gate, navigation by role, the sidebar.
+
+Signed out, the only page is Sign in. Members get their billing pages; admins also get
+Approvals. A page whose file is missing is left out rather than breaking the app.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
-import billing_core
+from billing_core import User
+from pages._shared import current_user, sign_out, sso_configured
+
+ROOT = Path(__file__).resolve().parent
 
 st.set_page_config(page_title="Billing · en-credits", page_icon="💳", layout="wide")
 
 
-@st.cache_resource
-def ledger() -> billing_core.Ledger:
-    return billing_core.open_ledger()
+def page(
+    path: str, title: str, icon: str, url_path: str, *, default: bool = False
+) -> list[st.Page]:
+    """The page as a one-item list, or an empty list when its file does not exist."""
+    if not (ROOT / path).is_file():
+        return []
+    return [st.Page(path, title=title, icon=icon, url_path=url_path, default=default)]
 
 
-st.title("Billing")
-st.caption("Track the workspace en-credits balance, review transaction history, and manage top-up requests.")
-book = ledger()
-operator = book.system_user()
-rows = [
-    {
-        "Workspace": s.wallet.workspace_name,
-        "Available balance": billing_core.format_credits(s.wallet.balance),
-        "Wallet status": s.wallet.status.value,
+MEMBER_URLS = ("billing", "my-wallets", "use-credits", "analytics")
+ADMIN_URLS = ("approvals",)
+
+
+def navigation_for(user: User | None) -> dict[str, list[st.Page]]:
+    if user is None:
+        # Every address of the app shows Sign in, so a bookmarked page asks to sign in
+        # first and then opens itself, instead of "page not found".
+        return {"": [
+            *page("pages/sign_in.py", "Sign in", ":material/login:", "sign-in", default=True),
+            *(p for url in (*MEMBER_URLS, *ADMIN_URLS)
+              for p in page("pages/sign_in.py", "Sign in", ":material/login:", url)),
+        ]}
+    sections = {
+        "Billing": [
+            *page("pages/billing.py", "Billing", ":material/account_balance_wallet:",
+                  "billing", default=True),
+            *page("pages/my_wallets.py", "My wallets", ":material/wallet:", "my-wallets"),
+            *page("pages/use_credits.py", "Use credits", ":material/smart_toy:", "use-credits"),
+            *page("pages/analytics.py", "Spend analytics", ":material/monitoring:",
+                  "analytics"),
+        ],
     }
-    for s in book.wallets(operator)
-]
-if rows:
-    st.dataframe(rows, hide_index=True)
+    if user.is_admin:
+        sections["Administration"] = page(
+            "pages/approvals.py", "Approvals", ":material/fact_check:", "approvals"
+        )
+    return {name: pages for name, pages in sections.items() if pages}
+
+
+def sidebar(user: User) -> None:
+    with st.sidebar:
+        with st.container(border=True):
+            st.text(user.name)  # user data: drawn as text, never as markdown
+            st.text(user.email)
+            if user.is_admin:
+                st.badge("Administrator", icon=":material/shield_person:", color="violet")
+            else:
+                st.badge("Member", icon=":material/person:", color="gray")
+            if st.button("Sign out", icon=":material/logout:", key="app.sign_out",
+                         width="stretch"):
+                sign_out()
+                if sso_configured() and st.user.get("is_logged_in"):
+                    st.logout()  # also forget the identity provider's cookie
+                st.rerun()
+
+
+user = current_user()
+sections = navigation_for(user)
+if user is None:
+    current = st.navigation(sections[""], position="hidden")
 else:
-    st.info("No workspaces yet. Run `billing seed` to create the demo.")
+    sidebar(user)
+    current = st.navigation(sections)
+current.run()

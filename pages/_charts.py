@@ -23,7 +23,7 @@ def _drawable(frame: pd.DataFrame, *money: str) -> pd.DataFrame:
 
 def spend_by_feature(frame: pd.DataFrame, granularity: str = "day") -> alt.Chart:
     data = _drawable(frame, "spent")
-    unit = {"day": "yearmonthdate", "week": "yearmonthdate", "month": "yearmonth"}[granularity]
+    unit = {"day": "yearmonthdate", "week": "yearweek", "month": "yearmonth"}[granularity]
     return (
         alt.Chart(data)
         .mark_bar()
@@ -44,7 +44,7 @@ def spend_by_feature(frame: pd.DataFrame, granularity: str = "day") -> alt.Chart
 
 def spend_by_workspace(frame: pd.DataFrame, granularity: str = "day") -> alt.Chart:
     data = _drawable(frame, "spent")
-    unit = {"day": "yearmonthdate", "week": "yearmonthdate", "month": "yearmonth"}[granularity]
+    unit = {"day": "yearmonthdate", "week": "yearweek", "month": "yearmonth"}[granularity]
     return (
         alt.Chart(data)
         .mark_bar()
@@ -82,7 +82,7 @@ def workspace_totals(frame: pd.DataFrame) -> alt.Chart:
 
 def credits_vs_debits(frame: pd.DataFrame, granularity: str = "day") -> alt.Chart:
     data = _drawable(frame, "amount")
-    unit = {"day": "yearmonthdate", "week": "yearmonthdate", "month": "yearmonth"}[granularity]
+    unit = {"day": "yearmonthdate", "week": "yearweek", "month": "yearmonth"}[granularity]
     return (
         alt.Chart(data)
         .mark_bar()
@@ -138,4 +138,36 @@ def top_consumers(frame: pd.DataFrame) -> alt.Chart:
             ],
         )
         .properties(height=alt.Step(24))
+    )
+
+
+def burn_rate(frame: pd.DataFrame) -> alt.Chart:
+    """Horizontal bars: average daily spend per workspace, with balance and run-out date
+    in the tooltip. Expects wallet_overview's columns (workspace, balance, per_day,
+    runs_out_on) plus `health` (a label such as "Zero balance", "Low balance", "OK")."""
+    data = _drawable(frame, "balance", "per_day")
+    data["runs_out_on"] = data["runs_out_on"].map(lambda d: "never" if d is None else str(d))
+    return (
+        alt.Chart(data)
+        .mark_bar()
+        .encode(
+            y=alt.Y("workspace:N", sort="-x", title=None),
+            x=alt.X("per_day:Q", title="en-credits per day"),
+            color=alt.Color(
+                "health:N",
+                title="Health",
+                scale=alt.Scale(
+                    domain=["Zero balance", "Low balance", "Inactive", "OK"],
+                    range=["#c62828", "#ef6c00", "#9e9e9e", "#2e7d32"],
+                ),
+            ),
+            tooltip=[
+                alt.Tooltip("workspace:N", title="Workspace"),
+                alt.Tooltip("per_day:Q", title="Per day", format=CREDITS_FORMAT),
+                alt.Tooltip("balance:Q", title="Balance", format=CREDITS_FORMAT),
+                alt.Tooltip("runs_out_on:N", title="Runs out on"),
+                alt.Tooltip("health:N", title="Health"),
+            ],
+        )
+        .properties(height=alt.Step(28))
     )

@@ -7,10 +7,11 @@ rule here: those live in billing_core; this only carries state and renders.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
-from typing import TypeVar
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+import pandas as pd
 import streamlit as st
 
 import billing_core
@@ -59,7 +60,7 @@ def attempt(action: Callable[[], T]) -> T | None:
     try:
         return action()
     except BillingError as error:
-        st.error(str(error), icon="⚠️")
+        st.error(plain(str(error)), icon="⚠️")  # messages may quote user text
         return None
 
 
@@ -103,3 +104,203 @@ def pick_workspace(user: User, *, key: str = "billing.workspace_pick") -> Worksp
         st.session_state[WORKSPACE_KEY] = choice.id
         st.query_params["workspace"] = str(choice.id)
     return choice
+
+
+# --- helpers for the admin and analytics pages -------------------------------------------
+
+_MARKDOWN_SPECIAL = frozenset("\\`*_{}[]()<>#+-.!|~:$=")
+
+
+def plain(text: object) -> str:
+    """User text made inert for st.markdown: every markup character backslash-escaped,
+    whitespace runs (newlines too) collapsed. Never pass user text to markdown without it."""
+    value = " ".join(str(text).split())
+    return "".join(f"\\{c}" if c in _MARKDOWN_SPECIAL else c for c in value)
+
+
+def ago(moment: datetime | None, now: datetime | None = None) -> str:
+    """`"3 h ago"`, `"2 d ago"`, `"just now"`: coarse, for queues."""
+    if moment is None:
+        return ""
+    seconds = int(((now or datetime.now(UTC)) - moment).total_seconds())
+    for size, unit in ((86_400, "d"), (3_600, "h"), (60, "min")):
+        if seconds >= size:
+            return f"{seconds // size} {unit} ago"
+    return "just now"
+
+
+def try_billing(action: Callable[[], T]) -> tuple[T | None, BillingError | None]:
+    """Like `attempt`, but hand the BillingError back instead of drawing it, for batches
+    whose outcomes are reported together."""
+    try:
+        return action(), None
+    except BillingError as error:
+        return None, error
+
+
+def csv_download(frame: pd.DataFrame, *, name: str, key: str, label: str = "Download CSV") -> None:
+    """A download button for the data behind a chart or table (clicking it does not rerun)."""
+    st.download_button(
+        label,
+        data=frame.to_csv(index=False).encode("utf-8"),
+        file_name=f"{name}.csv",
+        mime="text/csv",
+        key=key,
+        icon=":material/download:",
+        on_click="ignore",
+        disabled=frame.empty,
+    )
+
+
+def figure(amount: object) -> str:
+    """An amount without its unit (`"1,234.50"`), for metrics whose label names the unit."""
+    from decimal import Decimal
+
+    value = amount if isinstance(amount, Decimal) else Decimal(str(amount))
+    return billing_core.format_credits(value, unit=False)
+
+
+LOW_BALANCE_DAYS = 14
+HEALTH_COLOURS = {  # row backgrounds for the wallet tables; "OK" stays plain
+    "Zero balance": "rgba(198, 40, 40, 0.16)",
+    "Low balance": "rgba(239, 108, 0, 0.18)",
+    "Inactive": "rgba(158, 158, 158, 0.18)",
+}
+
+
+def _health(balance: object, status: str, days_left: int | None, low_days: int) -> str:
+    if balance <= 0:  # type: ignore[operator]
+        return "Zero balance"
+    if status == "inactive":
+        return "Inactive"
+    if days_left is not None and days_left <= low_days:
+        return "Low balance"
+    return "OK"
+
+
+def with_health(
+    overview: pd.DataFrame, today: date, low_days: int = LOW_BALANCE_DAYS
+) -> pd.DataFrame:
+    """wallet_overview's frame plus `days_left` and `health`: Zero balance, Inactive,
+    Low balance (runs out within `low_days`) or OK, for highlighting."""
+    frame = overview.copy()
+    days_left = [None if d is None else (d - today).days for d in frame["runs_out_on"]]
+    frame["days_left"] = pd.Series(days_left, index=frame.index, dtype="Int64")
+    frame["health"] = pd.Series(
+        [
+            _health(b, s, d, low_days)
+            for b, s, d in zip(frame["balance"], frame["status"], days_left, strict=True)
+        ],
+        index=frame.index,
+        dtype=str,
+    )
+    return frame
+
+
+def wallet_table(frame: pd.DataFrame, days: int = 30) -> pd.DataFrame:
+    """with_health's frame as a table to show: readable headers, floats for display."""
+    return pd.DataFrame(
+        {
+            "Workspace": frame["workspace"],
+            "Status": frame["status"],
+            "Balance": frame["balance"].astype(float),
+            f"{days}-day spend": frame["spent"].astype(float),
+            "Per day": frame["per_day"].astype(float),
+            "Runs out on": [None if d is None else str(d) for d in frame["runs_out_on"]],
+            "Days left": frame["days_left"],
+            "Pending": frame["pending"].astype(float),
+            "Health": frame["health"],
+        }
+    )
+
+
+def styled_wallets(table: pd.DataFrame) -> Any:
+    """wallet_table's frame as a Styler: money with two decimals, rows that need
+    attention (zero, low, inactive) tinted."""
+
+    def tint(row: pd.Series) -> list[str]:
+        colour = HEALTH_COLOURS.get(row["Health"])
+        return [f"background-color: {colour}" if colour else ""] * len(row)
+
+    money = [c for c in table.columns if c in ("Balance", "Per day", "Pending")
+             or c.endswith("-day spend")]
+    return table.style.apply(tint, axis=1).format(
+        dict.fromkeys(money, "{:,.2f}"), na_rep="—"
+    )
+
+
+# --- helpers for the member pages (sign-in, billing, my wallets, use credits) ------------
+
+FLASH_KEY = "billing.flash"
+NO_CREDITS = "No credits available: features that use en-credits are blocked."
+
+
+def flash(message: str, icon: str = ":material/check_circle:") -> None:
+    """Queue a toast for the next run: a toast drawn just before `st.rerun()` is lost."""
+    st.session_state[FLASH_KEY] = (message, icon)
+
+
+def show_flash() -> None:
+    queued = st.session_state.pop(FLASH_KEY, None)
+    if queued:
+        st.toast(queued[0], icon=queued[1])
+
+
+def sso_configured() -> bool:
+    """True when `.streamlit/secrets.toml` has an `[auth]` section (OpenID Connect)."""
+    try:
+        return "auth" in st.secrets
+    except FileNotFoundError:  # no secrets file at all, or one that cannot be read
+        return False
+
+
+def blocked_reason(wallet: billing_core.Wallet) -> str | None:
+    """Why features that use credits are blocked in this wallet, or None if they are not."""
+    if wallet.status is billing_core.WalletStatus.INACTIVE:
+        return "This workspace's wallet is inactive. An administrator can reactivate it."
+    if wallet.balance <= 0:
+        return (
+            "The balance is 0 en-credits. Ask for more with a credit request on the "
+            "Billing page."
+        )
+    return None
+
+
+_SENTINEL_JS = """
+export default function ({ data, parentElement, setTriggerValue }) {
+  const sentinel = parentElement.querySelector(".sentinel");
+  if (!sentinel || !data || !data.armed) return;
+  let sent = false;
+  const observer = new IntersectionObserver((entries) => {
+    if (!sent && entries.some((entry) => entry.isIntersecting)) {
+      sent = true;
+      setTriggerValue("reached", data.token);
+    }
+  });
+  observer.observe(sentinel);
+  return () => observer.disconnect();
+}
+"""
+
+_scroll_sentinel = st.components.v2.component(
+    "billing_scroll_sentinel",
+    html='<div class="sentinel" aria-hidden="true"></div>',
+    css=".sentinel { height: 1px; }",
+    js=_SENTINEL_JS,
+)
+
+
+def end_of_list_reached(
+    key: str, token: int, *, armed: bool, on_reached: Callable[[], None] | None = None
+) -> bool:
+    """Mount an invisible marker at the end of a scrolling list (Streamlit's components v2,
+    an IntersectionObserver in a few lines of JavaScript). When it scrolls into view it sends
+    `token` back once: `on_reached` runs before the next run, where `st.session_state[key]`
+    holds `{"reached": token}`, and the call returns True in that run. Pass the list's
+    length as `token`, so a late signal about a shorter list can be told apart."""
+    result = _scroll_sentinel(
+        key=key,
+        data={"token": token, "armed": armed},
+        on_reached_change=on_reached or (lambda: None),
+    )
+    return armed and result.reached == token

@@ -14,6 +14,7 @@ from billing_core import Ledger, User
 from billing_core.demo import seed_demo
 
 DEMO_UNTIL = date(2026, 11, 27)
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 class FakeClock:
@@ -88,7 +89,8 @@ def app_as(app_ledger: Ledger) -> Callable[..., object]:
     from pages import _shared
 
     def make(email: str | None, script: str = "app.py") -> AppTest:
-        at = AppTest.from_file(script, default_timeout=30)
+        # from_file resolves a relative path against the calling file: anchor it at the repo
+        at = AppTest.from_file(str(REPO_ROOT / script), default_timeout=30)
         if email is not None:
             user = app_ledger.user_by_email(email)
             assert user is not None, email

@@ -1,0 +1,71 @@
+"""My wallets: the consolidated wallet of the signed-in person."""
+
+from __future__ import annotations
+
+from billing_core import Ledger, format_credits
+
+NO_CREDITS = "No credits available: features that use en-credits are blocked."
+
+
+def my_wallets(app_as, email: str):
+    at = app_as(email).run()
+    at.switch_page("pages/my_wallets.py").run()
+    assert not at.exception, at.exception
+    assert [t.value for t in at.title] == ["My wallets"]
+    return at
+
+
+def test_member_sees_one_line_per_workspace_and_the_totals(app_as, app_ledger: Ledger):
+    at = my_wallets(app_as, "alan@example.com")
+    alan = app_ledger.user_by_email("alan@example.com")
+    summary = app_ledger.consolidated_wallet(alan)
+    assert [w.wallet.workspace_name for w in summary.wallets] == ["Acme Research", "Hooli Data"]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics == {
+        "Total available (en-credits)": format_credits(summary.total, unit=False),
+        "Pending requests (en-credits)": format_credits(summary.pending_total, unit=False),
+        "Workspaces": "2",
+    }
+    assert metrics["Total available (en-credits)"] == "6,277.11"
+    lines = [m.value for m in at.markdown]
+    assert "**Acme Research**" in lines and "**Hooli Data**" in lines
+    assert "1,200.40 en-credits" in lines and "5,076.71 en-credits" in lines
+    assert "2,000.00 en-credits pending" in lines
+    assert "No pending requests" in [c.value for c in at.caption]
+
+
+def test_each_line_links_to_that_workspaces_billing_page(app_as):
+    at = my_wallets(app_as, "alan@example.com")
+    links = at.get("page_link")
+    assert [(link.proto.label, link.proto.query_string) for link in links] == [
+        ("Open billing", "workspace=1"),
+        ("Open billing", "workspace=6"),
+    ]
+    assert links[0].proto.page_script_hash == links[1].proto.page_script_hash != ""
+
+
+def test_following_the_link_opens_billing_on_that_workspace(app_as):
+    at = app_as("alan@example.com")
+    at.query_params["workspace"] = "6"  # what the Hooli Data link sets
+    at.run()
+    assert at.selectbox[0].value.name == "Hooli Data"
+    assert at.metric[0].value == "5,076.71 en-credits"
+
+
+def test_a_blocked_wallet_is_marked(app_as):
+    at = my_wallets(app_as, "alan@example.com")
+    assert [c.value for c in at.caption if NO_CREDITS in c.value] == [f":red[{NO_CREDITS}]"]
+    assert any("Inactive" in m.value for m in at.markdown)
+
+
+def test_an_admin_sees_only_their_own_memberships(app_as, app_ledger: Ledger):
+    at = my_wallets(app_as, "ada@example.com")
+    names = [m.value for m in at.markdown if m.value.startswith("**")]
+    assert names == ["**Acme Research**", "**Northwind Studio**"]
+
+
+def test_someone_without_workspaces_gets_an_empty_state(app_as):
+    at = my_wallets(app_as, "grace@example.com")  # an admin who belongs to none
+    assert not at.metric
+    assert len(at.info) == 1
+    assert at.info[0].value.startswith("You are not a member of any workspace yet")

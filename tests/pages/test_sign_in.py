@@ -1,0 +1,124 @@
+"""Signing in through the app: password form, neutral refusals, lockout, single sign-on."""
+
+from __future__ import annotations
+
+from billing_core import Ledger
+
+PASSWORD = "en-credits-demo"
+NEUTRAL = "That email and password do not match an account."
+USER_KEY = "billing.user_id"
+AUTH = {
+    "redirect_uri": "http://localhost:8501/oauth2callback",
+    "cookie_secret": "not-a-real-secret",
+    "client_id": "billing-console",
+    "client_secret": "not-a-real-secret",
+    "server_metadata_url": "https://id.example.com/.well-known/openid-configuration",
+}
+
+
+def sign_in_page(app_as):
+    at = app_as(None)
+    at.run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Sign in"]
+    return at
+
+
+def submit(at, email: str, password: str):
+    at.text_input(key="billing.sign_in.email").input(email)
+    at.text_input(key="billing.sign_in.password").input(password)
+    next(b for b in at.button if b.label == "Sign in").click().run()
+    assert not at.exception
+    return at
+
+
+def test_right_password_signs_in_and_opens_billing(app_as, app_ledger: Ledger):
+    at = submit(sign_in_page(app_as), "Alan@Example.com ", PASSWORD)
+    assert at.session_state[USER_KEY] == app_ledger.user_by_email("alan@example.com").id
+    assert [t.value for t in at.title] == ["Billing"]
+    assert at.session_state["billing.sign_in.password"] == ""  # not kept in the session
+
+
+def test_wrong_password_gets_the_neutral_message(app_as):
+    at = submit(sign_in_page(app_as), "alan@example.com", "not-the-password")
+    assert [e.value for e in at.error] == [NEUTRAL]
+    assert USER_KEY not in at.session_state
+    assert [t.value for t in at.title] == ["Sign in"]
+    assert at.text_input(key="billing.sign_in.email").value == "alan@example.com"
+    assert at.text_input(key="billing.sign_in.password").value == ""
+
+
+def test_unknown_email_gets_the_same_message(app_as):
+    at = submit(sign_in_page(app_as), "nobody@example.com", PASSWORD)
+    assert [e.value for e in at.error] == [NEUTRAL]
+    assert USER_KEY not in at.session_state
+
+
+def test_five_failures_lock_the_email_even_with_the_right_password(app_as):
+    at = sign_in_page(app_as)
+    for _ in range(5):
+        submit(at, "barbara@example.com", "guess")
+        assert [e.value for e in at.error] == [NEUTRAL]
+    submit(at, "barbara@example.com", PASSWORD)
+    assert len(at.error) == 1
+    assert at.error[0].value.startswith("Too many failed sign-ins for this email.")
+    assert USER_KEY not in at.session_state
+
+
+def test_no_password_hash_reaches_the_page(app_as):
+    at = submit(sign_in_page(app_as), "alan@example.com", "wrong")
+    kinds = ("markdown", "caption", "error", "text")
+    texts = [e.value for kind in kinds for e in getattr(at, kind)]
+    assert not [t for t in texts if "argon2" in t or "$" in t]
+
+
+def test_single_sign_on_is_not_offered_without_an_auth_section(app_as):
+    at = sign_in_page(app_as)
+    assert [b.label for b in at.button] == ["Sign in"]
+
+
+def test_single_sign_on_is_offered_with_an_auth_section(app_as):
+    at = app_as(None)
+    at.secrets["auth"] = AUTH
+    at.user = {"is_logged_in": False}
+    at.run()
+    assert not at.exception
+    assert "Sign in with single sign-on" in [b.label for b in at.button]
+    # Authlib is not installed here, so st.login refuses: the page says why, no traceback.
+    at.button(key="billing.sign_in.sso").click().run()
+    assert not at.exception
+    assert [e.value for e in at.error][0].startswith("Single sign-on is not available")
+
+
+def test_a_known_single_sign_on_email_is_mapped_to_its_ledger_user(app_as, app_ledger):
+    at = app_as(None)
+    at.secrets["auth"] = AUTH
+    at.user = {"is_logged_in": True, "email": "ada@example.com", "name": "Ada"}
+    at.run()
+    assert not at.exception
+    assert at.session_state[USER_KEY] == app_ledger.user_by_email("ada@example.com").id
+    assert [t.value for t in at.title] == ["Billing"]
+
+
+def test_an_unknown_single_sign_on_email_is_refused_clearly(app_as):
+    at = app_as(None)
+    at.secrets["auth"] = AUTH
+    at.user = {"is_logged_in": True, "email": "stranger@example.org"}
+    at.run()
+    assert not at.exception
+    assert USER_KEY not in at.session_state
+    assert [e.value for e in at.error] == [
+        "stranger@example.org has no account in this billing console. "
+        "Ask an administrator to add you."
+    ]
+    assert "Sign in with another account" in [b.label for b in at.button]
+
+
+def test_an_unverified_single_sign_on_email_is_not_trusted(app_as):
+    at = app_as(None)
+    at.secrets["auth"] = AUTH
+    at.user = {"is_logged_in": True, "email": "ada@example.com", "email_verified": False}
+    at.run()
+    assert not at.exception
+    assert USER_KEY not in at.session_state
+    assert at.error[0].value.startswith("Your identity provider has not verified ada@example.com")
