@@ -11,28 +11,35 @@ from tests.conftest import fund
 # operation name -> (callable(ledger, actor, people, request_id), who may do it)
 Op = Callable[[Ledger, object, dict, int], object]
 OPERATIONS: dict[str, tuple[Op, set[str]]] = {
-    "wallet": (lambda l, a, p, r: l.wallet(a, p["acme"].id), {"member", "admin"}),
-    "history": (lambda l, a, p, r: l.history(a, p["acme"].id), {"member", "admin"}),
-    "consume": (lambda l, a, p, r: l.consume(a, p["acme"].id, "1", feature="AI", description="x"),
-                {"member", "admin"}),
-    "request_credits": (lambda l, a, p, r: l.request_credits(a, p["acme"].id, "5"), {"member", "admin"}),
-    "requests_of_workspace": (lambda l, a, p, r: l.requests(a, workspace_id=p["acme"].id),
-                              {"member", "admin"}),
-    "credit_request": (lambda l, a, p, r: l.credit_request(a, r), {"member", "admin"}),
-    "cancel_request": (lambda l, a, p, r: l.cancel_request(a, r), {"member", "admin"}),
-    "approve_request": (lambda l, a, p, r: l.approve_request(a, r), {"admin"}),
-    "reject_request": (lambda l, a, p, r: l.reject_request(a, r, "no"), {"admin"}),
-    "set_wallet_status": (lambda l, a, p, r: l.set_wallet_status(a, p["acme"].id, "inactive"), {"admin"}),
-    "grant_credits": (lambda l, a, p, r: l.grant_credits(a, p["acme"].id, "1", description="x"), {"admin"}),
-    "burn_rate": (lambda l, a, p, r: l.burn_rate(a, p["acme"].id), {"member", "admin"}),
+    "wallet": (lambda lg, a, p, r: lg.wallet(a, p["acme"].id), {"member", "admin"}),
+    "history": (lambda lg, a, p, r: lg.history(a, p["acme"].id), {"member", "admin"}),
+    "consume": (
+        lambda lg, a, p, r: lg.consume(a, p["acme"].id, "1", feature="AI", description="x"),
+        {"member", "admin"},
+    ),
+    "request_credits": (lambda lg, a, p, r: lg.request_credits(a, p["acme"].id, "5"), {"member", "admin"}),
+    "requests_of_workspace": (
+        lambda lg, a, p, r: lg.requests(a, workspace_id=p["acme"].id),
+        {"member", "admin"},
+    ),
+    "credit_request": (lambda lg, a, p, r: lg.credit_request(a, r), {"member", "admin"}),
+    "cancel_request": (lambda lg, a, p, r: lg.cancel_request(a, r), {"member", "admin"}),
+    "approve_request": (lambda lg, a, p, r: lg.approve_request(a, r), {"admin"}),
+    "reject_request": (lambda lg, a, p, r: lg.reject_request(a, r, "no"), {"admin"}),
+    "set_wallet_status": (lambda lg, a, p, r: lg.set_wallet_status(a, p["acme"].id, "inactive"), {"admin"}),
+    "grant_credits": (lambda lg, a, p, r: lg.grant_credits(a, p["acme"].id, "1", description="x"), {"admin"}),
+    "burn_rate": (lambda lg, a, p, r: lg.burn_rate(a, p["acme"].id), {"member", "admin"}),
     "balance_over_time": (
-        lambda l, a, p, r: l.balance_over_time(a, p["acme"].id, l.today(), l.today()), {"member", "admin"}),
+        lambda lg, a, p, r: lg.balance_over_time(a, p["acme"].id, lg.today(), lg.today()),
+        {"member", "admin"},
+    ),
     "spend_by_feature": (
-        lambda l, a, p, r: l.spend_by_feature(a, l.today(), l.today(), workspace_id=p["acme"].id),
-        {"member", "admin"}),
-    "members": (lambda l, a, p, r: l.members(a, p["acme"].id), {"member", "admin"}),
-    "users": (lambda l, a, p, r: l.users(a), {"admin"}),
-    "audit_trail": (lambda l, a, p, r: l.audit_trail(a), {"admin"}),
+        lambda lg, a, p, r: lg.spend_by_feature(a, lg.today(), lg.today(), workspace_id=p["acme"].id),
+        {"member", "admin"},
+    ),
+    "members": (lambda lg, a, p, r: lg.members(a, p["acme"].id), {"member", "admin"}),
+    "users": (lambda lg, a, p, r: lg.users(a), {"admin"}),
+    "audit_trail": (lambda lg, a, p, r: lg.audit_trail(a), {"admin"}),
 }
 ROLES = {"member": "alice", "outsider": "bob", "admin": "admin2", "nobody": None}
 

@@ -32,7 +32,9 @@ def test_balance_and_history(db: str, capsys: pytest.CaptureFixture[str]) -> Non
 
 def test_consume_debits_and_reports_the_balance(db: str, capsys: pytest.CaptureFixture[str]) -> None:
     _, before, _ = run(capsys, "balance", "1", "--db", db)
-    code, out, _ = run(capsys, "consume", "1", "2.5", "--feature", "AI chat", "--description", "cli", "--db", db)
+    code, out, _ = run(
+        capsys, "consume", "1", "2.5", "--feature", "AI chat", "--description", "cli", "--db", db
+    )
     assert code == 0 and out.startswith("Debited 2.50 en-credits from Acme Research")
     _, after, _ = run(capsys, "balance", "1", "--db", db)
     assert before != after
@@ -77,14 +79,21 @@ def test_init_and_verify(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
 def test_a_second_process_gets_a_clear_message(db: str) -> None:
     """While another process holds the ledger (the app), the CLI explains and exits 1."""
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({db!r}); print('ready', flush=True); time.sleep(30)"],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, time; c = duckdb.connect({db!r}); print('ready', flush=True); time.sleep(30)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
         done = subprocess.run(
             [sys.executable, "-m", "billing_core.cli", "balance", "1", "--db", db],
-            capture_output=True, text=True, timeout=60,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
     finally:
         holder.kill()
@@ -98,7 +107,9 @@ def test_a_damaged_file_is_refused_not_repaired(tmp_path: Path) -> None:
     bad.write_bytes(b"this is not a ledger" * 100)
     done = subprocess.run(
         [sys.executable, "-m", "billing_core.cli", "balance", "1", "--db", str(bad)],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 1 and "damaged" in done.stderr and "Traceback" not in done.stderr
     assert bad.read_bytes() == b"this is not a ledger" * 100

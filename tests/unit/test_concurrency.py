@@ -100,8 +100,14 @@ def test_idempotent_consume_under_a_race(ledger: Ledger, people: dict) -> None:
 
     def worker(_: int) -> int:
         barrier.wait()
-        return ledger.consume(people["alice"], people["acme"].id, "7", feature="AI",
-                              description="x", idempotency_key="same-click").id
+        return ledger.consume(
+            people["alice"],
+            people["acme"].id,
+            "7",
+            feature="AI",
+            description="x",
+            idempotency_key="same-click",
+        ).id
 
     with ThreadPoolExecutor(8) as pool:
         ids = set(pool.map(worker, range(8)))

@@ -22,9 +22,13 @@ def setup_history(ledger: Ledger, clock: FakeClock, n: int) -> tuple:
     fund(ledger, admin, space.id, "100000")
     for i in range(n):
         clock.now += timedelta(hours=1)
-        ledger.consume(member, space.id, str(i % 7 + 1),
-                       feature="AI chat" if i % 2 else "Exports",
-                       description=f"use {i}")
+        ledger.consume(
+            member,
+            space.id,
+            str(i % 7 + 1),
+            feature="AI chat" if i % 2 else "Exports",
+            description=f"use {i}",
+        )
     return admin, member, space
 
 
@@ -64,7 +68,9 @@ def test_search_text_is_not_sql(clocked: tuple) -> None:
     assert ledger.history(member, space.id, search="%").items == []
 
 
-@pytest.mark.parametrize("cursor", ["abc", "before:-1", "before:", "before:1e3", "before:99999999999999999999", "1"])
+@pytest.mark.parametrize(
+    "cursor", ["abc", "before:-1", "before:", "before:1e3", "before:99999999999999999999", "1"]
+)
 def test_bad_cursor_is_refused(ledger: Ledger, people: dict, cursor: str) -> None:
     with pytest.raises(InvalidInput, match="cursor"):
         ledger.history(people["alice"], people["acme"].id, cursor=cursor)

@@ -20,7 +20,11 @@ def balance(ledger: Ledger, people: dict) -> Decimal:
 def test_request_starts_pending_and_records_who_and_what(ledger: Ledger, people: dict) -> None:
     request = ledger.request_credits(people["alice"], people["acme"].id, "150", note="Q4 pilot")
     assert request.status is RequestStatus.PENDING
-    assert (request.amount, request.note, request.requested_by) == (Decimal(150), "Q4 pilot", people["alice"].id)
+    assert (request.amount, request.note, request.requested_by) == (
+        Decimal(150),
+        "Q4 pilot",
+        people["alice"].id,
+    )
     assert request.requested_by_name == "Alice" and request.workspace_name == "Acme"
     assert request.decided_by is None and balance(ledger, people) == 0
 
@@ -68,9 +72,7 @@ def test_other_member_of_the_workspace_cannot_cancel(ledger: Ledger, people: dic
 
 @pytest.mark.parametrize("first", ["approve", "reject", "cancel"])
 @pytest.mark.parametrize("then", ["approve", "reject", "cancel"])
-def test_a_decided_request_cannot_change_again(
-    ledger: Ledger, people: dict, first: str, then: str
-) -> None:
+def test_a_decided_request_cannot_change_again(ledger: Ledger, people: dict, first: str, then: str) -> None:
     request = ledger.request_credits(people["alice"], people["acme"].id, "10")
     actions = {
         "approve": lambda: ledger.approve_request(people["admin"], request.id),

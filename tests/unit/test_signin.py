@@ -20,8 +20,10 @@ def test_right_password_signs_in_case_insensitively(book: tuple) -> None:
     assert ledger.authenticate("ALICE@example.com ", "correct horse").name == "Alice"
 
 
-@pytest.mark.parametrize(("email", "password"), [("alice@example.com", "wrong"), ("nobody@example.com", "x"),
-                                                  ("", ""), (None, None)])
+@pytest.mark.parametrize(
+    ("email", "password"),
+    [("alice@example.com", "wrong"), ("nobody@example.com", "x"), ("", ""), (None, None)],
+)
 def test_wrong_password_and_unknown_email_get_one_neutral_message(book: tuple, email, password) -> None:
     ledger, _ = book
     with pytest.raises(AuthenticationFailed) as info:
@@ -46,7 +48,9 @@ def test_password_hash_is_argon2_and_never_returned(book: tuple) -> None:
     user = ledger.authenticate("alice@example.com", "correct horse")
     assert "argon2" not in repr(user)
     with ledger.db.reading() as cur:
-        stored = cur.execute("SELECT password_hash FROM users WHERE email = 'alice@example.com'").fetchone()[0]
+        stored = cur.execute("SELECT password_hash FROM users WHERE email = 'alice@example.com'").fetchone()[
+            0
+        ]
     assert stored.startswith("$argon2id$") and "correct horse" not in stored
 
 

@@ -46,10 +46,11 @@ def test_members_see_only_their_workspaces(history: tuple) -> None:
     assert sum(frame["spent"]) == Decimal(10)
     everything = ledger.spend_by_workspace(p["admin"], date(2026, 11, 1), date(2026, 11, 30), "month")
     assert dict(zip(everything["workspace"], everything["spent"], strict=True)) == {
-        "Acme": Decimal(125), "Beta": Decimal(10)}
+        "Acme": Decimal(125),
+        "Beta": Decimal(10),
+    }
     with pytest.raises(PermissionDenied):
-        ledger.spend_by_feature(p["bob"], date(2026, 11, 1), date(2026, 11, 30),
-                                workspace_id=p["acme"].id)
+        ledger.spend_by_feature(p["bob"], date(2026, 11, 1), date(2026, 11, 30), workspace_id=p["acme"].id)
 
 
 def test_daily_granularity_and_credits_vs_debits(history: tuple) -> None:
@@ -58,7 +59,9 @@ def test_daily_granularity_and_credits_vs_debits(history: tuple) -> None:
     assert len(daily) == 4 and sum(daily["spent"]) == Decimal(25)
     both = ledger.credits_vs_debits(p["admin"], date(2026, 11, 1), date(2026, 11, 1))
     assert dict(zip(both["kind"], both["amount"], strict=True)) == {
-        "credit": Decimal(2000), "debit": Decimal("13.5")}
+        "credit": Decimal(2000),
+        "debit": Decimal("13.5"),
+    }
 
 
 def test_balance_over_time_ends_at_the_current_balance(history: tuple) -> None:
@@ -84,8 +87,12 @@ def test_burn_rate_and_run_out_date(history: tuple) -> None:
 
 @pytest.mark.parametrize(
     ("balance", "per_day", "expected"),
-    [("0", "5", date(2026, 1, 1)), ("10", "0", None), ("10", "3", date(2026, 1, 5)),
-     ("1000000", "0.0001", None)],
+    [
+        ("0", "5", date(2026, 1, 1)),
+        ("10", "0", None),
+        ("10", "3", date(2026, 1, 5)),
+        ("1000000", "0.0001", None),
+    ],
 )
 def test_run_out_date(balance: str, per_day: str, expected: date | None) -> None:
     assert run_out_date(Decimal(balance), Decimal(per_day), date(2026, 1, 1)) == expected
@@ -97,12 +104,17 @@ def test_top_consumers(history: tuple) -> None:
     assert list(top["email"]) == ["alice@example.com", "bob@example.com"]
     assert list(top["spent"]) == [Decimal(125), Decimal(10)]
     assert list(ledger.top_consumers(p["bob"], date(2026, 11, 1), date(2026, 11, 30))["email"]) == [
-        "bob@example.com"]
+        "bob@example.com"
+    ]
 
 
 @pytest.mark.parametrize(
-    "args", [(date(2026, 11, 5), date(2026, 11, 1), "day"), (date(2026, 1, 1), date(2026, 2, 1), "hour"),
-             (date(2000, 1, 1), date(2026, 1, 1), "day")],
+    "args",
+    [
+        (date(2026, 11, 5), date(2026, 11, 1), "day"),
+        (date(2026, 1, 1), date(2026, 2, 1), "hour"),
+        (date(2000, 1, 1), date(2026, 1, 1), "day"),
+    ],
 )
 def test_bad_ranges_are_refused(history: tuple, args: tuple) -> None:
     ledger, p = history

@@ -31,8 +31,9 @@ def test_new_workspace_wallet_is_active_and_empty(ledger: Ledger, people: dict) 
 
 def test_consume_debits_and_returns_the_transaction(ledger: Ledger, people: dict) -> None:
     fund(ledger, people["admin"], people["acme"].id, "100")
-    tx = ledger.consume(people["alice"], people["acme"].id, "12.3456",
-                        feature="AI chat", description="A question")
+    tx = ledger.consume(
+        people["alice"], people["acme"].id, "12.3456", feature="AI chat", description="A question"
+    )
     assert tx.kind is EntryKind.DEBIT and tx.amount == Decimal("12.3456")
     assert tx.feature == "AI chat" and tx.description == "A question"
     assert ledger.wallet(people["alice"], people["acme"].id).balance == Decimal("87.6544")
@@ -78,10 +79,12 @@ def test_bad_status_is_refused(ledger: Ledger, people: dict) -> None:
 
 def test_same_idempotency_key_debits_once(ledger: Ledger, people: dict) -> None:
     fund(ledger, people["admin"], people["acme"].id, "10")
-    first = ledger.consume(people["alice"], people["acme"].id, "3", feature="AI",
-                           description="x", idempotency_key="k-1")
-    again = ledger.consume(people["alice"], people["acme"].id, "3", feature="AI",
-                           description="x", idempotency_key="k-1")
+    first = ledger.consume(
+        people["alice"], people["acme"].id, "3", feature="AI", description="x", idempotency_key="k-1"
+    )
+    again = ledger.consume(
+        people["alice"], people["acme"].id, "3", feature="AI", description="x", idempotency_key="k-1"
+    )
     assert again == first
     assert ledger.wallet(people["alice"], people["acme"].id).balance == Decimal(7)
 
@@ -92,11 +95,18 @@ def test_idempotency_key_reused_for_another_charge_is_refused(
 ) -> None:
     fund(ledger, people["admin"], people["acme"].id, "10")
     fund(ledger, people["admin"], people["beta"].id, "10")
-    ledger.consume(people["carol"], people["acme"].id, "3", feature="AI", description="x",
-                   idempotency_key="k-1")
+    ledger.consume(
+        people["carol"], people["acme"].id, "3", feature="AI", description="x", idempotency_key="k-1"
+    )
     with pytest.raises(IdempotencyConflict):
-        ledger.consume(people["carol"], people[workspace].id, amount, feature="AI",
-                       description="x", idempotency_key="k-1")
+        ledger.consume(
+            people["carol"],
+            people[workspace].id,
+            amount,
+            feature="AI",
+            description="x",
+            idempotency_key="k-1",
+        )
     assert ledger.wallet(people["carol"], people["beta"].id).balance == Decimal(10)
 
 
