@@ -56,7 +56,18 @@ class Wallet:
     @property
     def is_blocked(self) -> bool:
         """Features that consume credits are blocked at zero balance or when inactive."""
-        return self.status is WalletStatus.INACTIVE or self.balance <= 0
+        return self.blocked_reason is not None
+
+    @property
+    def blocked_reason(self) -> str | None:
+        """Why features that use credits are blocked in this wallet, or None if they are not."""
+        if self.status is WalletStatus.INACTIVE:
+            return "This workspace's wallet is inactive. An administrator can reactivate it."
+        if self.balance <= 0:
+            return (
+                "The balance is 0 en-credits. Ask for more with a credit request on the Billing page."
+            )
+        return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -255,15 +255,8 @@ def sso_configured() -> bool:
 
 
 def blocked_reason(wallet: billing_core.Wallet) -> str | None:
-    """Why features that use credits are blocked in this wallet, or None if they are not."""
-    if wallet.status is billing_core.WalletStatus.INACTIVE:
-        return "This workspace's wallet is inactive. An administrator can reactivate it."
-    if wallet.balance <= 0:
-        return (
-            "The balance is 0 en-credits. Ask for more with a credit request on the "
-            "Billing page."
-        )
-    return None
+    """Why features that use credits are blocked (the rule lives in billing_core)."""
+    return wallet.blocked_reason
 
 
 _SENTINEL_JS = """
