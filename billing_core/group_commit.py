@@ -16,12 +16,13 @@ import queue
 import threading
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
 
+from . import rollups
 from .errors import BillingError, IdempotencyConflict, NotFound
 from .journal import ENTRY_COLUMNS, WalletState, check_debit, row_to_transaction
 from .models import EntryKind, Transaction, WalletStatus
@@ -30,6 +31,7 @@ from .schema import PLATFORM_ACCOUNTS, USAGE_ACCOUNT
 from .store import Database, as_utc
 
 MAX_BATCH = 1_024
+COMPACT_EVERY = 2_000  # batches between merges of the day's rollup rows
 _MONEY = pa.decimal128(18, 4)
 
 
@@ -109,6 +111,8 @@ class DebitWriter:
             return
         self.batches += 1
         self.debits += len(batch)
+        if self.batches % COMPACT_EVERY == 0:
+            rollups.compact(self.db, self.db.clock().date() - timedelta(days=1))
         for (_, future), outcome in zip(batch, outcomes, strict=True):
             if isinstance(outcome, BaseException):
                 future.set_exception(outcome)
@@ -253,13 +257,10 @@ def _write(
         )
         cur.execute(
             """
-            INSERT INTO daily_rollups AS r
+            INSERT INTO daily_rollups
                 (workspace_id, feature, day, debits, credits, debit_count, credit_count)
             SELECT workspace_id, feature, ?::DATE, sum(amount), 0, count(*), 0
             FROM debit_batch GROUP BY workspace_id, feature
-            ON CONFLICT (workspace_id, feature, day) DO UPDATE SET
-                debits = r.debits + excluded.debits,
-                debit_count = r.debit_count + excluded.debit_count
             """,
             [naive],
         )

@@ -116,14 +116,9 @@ def post(
     is_debit = kind is EntryKind.DEBIT
     cur.execute(
         """
-        INSERT INTO daily_rollups AS r
+        INSERT INTO daily_rollups
             (workspace_id, feature, day, debits, credits, debit_count, credit_count)
         VALUES (?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (workspace_id, feature, day) DO UPDATE SET
-            debits = r.debits + excluded.debits,
-            credits = r.credits + excluded.credits,
-            debit_count = r.debit_count + excluded.debit_count,
-            credit_count = r.credit_count + excluded.credit_count
         """,
         [
             wallet.workspace_id,

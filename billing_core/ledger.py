@@ -6,7 +6,9 @@ history, analytics, sign-in); this class puts them together over one Database.
 
 from __future__ import annotations
 
-from . import audit
+from datetime import date
+
+from . import audit, rollups
 from .access import require_admin
 from .analytics import AnalyticsOps
 from .directory import DirectoryOps
@@ -48,6 +50,10 @@ class Ledger(DirectoryOps, WalletOps, RequestOps, HistoryOps, AnalyticsOps, Sign
                 [workspace_id, workspace_id, limit],
             ).fetchall()
         return audit.rows_to_records(rows)
+
+    def compact_rollups(self, since: date) -> int:
+        """Merge the daily rollup rows from `since` on (the writer does this as it goes)."""
+        return rollups.compact(self.db, since)
 
     def checkpoint(self) -> None:
         self.db.checkpoint()

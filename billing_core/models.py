@@ -64,9 +64,7 @@ class Wallet:
         if self.status is WalletStatus.INACTIVE:
             return "This workspace's wallet is inactive. An administrator can reactivate it."
         if self.balance <= 0:
-            return (
-                "The balance is 0 en-credits. Ask for more with a credit request on the Billing page."
-            )
+            return "The balance is 0 en-credits. Ask for more with a credit request on the Billing page."
         return None
 
 

@@ -74,6 +74,8 @@ MIGRATIONS: Sequence[tuple[int, str]] = (
             amount       DECIMAL(18,4) NOT NULL,
             feature      VARCHAR
         );
+        -- Spend per workspace, feature and day, written with the entries. Rows are
+        -- deltas: readers sum them by key; the writer merges a key's rows now and then.
         CREATE TABLE daily_rollups (
             workspace_id BIGINT NOT NULL,
             feature      VARCHAR NOT NULL,          -- '' for credits without a feature
@@ -81,8 +83,7 @@ MIGRATIONS: Sequence[tuple[int, str]] = (
             debits       DECIMAL(18,4) NOT NULL,
             credits      DECIMAL(18,4) NOT NULL,
             debit_count  BIGINT NOT NULL,
-            credit_count BIGINT NOT NULL,
-            PRIMARY KEY (workspace_id, feature, day)
+            credit_count BIGINT NOT NULL
         );
         CREATE TABLE credit_requests (
             id            BIGINT PRIMARY KEY,

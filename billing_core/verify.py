@@ -53,7 +53,11 @@ _CHECKS: tuple[tuple[str, str], ...] = (
             FROM entries GROUP BY ALL
         )
         SELECT coalesce(f.workspace_id, r.workspace_id) FROM fresh f
-        FULL JOIN daily_rollups r USING (workspace_id, feature, day)
+        FULL JOIN (
+            SELECT workspace_id, feature, day, sum(debits) AS debits, sum(credits) AS credits,
+                   sum(debit_count) AS debit_count, sum(credit_count) AS credit_count
+            FROM daily_rollups GROUP BY ALL
+        ) r USING (workspace_id, feature, day)
         WHERE f.debits IS DISTINCT FROM r.debits OR f.credits IS DISTINCT FROM r.credits
            OR f.debit_count IS DISTINCT FROM r.debit_count
            OR f.credit_count IS DISTINCT FROM r.credit_count

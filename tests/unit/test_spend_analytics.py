@@ -120,3 +120,32 @@ def test_bad_ranges_are_refused(history: tuple, args: tuple) -> None:
     ledger, p = history
     with pytest.raises(InvalidInput):
         ledger.spend_by_feature(p["admin"], *args)
+
+
+def test_rollups_agree_with_entries_before_and_after_compaction(history: tuple) -> None:
+    ledger, p = history
+    for _ in range(3):  # three more rows for one key on the last day
+        ledger.consume(p["alice"], p["acme"].id, "1", feature="AI chat", description="x")
+    before = ledger.spend_by_workspace(p["admin"], date(2026, 11, 1), date(2026, 11, 30), "month")
+    with ledger.db.reading() as cur:
+        rows_before = cur.execute("SELECT count(*) FROM daily_rollups").fetchone()[0]
+    merged = ledger.compact_rollups(date(2026, 11, 1))
+    with ledger.db.reading() as cur:
+        rows_after = cur.execute("SELECT count(*) FROM daily_rollups").fetchone()[0]
+    assert merged == rows_before - rows_after == 3
+    after = ledger.spend_by_workspace(p["admin"], date(2026, 11, 1), date(2026, 11, 30), "month")
+    assert before.equals(after)
+    ledger.verify()
+
+
+def test_verify_catches_a_rollup_that_disagrees(history: tuple) -> None:
+    from billing_core import LedgerCorrupt
+
+    ledger, _ = history
+    with ledger.db.writing() as cur:
+        cur.execute(
+            "UPDATE daily_rollups SET debits = debits + 1"
+            " WHERE rowid = (SELECT min(rowid) FROM daily_rollups)"
+        )
+    with pytest.raises(LedgerCorrupt, match="rollups"):
+        ledger.verify()

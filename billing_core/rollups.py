@@ -1,0 +1,39 @@
+"""Daily rollups: spend per workspace, feature and day, kept with the entries.
+
+Writers append delta rows in the same transaction as the entries they sum (an
+insert, never an upsert: cheaper, and nothing to contend on); readers always sum
+by key. `compact` merges each key's rows for recent days so the table stays about
+one row per key.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from .store import Database
+
+
+def compact(db: Database, since: date) -> int:
+    """Merge the delta rows of every key from `since` on, in one transaction.
+
+    Returns how many rows were merged away.
+    """
+    with db.writing() as cur:
+        merged = cur.sql(
+            """
+            SELECT workspace_id, feature, day,
+                   sum(debits)::DECIMAL(18,4) AS debits, sum(credits)::DECIMAL(18,4) AS credits,
+                   sum(debit_count)::BIGINT AS debit_count,
+                   sum(credit_count)::BIGINT AS credit_count
+            FROM daily_rollups WHERE day >= ? GROUP BY ALL
+            """,
+            params=[since],
+        ).to_arrow_table()
+        row = cur.execute("DELETE FROM daily_rollups WHERE day >= ?", [since]).fetchone()
+        removed = int(row[0]) if row else 0
+        cur.register("merged_rollups", merged)
+        try:
+            cur.execute("INSERT INTO daily_rollups SELECT * FROM merged_rollups")
+        finally:
+            cur.unregister("merged_rollups")
+    return removed - merged.num_rows
