@@ -97,7 +97,7 @@ def build(path: Path, *, entries: int, workspaces: int, users: int, days: int = 
                    sum(CASE WHEN kind = 'debit' THEN amount ELSE 0 END),
                    sum(CASE WHEN kind = 'credit' THEN amount ELSE 0 END),
                    count(*) FILTER (WHERE kind = 'debit'), count(*) FILTER (WHERE kind = 'credit')
-            FROM entries GROUP BY ALL
+            FROM entries GROUP BY ALL ORDER BY 3, 1, 2
             """
         )
         cur.execute(

@@ -438,7 +438,7 @@ def _write(ledger: Ledger, books: _Books) -> None:
                    sum(CASE WHEN kind = 'debit' THEN amount ELSE 0 END),
                    sum(CASE WHEN kind = 'credit' THEN amount ELSE 0 END),
                    count(*) FILTER (WHERE kind = 'debit'), count(*) FILTER (WHERE kind = 'credit')
-            FROM entries GROUP BY ALL
+            FROM entries GROUP BY ALL ORDER BY 3, 1, 2
         """)
         cur.execute("""
             UPDATE wallets SET balance = p.total, updated_at = p.last

@@ -25,7 +25,7 @@ def compact(db: Database, since: date) -> int:
                    sum(debits)::DECIMAL(18,4) AS debits, sum(credits)::DECIMAL(18,4) AS credits,
                    sum(debit_count)::BIGINT AS debit_count,
                    sum(credit_count)::BIGINT AS credit_count
-            FROM daily_rollups WHERE day >= ? GROUP BY ALL
+            FROM daily_rollups WHERE day >= ? GROUP BY ALL ORDER BY day, workspace_id, feature
             """,
             params=[since],
         ).to_arrow_table()
@@ -36,4 +36,4 @@ def compact(db: Database, since: date) -> int:
             cur.execute("INSERT INTO daily_rollups SELECT * FROM merged_rollups")
         finally:
             cur.unregister("merged_rollups")
-    return removed - merged.num_rows
+    return removed - int(merged.num_rows)

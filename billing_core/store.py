@@ -140,6 +140,10 @@ class Database:
         self._next_ids[table] = first + count
         return first
 
+    def last_id(self, table: str) -> int:
+        """The highest id handed out for `table` so far (may include an uncommitted one)."""
+        return self._next_ids[table] - 1
+
     def checkpoint(self) -> None:
         with self._write_lock:
             self._writer.execute("CHECKPOINT")

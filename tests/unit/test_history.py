@@ -94,3 +94,39 @@ def test_history_amounts_are_exact_decimals(ledger: Ledger, people: dict) -> Non
     items = ledger.history(people["alice"], people["acme"].id).items
     assert [t.amount for t in items] == [Decimal("0.2"), Decimal("0.1"), Decimal("0.3")]
     assert ledger.wallet(people["alice"], people["acme"].id).balance == 0
+
+
+def test_windowed_pages_match_a_full_scan_for_busy_and_rare_workspaces(ledger: Ledger) -> None:
+    """Pages read id windows that widen as needed: a rare workspace among busy ones
+    still gets exactly the rows a plain ORDER BY id DESC scan gives."""
+    admin = ledger.add_user("ada@example.com", "Ada", admin=True)
+    spaces = [ledger.create_workspace(f"W{i}").id for i in range(8)]
+    for space in spaces:
+        fund(ledger, admin, space, "100000")
+    with ledger.db.writing() as cur:  # 3,000 debits, one workspace in a hundred is the rare one
+        first = ledger.db.next_id("entries", 3000)
+        cur.execute(
+            """
+            INSERT INTO entries (id, workspace_id, kind, amount, feature, description,
+                                 actor_id, request_id, created_at)
+            SELECT ? + i, CASE WHEN i % 100 = 7 THEN ? ELSE ? END, 'debit', 1, 'AI', 'x' || i,
+                   ?, NULL, TIMESTAMP '2026-11-01' + INTERVAL (i) SECOND
+            FROM range(3000) t(i)
+            """,
+            [first, spaces[0], spaces[1], admin.id],
+        )
+    for space in (spaces[0], spaces[1], spaces[2]):
+        expected = [
+            r[0]
+            for r in ledger.db.cursor()
+            .execute("SELECT id FROM entries WHERE workspace_id = ? ORDER BY id DESC", [space])
+            .fetchall()
+        ]
+        seen, cursor = [], None
+        while True:
+            page = ledger.history(admin, space, limit=7, cursor=cursor)
+            seen += [t.id for t in page.items]
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        assert seen == expected
