@@ -1,7 +1,7 @@
 """Spend analytics for charts: tidy pandas DataFrames, read from the daily rollups.
 
-Amounts stay exact: money columns hold Decimal values (the chart layer may cast
-them for drawing). Every function applies the same access rules as the ledger:
+Amounts stay exact: money columns are Arrow decimals (a cell reads as a Decimal);
+the chart layer may cast them for drawing. Every function applies the same access rules as the ledger:
 members see their workspaces, admins see all.
 """
 
@@ -39,10 +39,11 @@ def _check_granularity(granularity: str) -> str:
 
 
 def _frame(db: Database, sql: str, params: list[object]) -> pd.DataFrame:
-    """Run a read as a relation (one copy into Arrow, Decimals kept) on its own cursor."""
+    """Run a read as a relation on its own cursor. Columns stay Arrow-backed, so money
+    is an exact decimal128(…, 4) column (each cell a Decimal), with no per-cell objects."""
     cur = db.cursor()
     try:
-        return cur.sql(sql, params=params).to_arrow_table().to_pandas()
+        return cur.sql(sql, params=params).to_arrow_table().to_pandas(types_mapper=pd.ArrowDtype)
     finally:
         cur.close()
 

@@ -57,8 +57,11 @@ class WalletOps:
 
     def wallet(self, actor: User, workspace_id: int) -> Wallet:
         with self.db.reading() as cur:
-            require_workspace(cur, actor, workspace_id)
-            row = cur.execute(_WALLET_SELECT + " WHERE w.workspace_id = ?", [workspace_id]).fetchone()
+            _, name = require_workspace(cur, actor, workspace_id)
+            row = cur.execute(
+                "SELECT workspace_id, ?, balance, status, updated_at FROM wallets WHERE workspace_id = ?",
+                [name, workspace_id],
+            ).fetchone()
         assert row is not None  # require_workspace found the workspace; it has a wallet
         return _wallet(row)
 
