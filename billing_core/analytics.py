@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import ROUND_CEILING, Decimal
-from typing import Any
 
 import pandas as pd
 
@@ -48,12 +47,12 @@ def _frame(db: Database, sql: str, params: list[object]) -> pd.DataFrame:
         cur.close()
 
 
-def _scope(cur: Any, actor: User, workspace_id: int | None) -> tuple[bool, int, int | None]:
+def _scope(db: Database, actor: User, workspace_id: int | None) -> tuple[bool, int, int | None]:
     """(see_all, user_id, workspace_id) for the `_SCOPE` filter."""
-    user = resolve_actor(cur, actor)
+    user = resolve_actor(db, actor)
     if workspace_id is not None:
-        require_workspace(cur, user, workspace_id)
-    return visible_workspace_ids(cur, user) is None, user.id, workspace_id
+        require_workspace(db, user, workspace_id)
+    return visible_workspace_ids(db, user) is None, user.id, workspace_id
 
 
 _SCOPE = """
@@ -79,19 +78,18 @@ class AnalyticsOps:
         """Debits per period and feature: columns period, feature, spent, uses."""
         _check_range(start, end)
         unit = _check_granularity(granularity)
-        with self.db.reading() as cur:
-            see_all, user_id, ws = _scope(cur, actor, workspace_id)
-            return _frame(
-                self.db,
-                f"""
-                SELECT date_trunc('{unit}', r.day)::DATE AS period, r.feature,
-                       sum(r.debits) AS spent, sum(r.debit_count) AS uses
-                FROM daily_rollups r
-                WHERE r.day BETWEEN ? AND ? AND r.debit_count > 0 AND {_SCOPE}
-                GROUP BY ALL ORDER BY period, feature
-                """,  # noqa: S608 - unit is one of GRANULARITIES
-                [start, end, see_all, user_id, ws, ws],
-            )
+        see_all, user_id, ws = _scope(self.db, actor, workspace_id)
+        return _frame(
+            self.db,
+            f"""
+            SELECT date_trunc('{unit}', r.day)::DATE AS period, r.feature,
+                   sum(r.debits) AS spent, sum(r.debit_count) AS uses
+            FROM daily_rollups r
+            WHERE r.day BETWEEN ? AND ? AND r.debit_count > 0 AND {_SCOPE}
+            GROUP BY ALL ORDER BY period, feature
+            """,  # noqa: S608 - unit is one of GRANULARITIES
+            [start, end, see_all, user_id, ws, ws],
+        )
 
     def spend_by_workspace(
         self, actor: User, start: date, end: date, granularity: str = "day"
@@ -99,19 +97,18 @@ class AnalyticsOps:
         """Debits per period and workspace: columns period, workspace_id, workspace, spent."""
         _check_range(start, end)
         unit = _check_granularity(granularity)
-        with self.db.reading() as cur:
-            see_all, user_id, ws = _scope(cur, actor, None)
-            return _frame(
-                self.db,
-                f"""
-                SELECT date_trunc('{unit}', r.day)::DATE AS period, r.workspace_id,
-                       w.name AS workspace, sum(r.debits) AS spent
-                FROM daily_rollups r JOIN workspaces w ON w.id = r.workspace_id
-                WHERE r.day BETWEEN ? AND ? AND r.debit_count > 0 AND {_SCOPE}
-                GROUP BY ALL ORDER BY period, workspace
-                """,  # noqa: S608 - unit is one of GRANULARITIES
-                [start, end, see_all, user_id, ws, ws],
-            )
+        see_all, user_id, ws = _scope(self.db, actor, None)
+        return _frame(
+            self.db,
+            f"""
+            SELECT date_trunc('{unit}', r.day)::DATE AS period, r.workspace_id,
+                   w.name AS workspace, sum(r.debits) AS spent
+            FROM daily_rollups r JOIN workspaces w ON w.id = r.workspace_id
+            WHERE r.day BETWEEN ? AND ? AND r.debit_count > 0 AND {_SCOPE}
+            GROUP BY ALL ORDER BY period, workspace
+            """,  # noqa: S608 - unit is one of GRANULARITIES
+            [start, end, see_all, user_id, ws, ws],
+        )
 
     def credits_vs_debits(
         self,
@@ -124,49 +121,47 @@ class AnalyticsOps:
         """Columns period, kind ('credit' | 'debit'), amount."""
         _check_range(start, end)
         unit = _check_granularity(granularity)
-        with self.db.reading() as cur:
-            see_all, user_id, ws = _scope(cur, actor, workspace_id)
-            return _frame(
-                self.db,
-                f"""
-                WITH p AS (
-                    SELECT date_trunc('{unit}', r.day)::DATE AS period,
-                           sum(r.credits) AS credit, sum(r.debits) AS debit
-                    FROM daily_rollups r
-                    WHERE r.day BETWEEN ? AND ? AND {_SCOPE}
-                    GROUP BY ALL
-                )
-                SELECT period, kind, amount FROM p
-                UNPIVOT (amount FOR kind IN (credit, debit))
-                ORDER BY period, kind
-                """,  # noqa: S608 - unit is one of GRANULARITIES
-                [start, end, see_all, user_id, ws, ws],
+        see_all, user_id, ws = _scope(self.db, actor, workspace_id)
+        return _frame(
+            self.db,
+            f"""
+            WITH p AS (
+                SELECT date_trunc('{unit}', r.day)::DATE AS period,
+                       sum(r.credits) AS credit, sum(r.debits) AS debit
+                FROM daily_rollups r
+                WHERE r.day BETWEEN ? AND ? AND {_SCOPE}
+                GROUP BY ALL
             )
+            SELECT period, kind, amount FROM p
+            UNPIVOT (amount FOR kind IN (credit, debit))
+            ORDER BY period, kind
+            """,  # noqa: S608 - unit is one of GRANULARITIES
+            [start, end, see_all, user_id, ws, ws],
+        )
 
     def balance_over_time(self, actor: User, workspace_id: int, start: date, end: date) -> pd.DataFrame:
         """End-of-day balance for every day in the range: columns day, balance."""
         _check_range(start, end)
-        with self.db.reading() as cur:
-            require_workspace(cur, actor, workspace_id)
-            return _frame(
-                self.db,
-                """
-                WITH days AS (
-                    SELECT unnest(generate_series(?::DATE, ?::DATE, INTERVAL 1 DAY))::DATE AS day
-                ),
-                net AS (
-                    SELECT day, sum(credits - debits) AS net FROM daily_rollups
-                    WHERE workspace_id = ? GROUP BY day
-                ),
-                now_balance AS (SELECT balance FROM wallets WHERE workspace_id = ?)
-                SELECT d.day,
-                       (SELECT balance FROM now_balance)
-                       - coalesce((SELECT sum(n.net) FROM net n WHERE n.day > d.day), 0)
-                       AS balance
-                FROM days d ORDER BY d.day
-                """,
-                [start, end, workspace_id, workspace_id],
-            )
+        require_workspace(self.db, actor, workspace_id)
+        return _frame(
+            self.db,
+            """
+            WITH days AS (
+                SELECT unnest(generate_series(?::DATE, ?::DATE, INTERVAL 1 DAY))::DATE AS day
+            ),
+            net AS (
+                SELECT day, sum(credits - debits) AS net FROM daily_rollups
+                WHERE workspace_id = ? GROUP BY day
+            ),
+            now_balance AS (SELECT balance FROM wallets WHERE workspace_id = ?)
+            SELECT d.day,
+                   (SELECT balance FROM now_balance)
+                   - coalesce((SELECT sum(n.net) FROM net n WHERE n.day > d.day), 0)
+                   AS balance
+            FROM days d ORDER BY d.day
+            """,
+            [start, end, workspace_id, workspace_id],
+        )
 
     def burn_rate(self, actor: User, workspace_id: int, days: int = 30) -> BurnRate:
         """Average daily spend over the last `days` days and the day the balance runs out."""
@@ -174,7 +169,7 @@ class AnalyticsOps:
             raise InvalidInput("Measure the burn rate over 1 to 366 days.")
         today = self.today()
         with self.db.reading() as cur:
-            require_workspace(cur, actor, workspace_id)
+            require_workspace(self.db, actor, workspace_id)
             row = cur.execute(
                 """
                 SELECT w.balance,
@@ -202,28 +197,27 @@ class AnalyticsOps:
         if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 366:
             raise InvalidInput("Measure the burn rate over 1 to 366 days.")
         today = self.today()
-        with self.db.reading() as cur:
-            see_all, user_id, _ = _scope(cur, actor, None)
-            frame = _frame(
-                self.db,
-                """
-                SELECT w.workspace_id, s.name AS workspace, w.status, w.balance,
-                       coalesce(sp.spent, 0)::DECIMAL(18,4) AS spent,
-                       coalesce(pr.pending, 0)::DECIMAL(18,4) AS pending
-                FROM wallets w
-                JOIN workspaces s ON s.id = w.workspace_id
-                LEFT JOIN (SELECT workspace_id, sum(debits) AS spent FROM daily_rollups
-                           WHERE day > ? AND day <= ? GROUP BY workspace_id) sp
-                       ON sp.workspace_id = w.workspace_id
-                LEFT JOIN (SELECT workspace_id, sum(amount) AS pending FROM credit_requests
-                           WHERE status = 'pending' GROUP BY workspace_id) pr
-                       ON pr.workspace_id = w.workspace_id
-                WHERE (? OR w.workspace_id IN
-                       (SELECT workspace_id FROM memberships WHERE user_id = ?))
-                ORDER BY s.name_key
-                """,
-                [today - timedelta(days=days), today, see_all, user_id],
-            )
+        see_all, user_id, _ = _scope(self.db, actor, None)
+        frame = _frame(
+            self.db,
+            """
+            SELECT w.workspace_id, s.name AS workspace, w.status, w.balance,
+                   coalesce(sp.spent, 0)::DECIMAL(18,4) AS spent,
+                   coalesce(pr.pending, 0)::DECIMAL(18,4) AS pending
+            FROM wallets w
+            JOIN workspaces s ON s.id = w.workspace_id
+            LEFT JOIN (SELECT workspace_id, sum(debits) AS spent FROM daily_rollups
+                       WHERE day > ? AND day <= ? GROUP BY workspace_id) sp
+                   ON sp.workspace_id = w.workspace_id
+            LEFT JOIN (SELECT workspace_id, sum(amount) AS pending FROM credit_requests
+                       WHERE status = 'pending' GROUP BY workspace_id) pr
+                   ON pr.workspace_id = w.workspace_id
+            WHERE (? OR w.workspace_id IN
+                   (SELECT workspace_id FROM memberships WHERE user_id = ?))
+            ORDER BY s.name_key
+            """,
+            [today - timedelta(days=days), today, see_all, user_id],
+        )
         frame["per_day"] = [(to_decimal(s) / days).quantize(QUANTUM) for s in frame["spent"]]
         frame["runs_out_on"] = [
             run_out_date(to_decimal(b), p, today)
@@ -241,19 +235,18 @@ class AnalyticsOps:
     ) -> pd.DataFrame:
         """The people whose feature use spent the most: columns user, email, spent, uses."""
         _check_range(start, end)
-        with self.db.reading() as cur:
-            see_all, user_id, ws = _scope(cur, actor, workspace_id)
-            return _frame(
-                self.db,
-                f"""
-                SELECT u.name AS user, u.email, sum(r.amount) AS spent, count(*) AS uses
-                FROM entries r JOIN users u ON u.id = r.actor_id
-                WHERE r.kind = 'debit' AND r.created_at >= ? AND r.created_at < ?
-                  AND {_SCOPE}
-                GROUP BY ALL ORDER BY spent DESC, u.name LIMIT ?
-                """,  # noqa: S608 - constant fragment
-                [start, end + timedelta(days=1), see_all, user_id, ws, ws, limit],
-            )
+        see_all, user_id, ws = _scope(self.db, actor, workspace_id)
+        return _frame(
+            self.db,
+            f"""
+            SELECT u.name AS user, u.email, sum(r.amount) AS spent, count(*) AS uses
+            FROM entries r JOIN users u ON u.id = r.actor_id
+            WHERE r.kind = 'debit' AND r.created_at >= ? AND r.created_at < ?
+              AND {_SCOPE}
+            GROUP BY ALL ORDER BY spent DESC, u.name LIMIT ?
+            """,  # noqa: S608 - constant fragment
+            [start, end + timedelta(days=1), see_all, user_id, ws, ws, limit],
+        )
 
 
 def run_out_date(balance: Decimal, per_day: Decimal, today: date) -> date | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from . import audit
@@ -35,6 +37,16 @@ class DirectoryOps:
 
     db: Database
 
+    @contextmanager
+    def _directory_write(self) -> Iterator[Any]:
+        """A write transaction that changes the directory: the cached snapshot is
+        dropped once it has committed (or failed)."""
+        try:
+            with self.db.writing() as cur:
+                yield cur
+        finally:
+            self.db.directory_changed()
+
     def add_user(self, email: str, name: str, *, admin: bool = False, password: str | None = None) -> User:
         hashed = hash_password(password) if password is not None else None
         return self._add_user(email, name, admin=admin, password_hash=hashed)
@@ -43,7 +55,7 @@ class DirectoryOps:
         clean = clean_email(email)
         display = clean_text(name, what="name", limit=MAX_NAME, required=True)
         hashed = password_hash
-        with self.db.writing() as cur:
+        with self._directory_write() as cur:
             if cur.execute("SELECT 1 FROM users WHERE email = ?", [clean]).fetchone():
                 raise InvalidInput(f"A user with the email {clean} already exists.")
             user_id = self.db.next_id("users")
@@ -68,7 +80,7 @@ class DirectoryOps:
     def create_workspace(self, name: str) -> Workspace:
         display = clean_text(name, what="workspace name", limit=MAX_NAME, required=True)
         assert display is not None
-        with self.db.writing() as cur:
+        with self._directory_write() as cur:
             if cur.execute("SELECT 1 FROM workspaces WHERE name_key = ?", [display.lower()]).fetchone():
                 raise InvalidInput(f"A workspace named {display} already exists.")
             workspace_id = self.db.next_id("workspaces")
@@ -104,8 +116,8 @@ class DirectoryOps:
 
     def add_member(self, workspace_id: int, user_id: int) -> None:
         clean_id(user_id, what="user")
-        with self.db.writing() as cur:
-            workspace_name(cur, workspace_id)
+        with self._directory_write() as cur:
+            workspace_name(self.db, workspace_id)
             if not cur.execute("SELECT 1 FROM users WHERE id = ?", [user_id]).fetchone():
                 raise NotFound(f"There is no user with id {user_id}.")
             if cur.execute(
@@ -162,7 +174,7 @@ class DirectoryOps:
     def users(self, actor: User) -> list[User]:
         """Every person (not the system account); admins only."""
         with self.db.reading() as cur:
-            require_admin(cur, actor, "list users")
+            require_admin(self.db, actor, "list users")
             rows = cur.execute(
                 f"SELECT {_USER_COLUMNS} FROM users WHERE id <> ? ORDER BY name",  # noqa: S608
                 [SYSTEM_USER_ID],
@@ -172,8 +184,8 @@ class DirectoryOps:
     def workspaces(self, actor: User) -> list[Workspace]:
         """The workspaces the actor may see: their own, or all of them for an admin."""
         with self.db.reading() as cur:
-            user = resolve_actor(cur, actor)
-            visible = visible_workspace_ids(cur, user)
+            user = resolve_actor(self.db, actor)
+            visible = visible_workspace_ids(self.db, user)
             rows = cur.execute(
                 """
                 SELECT id, name, created_at FROM workspaces
@@ -186,7 +198,7 @@ class DirectoryOps:
 
     def workspace(self, actor: User, workspace_id: int) -> Workspace:
         with self.db.reading() as cur:
-            require_workspace(cur, actor, workspace_id)
+            require_workspace(self.db, actor, workspace_id)
             row = cur.execute(
                 "SELECT id, name, created_at FROM workspaces WHERE id = ?", [workspace_id]
             ).fetchone()
@@ -207,7 +219,7 @@ class DirectoryOps:
 
     def members(self, actor: User, workspace_id: int) -> list[User]:
         with self.db.reading() as cur:
-            require_workspace(cur, actor, workspace_id)
+            require_workspace(self.db, actor, workspace_id)
             rows = cur.execute(
                 f"""
                 SELECT {_USER_COLUMNS} FROM users

@@ -109,7 +109,7 @@ class HistoryOps:
             "AND id BETWEEN ? AND ? ORDER BY id DESC LIMIT ?"
         )
         with self.db.reading() as cur:
-            require_workspace(cur, actor, workspace_id)
+            require_workspace(self.db, actor, workspace_id)
             rows = _scan_back(cur, sql, params, newest, limit + 1, self._window(limit))
         items = [row_to_transaction(r) for r in rows[:limit]]
         more = len(rows) > limit

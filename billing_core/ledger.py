@@ -40,7 +40,7 @@ class Ledger(DirectoryOps, WalletOps, RequestOps, HistoryOps, AnalyticsOps, Sign
     ) -> list[AuditRecord]:
         """The newest audit rows (admins only)."""
         with self.db.reading() as cur:
-            require_admin(cur, actor, "read the audit trail")
+            require_admin(self.db, actor, "read the audit trail")
             rows = cur.execute(
                 """
                 SELECT id, recorded_at, actor_id, action, subject, workspace_id, before, after

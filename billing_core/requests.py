@@ -84,7 +84,7 @@ class RequestOps:
         value = parse_amount(amount)
         text = clean_text(note, what="note", limit=MAX_NOTE, required=False)
         with self.db.writing() as cur:
-            user, _ = require_workspace(cur, actor, workspace_id)
+            user, _ = require_workspace(self.db, actor, workspace_id)
             request_id = self.db.next_id("credit_requests")
             at = self.db.clock()
             cur.execute(
@@ -111,9 +111,9 @@ class RequestOps:
     def cancel_request(self, actor: User, request_id: int, reason: str | None = None) -> CreditRequest:
         text = clean_text(reason, what="reason", limit=MAX_NOTE, required=False)
         with self.db.writing() as cur:
-            user = resolve_actor(cur, actor)
+            user = resolve_actor(self.db, actor)
             request = _load(cur, request_id)
-            require_workspace(cur, user, request.workspace_id)
+            require_workspace(self.db, user, request.workspace_id)
             if not user.is_admin and request.requested_by != user.id:
                 raise PermissionDenied(
                     "Only the member who asked for these credits, or an administrator, "
@@ -125,7 +125,7 @@ class RequestOps:
     def approve_request(self, actor: User, request_id: int, note: str | None = None) -> CreditRequest:
         text = clean_text(note, what="note", limit=MAX_NOTE, required=False)
         with self.db.writing() as cur:
-            user = require_admin(cur, actor, "approve credit requests")
+            user = require_admin(self.db, actor, "approve credit requests")
             request = _load(cur, request_id)
             if request.requested_by == user.id:
                 raise PermissionDenied("You cannot approve your own request; another administrator must.")
@@ -135,7 +135,7 @@ class RequestOps:
     def reject_request(self, actor: User, request_id: int, note: str) -> CreditRequest:
         text = clean_text(note, what="reason for the rejection", limit=MAX_NOTE, required=True)
         with self.db.writing() as cur:
-            user = require_admin(cur, actor, "reject credit requests")
+            user = require_admin(self.db, actor, "reject credit requests")
             request = _load(cur, request_id)
             _require_pending(request, "rejected")
             return self._decide(cur, user, request, RequestStatus.REJECTED, text)
@@ -194,7 +194,7 @@ class RequestOps:
     def credit_request(self, actor: User, request_id: int) -> CreditRequest:
         with self.db.reading() as cur:
             request = _load(cur, request_id)
-            require_workspace(cur, actor, request.workspace_id)
+            require_workspace(self.db, actor, request.workspace_id)
         return request
 
     def requests(
@@ -208,10 +208,10 @@ class RequestOps:
         """Requests the actor may see, newest first (pending ones oldest first)."""
         wanted = _parse_status(status) if status is not None else None
         with self.db.reading() as cur:
-            user = resolve_actor(cur, actor)
+            user = resolve_actor(self.db, actor)
             if workspace_id is not None:
-                require_workspace(cur, user, workspace_id)
-            visible = visible_workspace_ids(cur, user)
+                require_workspace(self.db, user, workspace_id)
+            visible = visible_workspace_ids(self.db, user)
             rows = cur.execute(
                 _SELECT
                 + """

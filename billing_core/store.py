@@ -78,6 +78,8 @@ class Database:
         self._write_lock = threading.RLock()
         self._writer = self._con.cursor()
         self._next_ids: dict[str, int] = {}
+        self.directory_cache: object | None = None  # access.Directory snapshot
+        self.directory_generation = 0
         try:
             schema.migrate(self._writer)
             self._load_ids()
@@ -139,6 +141,18 @@ class Database:
         first = self._next_ids[table]
         self._next_ids[table] = first + count
         return first
+
+    def directory_changed(self) -> None:
+        """Drop the cached directory after people, workspaces or memberships change."""
+        with self._cursor_lock:
+            self.directory_generation += 1
+            self.directory_cache = None
+
+    def store_directory(self, snapshot: object, generation: int) -> None:
+        """Keep a snapshot loaded at `generation`, unless the directory changed since."""
+        with self._cursor_lock:
+            if generation == self.directory_generation:
+                self.directory_cache = snapshot
 
     def last_id(self, table: str) -> int:
         """The highest id handed out for `table` so far (may include an uncommitted one)."""

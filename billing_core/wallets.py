@@ -57,7 +57,7 @@ class WalletOps:
 
     def wallet(self, actor: User, workspace_id: int) -> Wallet:
         with self.db.reading() as cur:
-            _, name = require_workspace(cur, actor, workspace_id)
+            _, name = require_workspace(self.db, actor, workspace_id)
             row = cur.execute(
                 "SELECT workspace_id, ?, balance, status, updated_at FROM wallets WHERE workspace_id = ?",
                 [name, workspace_id],
@@ -68,8 +68,8 @@ class WalletOps:
     def wallets(self, actor: User) -> list[WalletSummary]:
         """Every wallet the actor may see (all of them for an admin), by workspace name."""
         with self.db.reading() as cur:
-            user = resolve_actor(cur, actor)
-            visible = visible_workspace_ids(cur, user)
+            user = resolve_actor(self.db, actor)
+            visible = visible_workspace_ids(self.db, user)
             rows = cur.execute(
                 _WALLET_SELECT
                 + """
@@ -83,7 +83,7 @@ class WalletOps:
     def consolidated_wallet(self, actor: User) -> ConsolidatedWallet:
         """The actor's own wallets: every workspace they belong to, and the totals."""
         with self.db.reading() as cur:
-            user = resolve_actor(cur, actor)
+            user = resolve_actor(self.db, actor)
             rows = cur.execute(
                 _WALLET_SELECT
                 + """
@@ -103,8 +103,8 @@ class WalletOps:
     def set_wallet_status(self, actor: User, workspace_id: int, status: str) -> Wallet:
         new_status = _parse_status(status)
         with self.db.writing() as cur:
-            user = require_admin(cur, actor, "change a wallet's status")
-            require_workspace(cur, user, workspace_id)
+            user = require_admin(self.db, actor, "change a wallet's status")
+            require_workspace(self.db, user, workspace_id)
             wallet = lock_wallet(cur, workspace_id)
             if wallet.status is not new_status:
                 at = self.db.clock()
@@ -133,8 +133,8 @@ class WalletOps:
         text = clean_text(description, what="description", limit=MAX_DESCRIPTION, required=True)
         assert text is not None
         with self.db.writing() as cur:
-            user = require_admin(cur, actor, "grant credits")
-            require_workspace(cur, user, workspace_id)
+            user = require_admin(self.db, actor, "grant credits")
+            require_workspace(self.db, user, workspace_id)
             wallet = lock_wallet(cur, workspace_id)
             at = self.db.clock()
             entry = post(
@@ -182,6 +182,5 @@ class WalletOps:
         text = clean_text(description, what="description", limit=MAX_DESCRIPTION, required=True)
         key = clean_text(idempotency_key, what="idempotency key", limit=200, required=False)
         assert text is not None and feature_name is not None
-        with self.db.reading() as cur:
-            user, _ = require_workspace(cur, actor, workspace_id)
+        user, _ = require_workspace(self.db, actor, workspace_id)
         return self._debits.submit(Debit(workspace_id, value, feature_name, text, user.id, key))
