@@ -40,7 +40,7 @@ bench: install
 	$(PY) bench/run.py
 
 bench-small: install
-	$(PY) bench/run.py --entries 200000 --workspaces 100 --users 500 --repeat 50 --debits-per-thread 50
+	$(PY) bench/run.py --entries 500000 --workspaces 200 --users 1000 --repeat 50 --debits-per-thread 60 --ingest 200000 --page-repeat 5
 
 lint: install-test
 	$(VENV)/bin/ruff check billing_core app.py pages tests
