@@ -37,6 +37,12 @@ def default_path() -> str:
     return os.environ.get("BILLING_DB") or str(DEFAULT_PATH)
 
 
+def memory_limit() -> str:
+    """DuckDB's cache and working memory: $BILLING_DB_MEMORY, else 384MB. DuckDB keeps
+    pages it has read up to this limit, so it is most of the app's memory."""
+    return os.environ.get("BILLING_DB_MEMORY") or "384MB"
+
+
 def utc_now() -> datetime:
     """The current time as a naive UTC datetime (how the ledger stores time)."""
     return datetime.now(UTC).replace(tzinfo=None)
@@ -46,7 +52,7 @@ def _connect(path: str) -> duckdb.DuckDBPyConnection:
     if path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     try:
-        return duckdb.connect(path)
+        return duckdb.connect(path, config={"memory_limit": memory_limit()})
     except duckdb.IOException as error:
         text = str(error)
         if "lock" in text.lower():

@@ -36,4 +36,5 @@ def test_no_code_updates_or_deletes_ledger_entries() -> None:
     for table in ("entries", "postings", "audit_log"):
         assert not re.search(rf"UPDATE\s+{table}\b", source, re.IGNORECASE)
         assert not re.search(rf"DELETE\s+FROM\s+{table}\b", source, re.IGNORECASE)
-    assert not re.search(r"DROP\s+TABLE", source, re.IGNORECASE)
+        assert not re.search(rf"DROP\s+TABLE\s+(IF\s+EXISTS\s+)?{table}\b", source, re.IGNORECASE)
+        assert not re.search(rf"TRUNCATE\s+(TABLE\s+)?{table}\b", source, re.IGNORECASE)
