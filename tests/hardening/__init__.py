@@ -1,0 +1,1 @@
+"""The hardening battery (issue 4): races, crashes, hostile input and the wrong user."""

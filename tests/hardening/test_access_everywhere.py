@@ -1,0 +1,326 @@
+"""Issue 4, item 9 (ledger level): every public Ledger operation against every kind of caller.
+
+tests/unit/test_access.py has 17 operations x {member, outsider, admin, nobody}. This one
+covers every public method (a new one fails `test_every_public_operation_is_classified`
+until it is put in the table), adds four kinds of forged caller (a member's User with
+is_admin=True, an unknown user, an admin's id with a member's email, a bare email
+string), and checks what the allowed list operations return: a member's lists,
+totals and charts hold their own workspaces and nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from billing_core import (
+    ConsolidatedWallet,
+    CreditRequest,
+    Ledger,
+    PermissionDenied,
+    User,
+    WalletSummary,
+    Workspace,
+)
+from tests.hardening.books import counts, rows
+
+MEMBER_OPS = {"member", "admin"}
+ADMIN_OPS = {"admin"}
+SIGNED_IN = {"member", "outsider", "admin"}
+
+
+@dataclass(frozen=True)
+class Op:
+    call: Callable[[Ledger, Any, dict[str, Any]], object]
+    allowed: set[str]
+    scoped: bool = False  # a list: check it holds only the caller's workspaces
+
+
+def _d(ledger: Ledger) -> tuple[date, date]:
+    return ledger.today() - timedelta(days=30), ledger.today()
+
+
+OPERATIONS: dict[str, Op] = {
+    "wallet": Op(lambda lg, a, c: lg.wallet(a, c["acme"]), MEMBER_OPS),
+    "workspace": Op(lambda lg, a, c: lg.workspace(a, c["acme"]), MEMBER_OPS),
+    "find_workspace": Op(lambda lg, a, c: lg.find_workspace(a, "Acme"), MEMBER_OPS),
+    "members": Op(lambda lg, a, c: lg.members(a, c["acme"]), MEMBER_OPS),
+    "history": Op(lambda lg, a, c: lg.history(a, c["acme"], search="use"), MEMBER_OPS),
+    "consume": Op(lambda lg, a, c: lg.consume(a, c["acme"], "1", feature="AI", description="x"), MEMBER_OPS),
+    "request_credits": Op(lambda lg, a, c: lg.request_credits(a, c["acme"], "5"), MEMBER_OPS),
+    "credit_request": Op(lambda lg, a, c: lg.credit_request(a, c["request"]()), MEMBER_OPS),
+    "cancel_request": Op(lambda lg, a, c: lg.cancel_request(a, c["request"]()), MEMBER_OPS),
+    "requests_of_acme": Op(lambda lg, a, c: lg.requests(a, workspace_id=c["acme"]), MEMBER_OPS),
+    "burn_rate": Op(lambda lg, a, c: lg.burn_rate(a, c["acme"]), MEMBER_OPS),
+    "balance_over_time": Op(lambda lg, a, c: lg.balance_over_time(a, c["acme"], *_d(lg)), MEMBER_OPS),
+    "spend_by_feature_of_acme": Op(
+        lambda lg, a, c: lg.spend_by_feature(a, *_d(lg), workspace_id=c["acme"]), MEMBER_OPS
+    ),
+    "credits_vs_debits_of_acme": Op(
+        lambda lg, a, c: lg.credits_vs_debits(a, *_d(lg), workspace_id=c["acme"]), MEMBER_OPS
+    ),
+    "top_consumers_of_acme": Op(
+        lambda lg, a, c: lg.top_consumers(a, *_d(lg), workspace_id=c["acme"]), MEMBER_OPS
+    ),
+    "approve_request": Op(lambda lg, a, c: lg.approve_request(a, c["request"]()), ADMIN_OPS),
+    "reject_request": Op(lambda lg, a, c: lg.reject_request(a, c["request"](), "no"), ADMIN_OPS),
+    "set_wallet_status": Op(lambda lg, a, c: lg.set_wallet_status(a, c["acme"], "inactive"), ADMIN_OPS),
+    "grant_credits": Op(lambda lg, a, c: lg.grant_credits(a, c["acme"], "1", description="x"), ADMIN_OPS),
+    "users": Op(lambda lg, a, c: lg.users(a), ADMIN_OPS),
+    "audit_trail": Op(lambda lg, a, c: lg.audit_trail(a), ADMIN_OPS),
+    "audit_trail_of_acme": Op(lambda lg, a, c: lg.audit_trail(a, workspace_id=c["acme"]), ADMIN_OPS),
+    # lists every signed-in user may ask for, holding only what they may see
+    "wallets": Op(lambda lg, a, c: lg.wallets(a), SIGNED_IN, scoped=True),
+    "workspaces": Op(lambda lg, a, c: lg.workspaces(a), SIGNED_IN, scoped=True),
+    "consolidated_wallet": Op(lambda lg, a, c: lg.consolidated_wallet(a), SIGNED_IN, scoped=True),
+    "requests": Op(lambda lg, a, c: lg.requests(a), SIGNED_IN, scoped=True),
+    "spend_by_feature": Op(lambda lg, a, c: lg.spend_by_feature(a, *_d(lg)), SIGNED_IN, scoped=True),
+    "spend_by_workspace": Op(lambda lg, a, c: lg.spend_by_workspace(a, *_d(lg)), SIGNED_IN, scoped=True),
+    "credits_vs_debits": Op(lambda lg, a, c: lg.credits_vs_debits(a, *_d(lg)), SIGNED_IN, scoped=True),
+    "top_consumers": Op(lambda lg, a, c: lg.top_consumers(a, *_d(lg)), SIGNED_IN, scoped=True),
+    "wallet_overview": Op(lambda lg, a, c: lg.wallet_overview(a), SIGNED_IN, scoped=True),
+}
+# Public methods that take no acting user, and why that is right.
+NOT_ACTOR_SCOPED = {
+    "add_user": "operator set-up (CLI, demo), not reachable from the app",
+    "create_workspace": "operator set-up",
+    "add_member": "operator set-up",
+    "authenticate": "signing in is how one becomes an actor",
+    "user_for_sso": "signing in through the identity provider",
+    "user_by_email": "the CLI's --as and sign-in",
+    "user_by_id": "restoring a session; returns no money data",
+    "system_user": "the CLI's operator",
+    "today": "the ledger's clock",
+    "verify": "whole-ledger check run by the operator",
+    "checkpoint": "maintenance",
+    "compact_rollups": "maintenance of derived rows (verify() recomputes them)",
+    "consume_many": "a batch of events for many workspaces: its own test below",
+    "close": "lifecycle",
+    "path": "where the file is",
+}
+
+
+WRITES = {
+    "consume",
+    "request_credits",
+    "cancel_request",
+    "approve_request",
+    "reject_request",
+    "set_wallet_status",
+    "grant_credits",
+}
+
+
+def test_every_public_operation_is_classified() -> None:
+    public = {n for n in dir(Ledger) if not n.startswith("_")}
+    table = {name.split("_of_")[0] for name in OPERATIONS} | set(NOT_ACTOR_SCOPED)
+    assert public - table == set(), "new Ledger operations need a row in the access matrix"
+    assert table - public == set(), "the matrix names operations that no longer exist"
+
+
+def callers(people: dict[str, Any]) -> dict[str, object]:
+    alice, admin2 = people["alice"], people["admin2"]
+    return {
+        "member": alice,  # member of Acme only
+        "outsider": people["bob"],  # member of Beta only
+        "admin": admin2,
+        "nobody": None,
+        "forged_admin": replace(alice, is_admin=True),
+        "stranger": User(id=999, email="ghost@example.com", name="Ghost", is_admin=True),
+        "impostor": User(id=admin2.id, email=alice.email, name="Ada?", is_admin=True),
+        "bare_email": admin2.email,
+    }
+
+
+def scope_problems(ledger: Ledger, name: str, result: object, visible: set[int]) -> list[str]:
+    """What a list holds beyond the workspaces `visible` (None-checks for admins skipped)."""
+    found: set[int] = set()
+    items = result.wallets if isinstance(result, ConsolidatedWallet) else result
+    if isinstance(items, list):
+        for item in items:
+            if isinstance(item, Workspace):
+                found.add(item.id)
+            elif isinstance(item, WalletSummary):
+                found.add(item.wallet.workspace_id)
+            elif isinstance(item, CreditRequest):
+                found.add(item.workspace_id)
+    elif isinstance(items, pd.DataFrame):
+        if "workspace_id" in items.columns:
+            found |= {int(x) for x in items["workspace_id"]}
+        elif "spent" in items.columns or "amount" in items.columns:
+            column = "spent" if "spent" in items.columns else "amount"
+            shown = sum((Decimal(str(x)) for x in items[column]), Decimal(0))
+            kinds = "('debit')" if column == "spent" else "('debit', 'credit')"
+            own = rows(
+                ledger,
+                f"SELECT coalesce(sum(amount), 0) FROM entries WHERE kind IN {kinds} "  # noqa: S608
+                "AND list_contains(?, workspace_id)",
+                [sorted(visible)],
+            )[0][0]
+            if shown != own:
+                return [f"{name}: totals {shown} include other workspaces (own: {own})"]
+    extra = found - visible
+    return [f"{name}: shows workspaces {sorted(extra)}"] if extra else []
+
+
+@pytest.mark.parametrize(
+    "role", ["member", "outsider", "admin", "nobody", "forged_admin", "stranger", "impostor", "bare_email"]
+)
+def test_every_operation_for_every_kind_of_caller(ledger: Ledger, people: dict, role: str) -> None:
+    admin, alice, bob, carol = (people[k] for k in ("admin", "alice", "bob", "carol"))
+    acme, beta = people["acme"].id, people["beta"].id
+    for space, spender in ((acme, alice), (beta, bob), (acme, carol), (beta, carol)):
+        ledger.grant_credits(admin, space, "100", description="funding")
+        ledger.consume(spender, space, "3", feature="AI", description="use")
+        ledger.request_credits(spender, space, "7")
+    context = {"acme": acme, "beta": beta, "request": lambda: ledger.request_credits(alice, acme, "5").id}
+    actor = callers(people)[role]
+    acts_as = "member" if role == "forged_admin" else role  # the flag itself gives nothing
+    visible = {"member": {acme}, "outsider": {beta}}.get(acts_as)
+    problems: list[str] = []
+    for name, op in OPERATIONS.items():
+        if role in op.allowed or acts_as in op.allowed:
+            try:
+                result = op.call(ledger, actor, context)
+            except Exception as error:  # noqa: BLE001 - collected
+                problems.append(f"{name}: allowed, but {type(error).__name__}: {error}")
+                continue
+            if op.scoped and visible is not None:
+                problems += scope_problems(ledger, name, result, visible)
+            if name == "set_wallet_status":
+                ledger.set_wallet_status(admin, acme, "active")
+        else:
+            context_request = context["request"]() if "request" in name else None
+            bound = dict(context, request=lambda r=context_request: r)
+            before = counts(ledger) if name in WRITES else None
+            try:
+                op.call(ledger, actor, bound)
+                problems.append(f"{name}: should be refused, it succeeded")
+            except PermissionDenied:
+                pass
+            except Exception as error:  # noqa: BLE001 - collected
+                problems.append(f"{name}: {type(error).__name__} instead of PermissionDenied: {error}")
+            if before is not None and counts(ledger) != before:
+                problems.append(f"{name}: a refused call wrote something")
+    ledger.verify()
+    assert not problems, "\n".join(problems)
+
+
+def test_the_scope_check_sees_a_leak(ledger: Ledger, people: dict) -> None:
+    """The checker itself: an admin's lists, judged as if for a member of Acme, leak Beta."""
+    admin, bob, beta = people["admin"], people["bob"], people["beta"].id
+    ledger.grant_credits(admin, beta, "10", description="funding")
+    ledger.consume(bob, beta, "2", feature="AI", description="use")
+    ledger.request_credits(bob, beta, "4")
+    acme_only = {people["acme"].id}
+    for name in (
+        "wallets",
+        "workspaces",
+        "requests",
+        "spend_by_feature",
+        "credits_vs_debits",
+        "wallet_overview",
+        "spend_by_workspace",
+    ):
+        result = OPERATIONS[name].call(ledger, admin, {})
+        assert scope_problems(ledger, name, result, acme_only), name
+
+
+def test_new_members_can_act_at_once_while_others_read(size, tally) -> None:
+    """Access is checked against a cached directory: a member added a moment ago is let in
+    at once, however many readers are reloading the cache meanwhile, and a person who is in
+    no workspace is kept out throughout."""
+    import threading
+
+    import billing_core
+    from tests.hardening.books import cast
+
+    ledger = billing_core.open_ledger(":memory:")
+    try:
+        people = cast(ledger, 3, funding="100000")
+        admin, outsider = people["admins"][0], people["outsider"]
+        spaces = people["spaces"]
+        stop = threading.Event()
+        leaks: list[str] = []
+
+        def read() -> None:
+            while not stop.is_set():
+                ledger.wallets(admin)
+                for space in spaces:
+                    try:
+                        ledger.wallet(outsider, space)
+                        leaks.append(f"the outsider read workspace {space}")
+                    except PermissionDenied:
+                        pass
+
+        readers = [threading.Thread(target=read) for _ in range(3)]
+        for reader in readers:
+            reader.start()
+        try:
+            for n in range(size.pick(30, 300)):
+                space = spaces[n % len(spaces)]
+                newcomer = ledger.add_user(f"new{n}@example.com", f"Newcomer {n}")
+                ledger.add_member(space, newcomer.id)
+                try:
+                    ledger.consume(newcomer, space, "1", feature="AI", description="first day")
+                except PermissionDenied as error:
+                    tally.problem(f"newcomer {n} was refused right after joining: {error}")
+                tally.add(operations=2)
+        finally:
+            stop.set()
+            for reader in readers:
+                reader.join()
+        tally.problems(leaks)
+        tally.add(runs=1)
+        ledger.verify()
+    finally:
+        ledger.close()
+    tally.assert_clean()
+
+
+def test_consume_many_posts_only_where_the_caller_may_consume(ledger: Ledger, people: dict) -> None:
+    from datetime import datetime
+
+    admin, acme, beta = people["admin"], people["acme"].id, people["beta"].id
+    for space in (acme, beta):
+        ledger.grant_credits(admin, space, "100", description="funding")
+
+    def events(space: int) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "workspace": [space],
+                "amount": ["1"],
+                "feature": ["AI"],
+                "description": ["batch"],
+                "occurred_at": [datetime(2026, 11, 27, 12)],
+            }
+        )
+
+    wrong = []
+    for role, actor in callers(people).items():
+        acts_as = "member" if role == "forged_admin" else role
+        for space in (acme, beta):
+            allowed = (
+                acts_as == "admin"
+                or (acts_as == "member" and space == acme)
+                or (acts_as == "outsider" and space == beta)
+            )
+            before = counts(ledger)
+            try:
+                posted = ledger.consume_many(actor, events(space)).posted  # type: ignore[arg-type]
+            except PermissionDenied:
+                posted = 0
+            except Exception as error:  # noqa: BLE001 - collected
+                wrong.append(f"{role} -> {space}: {type(error).__name__}: {error}")
+                continue
+            if posted != (1 if allowed else 0):
+                wrong.append(f"{role} -> {space}: posted {posted}")
+            if not allowed and counts(ledger) != before:
+                wrong.append(f"{role} -> {space}: a refused batch wrote something")
+    assert not wrong, "\n".join(wrong)

@@ -1,0 +1,267 @@
+"""Issue 4, item 10 (the app): hostile text is drawn as text, hostile form input is refused
+with a message, and no page crashes.
+
+- No page passes user data to `unsafe_allow_html` or `st.html` (checked in the source).
+- Markup planted in descriptions, features, notes, a workspace name and a person's name is
+  never handed to an element that renders markdown or HTML as it is: every element except
+  the plain-text ones (st.text, tables, inputs, chart data) must show it escaped.
+- The credit request form, the history search and the sign-in form take the amounts and
+  strings of issue 4: an error on the page or a verbatim record, never an exception.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from billing_core import Ledger
+from tests.hardening.books import counts
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(ROOT / "app.py")
+PAYLOADS = (
+    "<script>alert(1)</script>",
+    "[click](javascript:alert(1))",
+    "<img src=x onerror=alert(1)>",
+    "**pwned**",
+    "<b>chat</b>",
+)
+HOSTILE = " ".join(PAYLOADS)
+# elements that show their strings as plain text; every other one renders markdown
+PLAIN_TEXT = {
+    "text",
+    "dataframe",
+    "table",
+    "selectbox",
+    "multiselect",
+    "radio",
+    "text_input",
+    "text_area",
+    "number_input",
+    "date_input",
+    "vega_lite_chart",
+    "arrow_vega_lite_chart",
+    "bidi_component",
+    "code",
+    "json",
+    "download_button",
+    "button_group",
+    "empty",
+}
+
+
+def page_sources() -> dict[str, str]:
+    files = [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py"))]
+    return {p.name: p.read_text(encoding="utf-8") for p in files}
+
+
+def test_no_page_hands_user_data_to_html() -> None:
+    found = []
+    for name, source in page_sources().items():
+        for node in ast.walk(ast.parse(source)):
+            if not isinstance(node, ast.Call):
+                continue
+            callee = ast.unparse(node.func)
+            unsafe = [
+                k
+                for k in node.keywords
+                if k.arg == "unsafe_allow_html"
+                and not (isinstance(k.value, ast.Constant) and k.value.value is False)
+            ]
+            html_call = callee.endswith(("st.html", "components.html", "components.v1.html"))
+            constant = all(isinstance(a, ast.Constant) for a in node.args)
+            if (unsafe or html_call) and not constant:
+                found.append(f"{name}:{node.lineno}: {ast.unparse(node)[:100]}")
+    assert not found, found
+
+
+def elements(at: Any) -> list[tuple[str, str]]:
+    """(element type, protobuf text) of everything the run drew."""
+    found: list[tuple[str, str]] = []
+
+    def walk(node: Any) -> None:
+        proto = getattr(node, "proto", None)
+        if proto is not None:
+            found.append((str(getattr(node, "type", type(node).__name__)), str(proto)))
+        children = getattr(node, "children", None)
+        if isinstance(children, dict):
+            for child in children.values():
+                walk(child)
+
+    walk(at._tree)
+    return found
+
+
+def raw_markup(at: Any) -> list[str]:
+    return [
+        f"{kind}: {payload}"
+        for kind, text in elements(at)
+        if kind not in PLAIN_TEXT
+        for payload in PAYLOADS
+        if payload in text
+    ]
+
+
+@pytest.fixture
+def hostile_app(app_ledger: Ledger) -> dict[str, Any]:
+    """The demo ledger with markup in every kind of user text the pages show."""
+    ledger = app_ledger
+    ada, alan = ledger.user_by_email("ada@example.com"), ledger.user_by_email("alan@example.com")
+    assert ada and alan
+    acme = next(w.id for w in ledger.workspaces(alan) if w.name == "Acme Research")
+    evil = ledger.create_workspace(f"Evil {HOSTILE}"[:200])
+    mallory = ledger.add_user("mallory@example.com", f"Mallory {HOSTILE}"[:200])
+    for space, person in ((evil.id, alan), (acme, mallory)):
+        ledger.add_member(space, person.id)
+    ledger.grant_credits(ada, evil.id, "500", description=f"Welcome {HOSTILE}")
+    ledger.consume(alan, acme, "1", feature="AI <b>chat</b>", description=f"Used {HOSTILE}")
+    ledger.consume(alan, evil.id, "2", feature="AI <b>chat</b>", description=f"Used {HOSTILE}")
+    ledger.request_credits(alan, evil.id, "50", note=f"Please {HOSTILE}")
+    ledger.request_credits(mallory, acme, "60", note=f"Me too {HOSTILE}")
+    refused = ledger.request_credits(alan, acme, "70", note="refuse me")
+    ledger.reject_request(ada, refused.id, f"No {HOSTILE}")
+    return {"ledger": ledger, "evil": evil.id, "acme": acme}
+
+
+def run_as(ledger: Ledger, email: str, query: dict[str, str] | None = None) -> Any:
+    from streamlit.testing.v1 import AppTest
+
+    from pages import _shared
+
+    at = AppTest.from_file(APP, default_timeout=60)
+    user = ledger.user_by_email(email)
+    assert user is not None
+    at.session_state[_shared.USER_KEY] = user.id
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    at.run()
+    return at
+
+
+PAGES = {
+    "ada@example.com": (
+        "pages/billing.py",
+        "pages/my_wallets.py",
+        "pages/use_credits.py",
+        "pages/analytics.py",
+        "pages/approvals.py",
+    ),
+    "alan@example.com": (
+        "pages/billing.py",
+        "pages/my_wallets.py",
+        "pages/use_credits.py",
+        "pages/analytics.py",
+    ),
+}
+
+
+@pytest.mark.parametrize("email", list(PAGES))
+@pytest.mark.parametrize("space", ["evil", "acme"])
+def test_markup_in_user_text_is_drawn_as_text_on_every_page(hostile_app, email: str, space: str) -> None:
+    query = {"workspace": str(hostile_app[space])}
+    at = run_as(hostile_app["ledger"], email, query)
+    found: dict[str, list[str]] = {}
+    for page in PAGES[email]:
+        at.switch_page(page)
+        for key, value in query.items():
+            at.query_params[key] = value
+        at.run()
+        assert not at.exception, (page, at.exception)
+        if raw := raw_markup(at):
+            found[page] = raw
+    assert not found, found
+
+
+AMOUNTS = [
+    "0",
+    "-1",
+    "NaN",
+    "inf",
+    "-inf",
+    "",
+    "0.00001",
+    str(2**63),
+    "1e30",
+    "1e3",
+    "abc",
+    "1,000",
+    "\u0661\u0662",
+    "<script>",
+    " 12 ",
+]
+
+
+def test_the_credit_request_form_refuses_hostile_amounts_with_a_message(hostile_app) -> None:
+    ledger = hostile_app["ledger"]
+    alan = ledger.user_by_email("alan@example.com")
+    at = run_as(ledger, "alan@example.com", {"workspace": str(hostile_app["acme"])})
+    made = []
+    for amount in AMOUNTS:
+        before = counts(ledger)
+        at.button(key="billing.requests.new").click()
+        at.run()
+        at.text_input(key="billing.request.amount").input(amount)
+        at.text_area(key="billing.request.note").input(f"{HOSTILE} {amount}")
+        at.button[[b.label for b in at.button].index("Submit request")].click()
+        at.run()
+        assert not at.exception, (amount, at.exception)
+        if counts(ledger) != before:
+            made.append(amount)
+            newest = max(ledger.requests(alan), key=lambda r: r.id)
+            assert newest.note == f"{HOSTILE} {amount}".strip()
+            assert newest.amount == 12
+        else:
+            assert [e.value for e in at.error], f"{amount!r}: refused without a message"
+            at.button(key="billing.requests.new")  # the dialog stays open; start it again
+    assert made == [" 12 "]
+    assert not raw_markup(at)
+
+
+def test_hostile_history_searches_and_questions_never_crash_a_page(hostile_app) -> None:
+    ledger = hostile_app["ledger"]
+    at = run_as(ledger, "alan@example.com", {"workspace": str(hostile_app["acme"])})
+    written = counts(ledger)
+    for text in (
+        "'; DROP TABLE entries; --",
+        "%",
+        "_",
+        "\\",
+        "(?i).*",
+        "x" * 200,
+        "\u202e\u200b",
+        HOSTILE[:200],
+    ):
+        at.text_input(key="billing.history.search").input(text)
+        at.run()
+        assert not at.exception, (text, at.exception)
+    assert counts(ledger) == written
+    at.switch_page("pages/use_credits.py")
+    at.run()
+    at.text_area(key="billing.assistant.question").input(HOSTILE)
+    at.button(key="billing.assistant.ask").click()
+    at.run()
+    assert not at.exception and not raw_markup(at)
+
+
+def test_the_sign_in_form_answers_hostile_input_with_the_neutral_message(app_ledger: Ledger) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    for email, password in (
+        ("' OR 1=1 --", "x"),
+        ("x" * 10_240, "y" * 10_240),
+        (HOSTILE, HOSTILE),
+        ("ada@example.com\u200b", "en-credits-demo"),
+        ("", ""),
+    ):
+        at.text_input(key="billing.sign_in.email").input(email)
+        at.text_input(key="billing.sign_in.password").input(password)
+        at.button[[b.label for b in at.button].index("Sign in")].click()
+        at.run()
+        assert not at.exception
+        assert [e.value for e in at.error] == ["That email and password do not match an account."]
+        assert not raw_markup(at)
