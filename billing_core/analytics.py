@@ -7,7 +7,7 @@ members see their workspaces, admins see all.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 
 import pandas as pd
@@ -25,6 +25,8 @@ MAX_RANGE_DAYS = 3_660
 def _check_range(start: date, end: date) -> None:
     if not isinstance(start, date) or not isinstance(end, date):
         raise InvalidInput("Choose a start and an end date.")
+    if isinstance(start, datetime) or isinstance(end, datetime):
+        raise InvalidInput("Choose the range as dates (days), not times of day.")
     if end < start:
         raise InvalidInput("The end date must be on or after the start date.")
     if (end - start).days > MAX_RANGE_DAYS:

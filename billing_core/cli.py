@@ -8,12 +8,18 @@ never a traceback. Commands act as the built-in system operator unless
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import sys
 from collections.abc import Sequence
 from datetime import date
+from decimal import Decimal
+from typing import Any, TextIO
+
+import pandas as pd
 
 from .errors import BillingError, InvalidInput
+from .ingest import open_event_file, read_chunks
 from .ledger import Ledger, open_ledger
 from .models import User
 from .money import format_credits
@@ -21,6 +27,7 @@ from .store import default_path
 
 EXIT_USAGE = 2
 EXIT_REFUSED = 1
+CHUNK_ROWS = 200_000
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -69,6 +76,30 @@ def _parser() -> argparse.ArgumentParser:
     history.add_argument("--limit", type=int, default=20)
 
     sub.add_parser("verify", parents=[common], help="check that the books balance")
+
+    ingest = sub.add_parser(
+        "ingest",
+        parents=[common],
+        help="debit a file of usage events (CSV or Parquet) in bulk",
+        description="Debit a file of usage events: columns workspace (id or name; or workspace_id), "
+        "amount, feature, description, occurred_at (naive times are UTC) and optionally "
+        "idempotency_key. What fits is posted, duplicates are skipped, the rest is written to "
+        "the rejects file with a reason; rows are numbered from 1 after the header.",
+    )
+    ingest.add_argument("file", help="a .csv (with a header line) or .parquet file")
+    ingest.add_argument(
+        "--rejects",
+        default=None,
+        metavar="OUT.csv",
+        help="where to write the rejected rows (default: FILE.rejects.csv, when there are any)",
+    )
+    ingest.add_argument(
+        "--chunk-rows",
+        type=int,
+        default=CHUNK_ROWS,
+        metavar="N",
+        help=f"rows per transaction (default {CHUNK_ROWS:,})",
+    )
     return parser
 
 
@@ -116,6 +147,8 @@ def _run(args: argparse.Namespace) -> int:
             )
             return 0
         actor = _actor(ledger, args.actor)
+        if args.command == "ingest":
+            return _ingest(ledger, actor, args)
         workspace = ledger.find_workspace(actor, args.workspace)
         if args.command == "consume":
             entry = ledger.consume(
@@ -149,6 +182,112 @@ def _run(args: argparse.Namespace) -> int:
                 )
             return 0
     raise AssertionError(args.command)  # pragma: no cover - argparse restricts commands
+
+
+def _ingest(ledger: Ledger, actor: User, args: argparse.Namespace) -> int:
+    """Post a file chunk by chunk (one transaction each), with a progress bar on stderr."""
+    if args.chunk_rows < 1:
+        raise InvalidInput("--chunk-rows must be at least 1.")
+    source = open_event_file(args.file)
+    bar = _Progress(source.rows or 0, show=(source.rows or 0) > args.chunk_rows)
+    rejects = _Rejects(args.rejects or f"{args.file}.rejects.csv", always=args.rejects is not None)
+    read = posted = skipped = rejected = 0
+    total = Decimal(0)
+    try:
+        for chunk in read_chunks(source, args.chunk_rows):
+            result = ledger.consume_many(actor, chunk)
+            rejects.write(result.rejected, offset=read)
+            read += result.received
+            posted += result.posted
+            skipped += result.skipped_duplicates
+            rejected += result.rejected_count
+            total += result.total_posted
+            bar.update(read, posted, skipped, rejected)
+    except BillingError as error:
+        bar.done(complete=False)
+        rejects.close()
+        if read:
+            raise BillingError(
+                f"{str(error).rstrip('.')}; stopped there: the first {read:,} rows were ingested "
+                f"({posted:,} posted); rows with idempotency keys are safe to ingest again."
+            ) from None
+        raise
+    bar.done(complete=True)
+    rejects.close()
+    where = f" (see {rejects.path})" if rejected else ""
+    print(
+        f"Ingested {args.file}: {read:,} rows, {posted:,} posted ({format_credits(total)}), "
+        f"{skipped:,} skipped as duplicates, {rejected:,} rejected{where}."
+    )
+    return 0
+
+
+class _Progress:
+    """A one-line text bar on stderr, redrawn in place on a terminal."""
+
+    WIDTH = 30
+
+    def __init__(self, total: int, *, show: bool) -> None:
+        self.total = total
+        self.show = show
+        self.tty = sys.stderr.isatty()
+        self.drawn = False
+        self.last = (0, 0, 0, 0)
+
+    def update(self, read: int, posted: int, skipped: int, rejected: int) -> None:
+        self.last = (read, posted, skipped, rejected)
+        if not self.show:
+            return
+        total = max(read, self.total)
+        share = read / total if total else 1.0
+        filled = round(share * self.WIDTH)
+        line = (
+            f"[{'#' * filled}{'-' * (self.WIDTH - filled)}] {share:4.0%} {read:,}/{total:,} rows; "
+            f"{posted:,} posted, {skipped:,} skipped, {rejected:,} rejected"
+        )
+        print("\r" + line if self.tty else line, end="" if self.tty else "\n", file=sys.stderr, flush=True)
+        self.drawn = True
+
+    def done(self, *, complete: bool) -> None:
+        """End the bar: at 100% when the whole file was read (the CSV total is an estimate)."""
+        if complete and self.drawn:
+            self.total = self.last[0]
+            self.update(*self.last)
+        if self.drawn and self.tty:
+            print(file=sys.stderr)
+        self.drawn = False
+
+
+class _Rejects:
+    """The rejected rows as CSV (row numbers from 1 after the header), opened on first use."""
+
+    def __init__(self, path: str, *, always: bool) -> None:
+        self.path = path
+        self._handle: TextIO | None = None
+        self._writer: Any = None
+        if always:
+            self._open()
+
+    def _open(self) -> None:
+        try:
+            self._handle = open(self.path, "w", newline="", encoding="utf-8")  # noqa: SIM115
+        except OSError as error:
+            raise InvalidInput(f"Cannot write the rejects file {self.path}: {error.strerror}.") from None
+        self._writer = csv.writer(self._handle)
+        self._writer.writerow(["row", "workspace", "amount", "reason"])
+
+    def write(self, rows: pd.DataFrame, *, offset: int) -> None:
+        if rows.empty:
+            return
+        if self._handle is None:
+            self._open()
+        numbers = rows["row"] + offset + 1
+        self._writer.writerows(zip(numbers, rows["workspace"], rows["amount"], rows["reason"], strict=True))
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -224,6 +224,41 @@ def _simulate(
         if verdict != "pending":
             pending_decisions.append((when + delay, index, request_id, verdict))
 
+    def decide(index: int, decision: tuple[datetime, int, int, str]) -> None:
+        sim = sims[index]
+        when, _, rid, verdict = decision
+        req = requests[rid]
+        req.update(
+            status=verdict,
+            decided_by=rng.choice(admins),
+            decided_at=when,
+            decision_note={
+                "approved": rng.choice(["Approved", "OK, go ahead", None]),
+                "rejected": "Please wait for next month's budget",
+                "cancelled": "No longer needed",
+            }[verdict],
+        )
+        if verdict == "cancelled":
+            req["decided_by"] = req["requested_by"]
+        sim.open_request = None
+        if verdict == "approved":
+            sim.balance += req["amount"]
+            movements.append(
+                (
+                    when,
+                    index,
+                    {
+                        "kind": "credit",
+                        "amount": req["amount"],
+                        "feature": None,
+                        "request_id": rid,
+                        "actor": req["decided_by"],
+                        "description": f"Credit request #{rid} approved",
+                    },
+                )
+            )
+        events.append((when, 1, "decision", {"request": rid}))
+
     day = start
     first = _at(start, rng).replace(hour=8)
     for index, sim in enumerate(sims):
@@ -233,41 +268,10 @@ def _simulate(
     while day < end:
         weekday = day.weekday()
         for index, sim in enumerate(sims):
-            # decisions due today or earlier
-            for decision in [d for d in pending_decisions if d[1] == index and d[0].date() <= day]:
+            # decisions due today take effect at their time, between the day's uses
+            due = sorted(d for d in pending_decisions if d[1] == index and d[0].date() <= day)
+            for decision in due:
                 pending_decisions.remove(decision)
-                when, _, rid, verdict = decision
-                req = requests[rid]
-                req.update(
-                    status=verdict,
-                    decided_by=rng.choice(admins),
-                    decided_at=when,
-                    decision_note={
-                        "approved": rng.choice(["Approved", "OK, go ahead", None]),
-                        "rejected": "Please wait for next month's budget",
-                        "cancelled": "No longer needed",
-                    }[verdict],
-                )
-                if verdict == "cancelled":
-                    req["decided_by"] = req["requested_by"]
-                sim.open_request = None
-                if verdict == "approved":
-                    sim.balance += req["amount"]
-                    movements.append(
-                        (
-                            when,
-                            index,
-                            {
-                                "kind": "credit",
-                                "amount": req["amount"],
-                                "feature": None,
-                                "request_id": rid,
-                                "actor": req["decided_by"],
-                                "description": f"Credit request #{rid} approved",
-                            },
-                        )
-                    )
-                events.append((when, 1, "decision", {"request": rid}))
             if index == INACTIVE_WORKSPACE and day == end - timedelta(days=20):
                 books.status_changes.append((sim.workspace_id, _at(day, rng), admins[1]))
                 sim.daily_uses = 0
@@ -275,6 +279,8 @@ def _simulate(
             uses = max(0, int(rng.gauss(sim.daily_uses * factor, sim.daily_uses * 0.2)))
             todays = sorted(_at(day, rng) for _ in range(uses))
             for when in todays:
+                while due and due[0][0] <= when:
+                    decide(index, due.pop(0))
                 feature = rng.choices(list(FEATURES), weights=[w for _, w in FEATURES.values()])[0]
                 (low, high), _ = FEATURES[feature]
                 amount = _money(rng, low, high)
@@ -295,6 +301,8 @@ def _simulate(
                         },
                     )
                 )
+            for decision in due:
+                decide(index, decision)
             low_mark = sim.topup * Decimal("0.2")
             last_days = (end - day).days
             if sim.open_request is None and sim.balance < low_mark and sim.daily_uses > 0:

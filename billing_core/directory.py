@@ -116,6 +116,8 @@ class DirectoryOps:
 
     def add_member(self, workspace_id: int, user_id: int) -> None:
         clean_id(user_id, what="user")
+        if user_id == SYSTEM_USER_ID:
+            raise InvalidInput("The system account cannot be a member of a workspace.")
         with self._directory_write() as cur:
             workspace_name(self.db, workspace_id)
             if not cur.execute("SELECT 1 FROM users WHERE id = ?", [user_id]).fetchone():
@@ -207,9 +209,11 @@ class DirectoryOps:
 
     def find_workspace(self, actor: User, ref: str) -> Workspace:
         """A workspace by id or by name (case-insensitive), as typed on the command line."""
+        if not isinstance(ref, str):
+            raise NotFound(f"There is no workspace {ref!r}.")
         text = ref.strip()
         with self.db.reading() as cur:
-            if text.isdigit():
+            if text.isascii() and text.isdigit() and len(text) < 19:
                 row = cur.execute("SELECT id FROM workspaces WHERE id = ?", [int(text)]).fetchone()
             else:
                 row = cur.execute("SELECT id FROM workspaces WHERE name_key = ?", [text.lower()]).fetchone()

@@ -98,17 +98,22 @@ class DebitWriter:
         try:
             with self.db.writing() as cur:
                 outcomes = _apply(self.db, cur, [d for d, _ in batch])
-        except BaseException as error:  # the transaction rolled back: every call fails
+        except Exception as error:
+            if len(batch) > 1:  # the batch rolled back: give each debit its own try,
+                for item in batch:  # so one caller's unwritable debit fails only that caller
+                    self._commit([item])
+                return
             failure = (
                 error
                 if isinstance(error, BillingError)
-                else BillingError(f"The ledger could not record these debits: {error}")
+                else BillingError(f"The ledger could not record this debit: {error}")
             )
-            for _, future in batch:
-                future.set_exception(failure)
-            if not isinstance(error, Exception):
-                raise
+            batch[0][1].set_exception(failure)
             return
+        except BaseException as error:  # interpreter shutdown and the like: fail every call
+            for _, future in batch:
+                future.set_exception(error)
+            raise
         self.batches += 1
         self.debits += len(batch)
         if self.batches % COMPACT_EVERY == 0:
@@ -205,11 +210,11 @@ def _replay(
             "This idempotency key was already used for a different charge; use a new key."
         )
     if entry is None:
-        row = cur.execute(
+        rows = cur.execute(
             f"SELECT {ENTRY_COLUMNS} FROM entries WHERE id = ?",
             [entry_id],  # noqa: S608
-        ).fetchone()
-        entry = row_to_transaction(row)
+        ).fetchall()  # fetch to the end: an open result would block the next statement
+        entry = row_to_transaction(rows[0])
     return entry
 
 

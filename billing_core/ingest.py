@@ -1,11 +1,12 @@
 """Bulk usage ingest: `Ledger.consume_many`, a whole batch of debits in one pass.
 
-The events go to DuckDB as one Arrow table and are checked, decided and written
-set-based inside one write transaction, in the shape of group_commit.py: every
-row is validated in SQL (each rejected row gets a reason), duplicates are found
-by joins, and the accepted rows are written with a handful of INSERT ... SELECT
-statements (entries, postings, daily rollup deltas, idempotency keys, one audit
-row per debit) and one UPDATE of the wallets from grouped totals.
+The events become one Arrow table (amounts parsed exactly with Arrow compute,
+never through float) and are checked, decided and written set-based inside one
+write transaction, in the shape of group_commit.py: every row is validated in
+SQL and each refused row gets a reason; duplicates are found by joins; the
+accepted rows are written with a few INSERT ... SELECT statements (entries,
+postings, daily rollup deltas, idempotency keys, one audit row per debit) and
+one UPDATE of the wallets from grouped totals.
 
 The outcome is the one `consume` gives when called once per event in order of
 `occurred_at` (ties in input order): an event is posted iff its wallet is active
@@ -14,20 +15,25 @@ not stop a later, smaller one. A workspace whose events all fit its balance is
 decided at once; only workspaces that would overdraw (and the rare key reused
 within the batch for different charges) are walked event by event in Python.
 
-Idempotency keys: a key already in the ledger, or seen earlier in the batch for
-the same charge (workspace, amount, feature), is a skipped duplicate; a key
-reused for a different charge is a rejection.
+Idempotency keys: a key already in the ledger, or posted earlier in the batch,
+for the same charge (workspace, amount, feature) is a skipped duplicate; for a
+different charge it is a rejection. Entries take their ids in occurred_at
+order and `created_at` = occurred_at.
 """
 
 from __future__ import annotations
 
+import csv
 import math
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -35,7 +41,7 @@ import pyarrow.compute as pc
 from .access import resolve_actor
 from .errors import InvalidAmount, InvalidInput
 from .models import IngestResult, User, WalletStatus
-from .money import MAX_MOVEMENT, PLACES, QUANTUM, ZERO
+from .money import MAX_MOVEMENT, PLACES, QUANTUM
 from .schema import PLATFORM_ACCOUNTS, USAGE_ACCOUNT
 from .store import Database
 from .text import MAX_DESCRIPTION, MAX_FEATURE
@@ -44,8 +50,14 @@ REQUIRED_COLUMNS = ("workspace", "amount", "feature", "description", "occurred_a
 KEY_COLUMN = "idempotency_key"
 MAX_KEY = 200  # as `consume` cleans an idempotency key
 
-# Reasons, one short phrase per rule, as shown in the rejects table and file.
-FLOAT_AMOUNT = "amount is a float, which is not exact; give it as text or a Decimal"
+# Reasons: one short phrase per rule, as shown in the rejects table and file.
+AMOUNT_MISSING = "amount missing"
+AMOUNT_FLOAT = "amount is a float, which is not exact; give it as text or a Decimal"
+AMOUNT_NOT_NUMBER = "amount is not a plain number"
+AMOUNT_NOT_FINITE = "amount is not a finite number"
+AMOUNT_NOT_POSITIVE = "amount must be greater than zero"
+AMOUNT_TOO_BIG = "amount is over 1,000,000,000 credits"
+AMOUNT_TOO_PRECISE = "amount has more than 4 decimal places"
 INSUFFICIENT = "insufficient credits"
 INACTIVE = "wallet inactive"
 KEY_REUSED = "idempotency key reused for a different charge"
@@ -55,55 +67,63 @@ FLOAT_COLUMN = (
     "give amounts as text (such as '12.5'), integers or Decimals."
 )
 
-# What Python's str.strip() removes, so text is cleaned as `consume` cleans it.
+_MONEY = pa.decimal128(18, 4)
+_UNITS = 10**PLACES  # amounts as integers of 0.0001 credit, for the sequential pass
+_PLAIN = re.compile(r"[0-9]+(\.[0-9]+)?|\.[0-9]+")  # what money.parse_amount accepts
+# The common case, parsed by Arrow alone: at most 10 digits, at most 4 decimals, no spaces.
+_SIMPLE = r"^(?:[0-9]{1,10}(?:\.[0-9]{1,4})?|\.[0-9]{1,4})$"
+# What Python's str.strip() removes, so text is cleaned exactly as `consume` cleans it.
 _SPACE = "".join(c for c in map(chr, range(0x110000)) if c.isspace())
+_SPACE_CLASS = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in _SPACE) + "]"
+_EDGE = f"^{_SPACE_CLASS}|{_SPACE_CLASS}$"  # text that needs stripping (rare: trim is slow)
 # A time of day followed by an explicit zone: an offset, Z, or a zone name.
 _ZONED = r"[0-9]:[0-9]{2}(:[0-9]{2}(\.[0-9]*)?)?\s*([+-][0-9]{2}(:?[0-9]{2})?|[A-Za-z_]+(/[A-Za-z_+-]+)*)$"
-_UNITS = 10**PLACES  # amounts as integers of 0.0001 credit for the sequential pass
 
 _SCHEMA = pa.schema(
     [
         ("row", pa.int64()),
         ("ws_int", pa.int64()),
         ("ws_text", pa.string()),
-        ("amount_text", pa.string()),
-        ("amount_note", pa.string()),
+        ("amount", _MONEY),
+        ("amount_note", pa.string()),  # why the amount is refused, when it is
+        ("amount_text", pa.string()),  # the amount as given, when it was text or is refused
         ("feature", pa.string()),
         ("description", pa.string()),
         ("key", pa.string()),
-        ("at", pa.timestamp("us")),
-        ("at_text", pa.string()),
+        ("occurred", pa.timestamp("us")),
+        ("occurred_text", pa.string()),
     ]
 )
 
 
 # --------------------------------------------------------------------------- input
 def normalize(events: object) -> pa.Table:
-    """The events as one Arrow table of fixed schema (`_SCHEMA`), nothing decided yet.
+    """The events as one Arrow table of fixed schema (`_SCHEMA`); nothing decided yet.
 
     Typed columns are converted with Arrow compute; only a pandas object column
-    of mixed values is walked in Python. A floating-point amount column is
-    refused as a whole (InvalidAmount); a float among mixed values is refused
-    for its row.
+    of mixed values (and the odd amount text Arrow cannot parse alone) is looked
+    at in Python. A floating-point amount column is refused as a whole
+    (InvalidAmount); a float among mixed values is refused for its row.
     """
     columns = _columns(events)
     n = len(columns["amount"])
     ws_int, ws_text = _workspace(columns["workspace"])
-    amount_text, amount_note = _amount(columns["amount"])
-    at, at_text = _occurred_at(columns["occurred_at"])
+    amount, note, amount_text = _amount(columns["amount"])
+    occurred, occurred_text = _occurred_at(columns["occurred_at"])
     key = columns.get(KEY_COLUMN)
     return pa.table(
         [
-            pa.array(range(n), pa.int64()),
+            pa.array(np.arange(n, dtype=np.int64)),
             ws_int,
             ws_text,
+            amount,
+            note,
             amount_text,
-            amount_note,
             _text(columns["feature"]),
             _text(columns["description"]),
             _text(key) if key is not None else pa.nulls(n, pa.string()),
-            at,
-            at_text,
+            occurred,
+            occurred_text,
         ],
         schema=_SCHEMA,
     )
@@ -113,14 +133,16 @@ def _columns(events: object) -> dict[str, Any]:
     """name -> a pandas Series or an Arrow (chunked) array, for the columns we read."""
     if isinstance(events, pd.DataFrame):
         names = [str(c) for c in events.columns]
+        frame = events
 
         def get(name: str) -> Any:
-            return events[name]
+            return frame[name]
     elif isinstance(events, pa.Table | pa.RecordBatch):
         names = list(events.schema.names)
+        table = events
 
         def get(name: str) -> Any:
-            return events.column(name)
+            return table.column(name)
     else:
         raise InvalidInput("Give the usage events as a pandas DataFrame or an Arrow table.")
     if len(set(names)) != len(names):
@@ -132,9 +154,9 @@ def _columns(events: object) -> dict[str, Any]:
     missing = [c for c in wanted if c not in present]
     if missing:
         raise InvalidInput(
-            "The events lack the column(s) "
-            + ", ".join(missing)
-            + f"; expected {', '.join(REQUIRED_COLUMNS)} (and optionally {KEY_COLUMN})."
+            f"The events lack the column(s) {', '.join(missing)}; expected "
+            f"{', '.join(REQUIRED_COLUMNS)} (workspace may be named workspace_id) "
+            f"and optionally {KEY_COLUMN}."
         )
     columns = {name: get(actual) for name, actual in zip(REQUIRED_COLUMNS, wanted, strict=True)}
     if KEY_COLUMN in present:
@@ -143,8 +165,8 @@ def _columns(events: object) -> dict[str, Any]:
 
 
 def _arrow(values: Any) -> Any:
-    """An Arrow array of `values` (decoded if dictionary-encoded), or None when a pandas
-    object column mixes kinds of values Arrow cannot hold in one type."""
+    """An Arrow array or chunked array of `values` (dictionaries decoded, text as string),
+    or None for a pandas object column that mixes kinds of values Arrow cannot hold in one type."""
     if isinstance(values, pd.Series):
         try:
             array = pa.array(values, from_pandas=True)
@@ -152,11 +174,16 @@ def _arrow(values: Any) -> Any:
             return None
     else:
         array = values
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks() if array.num_chunks != 1 else array.chunk(0)
     if pa.types.is_dictionary(array.type):
-        array = array.dictionary_decode()
+        array = pc.cast(array, array.type.value_type)
+    if pa.types.is_large_string(array.type) or pa.types.is_string_view(array.type):
+        array = pc.cast(array, pa.string())
     return array
+
+
+def _whole(array: Any) -> Any:
+    """One contiguous array (for the few compute functions that take no chunked arrays)."""
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
 
 def _cells(values: Any) -> list[Any]:
@@ -187,73 +214,166 @@ def _workspace(values: Any) -> tuple[Any, Any]:
     """(ids, texts): integer ids as they are; text (an id or a name) for the SQL to resolve."""
     array = _arrow(values)
     n = len(values)
-    if array is not None and (pa.types.is_integer(array.type) and not pa.types.is_boolean(array.type)):
-        return pc.cast(array, pa.int64()), pa.nulls(n, pa.string())
-    if array is not None and pa.types.is_floating(array.type):  # ids read with gaps as NaN
-        whole = pc.fill_null(pc.equal(pc.floor(array), array), False)
-        ids = pc.if_else(whole, pc.cast(pc.if_else(whole, array, 0), pa.int64(), safe=False), None)
-        return ids, pc.if_else(whole, pa.scalar(None, pa.string()), pc.cast(array, pa.string()))
-    if array is not None and pa.types.is_null(array.type):
-        return pa.nulls(n, pa.int64()), pa.nulls(n, pa.string())
-    if array is not None and pa.types.is_string(array.type):
-        return pa.nulls(n, pa.int64()), array
+    if array is not None:
+        kind = array.type
+        if pa.types.is_integer(kind):
+            try:
+                return pc.cast(array, pa.int64()), pa.nulls(n, pa.string())
+            except pa.ArrowInvalid:  # a uint64 beyond int64: no such workspace
+                return pa.nulls(n, pa.int64()), pc.cast(array, pa.string())
+        if pa.types.is_floating(kind):  # integer ids read with gaps become floats in pandas
+            whole = pc.fill_null(pc.equal(pc.floor(array), array), False)
+            whole = pc.and_(whole, pc.fill_null(pc.less(pc.abs(array), 2.0**53), False))
+            whole_ids = pc.cast(pc.if_else(whole, array, 0.0), pa.int64())
+            text = pc.cast(array, pa.string())
+            return (
+                pc.if_else(whole, whole_ids, pa.scalar(None, pa.int64())),
+                pc.if_else(whole, pa.scalar(None, pa.string()), text),
+            )
+        if pa.types.is_null(kind):
+            return pa.nulls(n, pa.int64()), pa.nulls(n, pa.string())
+        if pa.types.is_string(kind):
+            return pa.nulls(n, pa.int64()), array
     ids: list[int | None] = []
     texts: list[str | None] = []
     for v in _cells(values):
-        is_id = isinstance(v, int) and not isinstance(v, bool)
+        is_id = isinstance(v, int) and not isinstance(v, bool) and -(2**63) <= v < 2**63
         ids.append(int(v) if is_id else None)
         texts.append(None if is_id or _missing(v) else str(v))
     return pa.array(ids, pa.int64()), pa.array(texts, pa.string())
 
 
-def _amount(values: Any) -> tuple[Any, Any]:
-    """(texts, notes): each amount as plain text for the SQL to parse exactly, and a
-    reason for a row whose value is refused before parsing (a float among mixed values)."""
+def classify_amount(value: object) -> tuple[Decimal | None, str | None]:
+    """(amount, None) for a valid amount, else (None, reason): money.parse_amount's
+    rules exactly (a plain number, > 0, <= 1,000,000,000, at most 4 decimals)."""
+    if _missing(value):
+        return None, AMOUNT_MISSING
+    if isinstance(value, bool):
+        return None, AMOUNT_NOT_NUMBER
+    if isinstance(value, float) or type(value).__name__.startswith("float"):
+        return None, AMOUNT_FLOAT  # a Python or numpy float
+    if isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, int) or type(value).__name__.startswith(("int", "uint")):
+        number = Decimal(int(str(value)))  # a Python or numpy integer
+    elif isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None, AMOUNT_MISSING
+        if not _PLAIN.fullmatch(text):
+            return None, AMOUNT_NOT_POSITIVE if text.startswith("-") else AMOUNT_NOT_NUMBER
+        number = Decimal(text)
+    else:
+        return None, AMOUNT_NOT_NUMBER
+    if not number.is_finite():
+        return None, AMOUNT_NOT_FINITE
+    if number <= 0:
+        return None, AMOUNT_NOT_POSITIVE
+    if number > MAX_MOVEMENT:
+        return None, AMOUNT_TOO_BIG
+    try:
+        if number != number.quantize(QUANTUM, rounding=ROUND_DOWN):
+            return None, AMOUNT_TOO_PRECISE
+    except InvalidOperation:  # pragma: no cover - bounded above, so quantize cannot overflow
+        return None, AMOUNT_TOO_PRECISE
+    return number.quantize(QUANTUM), None
+
+
+def _amount(values: Any) -> tuple[Any, Any, Any]:
+    """(amounts, notes, texts): the exact DECIMAL(18,4) amount of each valid row; the
+    reason for each refused one; the amount as given where it was text or is refused."""
     array = _arrow(values)
     n = len(values)
     if array is not None:
         kind = array.type
         if pa.types.is_floating(kind):
-            if array.null_count == len(array) and isinstance(values, pd.Series):
-                return pa.nulls(n, pa.string()), pa.nulls(n, pa.string())  # an empty column
+            if array.null_count == n:  # an empty column pandas typed as float
+                return _amount_cells([None] * n)
             raise InvalidAmount(FLOAT_COLUMN)
-        if pa.types.is_decimal(kind) and kind.scale < 0:
-            array = pc.cast(array, pa.decimal128(min(38, kind.precision - kind.scale), 0))
-        if pa.types.is_string(kind) or pa.types.is_null(kind):
-            return pc.cast(array, pa.string()), pa.nulls(n, pa.string())
-        if (pa.types.is_integer(kind) and not pa.types.is_boolean(kind)) or pa.types.is_decimal(kind):
-            return pc.cast(array, pa.string()), pa.nulls(n, pa.string())
-    texts: list[str | None] = []
-    notes: list[str | None] = []
-    for v in _cells(values):
-        text, note = _amount_cell(v)
-        texts.append(text)
-        notes.append(note)
-    return pa.array(texts, pa.string()), pa.array(notes, pa.string())
+        if pa.types.is_string(kind):
+            return _amount_from_text(array)
+        if pa.types.is_null(kind):
+            return _amount_cells([None] * n)
+        if pa.types.is_integer(kind) or pa.types.is_decimal128(kind):
+            return _amount_from_numbers(array)
+    return _amount_cells(_cells(values))
 
 
-def _amount_cell(value: object) -> tuple[str | None, str | None]:
-    if _missing(value):
-        return None, None
-    if isinstance(value, bool):
-        return str(value), "amount is not a plain number"
-    if isinstance(value, float):
-        return repr(value), FLOAT_AMOUNT
-    if isinstance(value, Decimal):
-        if not value.is_finite():
-            return str(value), "amount must be a finite number"
-        return format(value, "f"), None
-    if isinstance(value, int):
-        return str(value), None
-    if isinstance(value, str):
-        return value, None
-    if type(value).__module__ == "numpy":  # numpy scalars: integers are exact, floats are not
-        kind = getattr(value, "dtype", None)
-        if kind is not None and kind.kind in "iu":
-            return str(int(str(value))), None
-        if kind is not None and kind.kind == "f":
-            return repr(value), FLOAT_AMOUNT
-    return str(value), "amount is not a plain number"
+def _amount_cells(cells: list[Any]) -> tuple[Any, Any, Any]:
+    pairs = [classify_amount(v) for v in cells]
+    return (
+        pa.array([a for a, _ in pairs], _MONEY),
+        pa.array([r for _, r in pairs], pa.string()),
+        pa.array(
+            [None if r is None or _missing(v) else str(v) for v, (_, r) in zip(cells, pairs, strict=True)],
+            pa.string(),
+        ),
+    )
+
+
+def _amount_from_text(array: Any) -> tuple[Any, Any, Any]:
+    """Arrow parses the common shape (digits, up to 4 decimals); the rest goes cell by cell."""
+    simple = pc.fill_null(pc.match_substring_regex(array, _SIMPLE), False)
+    parsed = pc.cast(pc.if_else(simple, array, "0"), _MONEY)
+    positive = pc.greater(parsed, pa.scalar(Decimal(0), _MONEY))
+    ok = pc.and_(simple, pc.and_(positive, pc.less_equal(parsed, pa.scalar(MAX_MOVEMENT, _MONEY))))
+    amount = pc.if_else(ok, parsed, pa.scalar(None, _MONEY))
+    note = pc.if_else(
+        simple,
+        pc.if_else(
+            positive,
+            pc.if_else(ok, pa.scalar(None, pa.string()), AMOUNT_TOO_BIG),
+            AMOUNT_NOT_POSITIVE,
+        ),
+        pa.scalar(None, pa.string()),
+    )
+    rest = pc.invert(simple)
+    if pc.any(rest).as_py():
+        rest_amount, rest_note, _ = _amount_cells(array.filter(rest).to_pylist())
+        rest = _whole(rest)
+        amount = pc.replace_with_mask(_whole(amount), rest, rest_amount)
+        note = pc.replace_with_mask(_whole(note), rest, rest_note)
+    return amount, note, array
+
+
+def _amount_from_numbers(array: Any) -> tuple[Any, Any, Any]:
+    """Integers and decimals: compared and rescaled by Arrow, never through float."""
+    if pa.types.is_integer(array.type):  # as a decimal, which Arrow rescales checking values
+        try:
+            array = pc.cast(array, pa.decimal128(20, 0))
+        except pa.ArrowInvalid:  # pragma: no cover - every 64-bit integer fits 20 digits
+            return _amount_cells(_cells(array))
+    kind = array.type
+    zero = pa.scalar(0, kind) if pa.types.is_integer(kind) else pa.scalar(Decimal(0), kind)
+    limit = pa.scalar(int(MAX_MOVEMENT)) if pa.types.is_integer(kind) else pa.scalar(MAX_MOVEMENT)
+    exact = array
+    too_precise = None
+    if pa.types.is_decimal(kind) and kind.scale > PLACES:
+        exact = pc.round(array, ndigits=PLACES, round_mode="towards_zero")
+        too_precise = pc.not_equal(exact, array)
+    not_positive = pc.less_equal(array, zero)
+    too_big = pc.greater(array, limit)
+    refused = (
+        pc.or_(not_positive, too_big)
+        if too_precise is None
+        else pc.or_(pc.or_(not_positive, too_big), too_precise)
+    )
+    refused = pc.fill_null(refused, True)  # a missing amount is refused too
+    if not pc.any(refused).as_py():  # the common case: every amount is good
+        return pc.cast(array, _MONEY), pa.nulls(len(array), pa.string()), pa.nulls(len(array), pa.string())
+    # in parse_amount's order: missing, not positive, too big, too precise
+    note = pa.nulls(len(array), pa.string())
+    if too_precise is not None:
+        note = pc.if_else(too_precise, AMOUNT_TOO_PRECISE, note)
+    note = pc.if_else(too_big, AMOUNT_TOO_BIG, note)
+    note = pc.if_else(not_positive, AMOUNT_NOT_POSITIVE, note)
+    note = pc.if_else(pc.is_null(array), AMOUNT_MISSING, note)
+    amount = pc.if_else(refused, pa.scalar(None, _MONEY), pc.cast(pc.if_else(refused, zero, exact), _MONEY))
+    given = _whole(pc.and_(refused, pc.is_valid(array)))
+    text = pc.replace_with_mask(
+        pa.nulls(len(array), pa.string()), given, pc.cast(_whole(array).filter(given), pa.string())
+    )
+    return amount, note, text
 
 
 def _occurred_at(values: Any) -> tuple[Any, Any]:
@@ -263,9 +383,8 @@ def _occurred_at(values: Any) -> tuple[Any, Any]:
     if array is not None:
         kind = array.type
         if pa.types.is_timestamp(kind):
-            if kind.tz is not None:  # an aware time: its instant in UTC
-                array = pc.cast(array, pa.timestamp(kind.unit, tz="UTC"))
-                array = array.cast(pa.timestamp(kind.unit))
+            if kind.tz is not None:  # an aware time: its instant, as naive UTC
+                array = pc.cast(array, pa.timestamp(kind.unit, tz="UTC")).cast(pa.timestamp(kind.unit))
             return pc.cast(array, pa.timestamp("us"), safe=False), pa.nulls(n, pa.string())
         if pa.types.is_date(kind):
             return pc.cast(array, pa.timestamp("us")), pa.nulls(n, pa.string())
@@ -290,104 +409,104 @@ def _occurred_at(values: Any) -> tuple[Any, Any]:
 
 
 # ------------------------------------------------------------------------ checking
-# Every row in one pass: its reason to be refused (in the order `consume` checks),
-# its resolved workspace, and whether its idempotency key is already in the ledger.
-# A key seen more than once among the rows that pass is grouped: a group of one
-# charge has a lead (the first by occurred_at, then row) and echoes; a group of
-# different charges is "tangled" and decided event by event.
-_CHECK = r"""
+def _clean(column: str) -> str:
+    """SQL for `column` stripped as str.strip() strips (trim with a set is slow: only when needed)."""
+    return f"CASE WHEN regexp_matches({column}, $edge) THEN trim({column}, $space) ELSE {column} END"
+
+
+# Every row in one pass: why it is refused (checked in the order `consume` checks),
+# its workspace, and its idempotency key against the ledger. A key seen more than
+# once among the rows that pass is grouped: a group of one charge has a lead (the
+# first by occurred_at, then row) and echoes that share its fate; a group of
+# different charges is "tangled" and its workspaces are walked event by event.
+_CHECK = f"""
+CREATE TEMP TABLE ingest_checked AS
 WITH ev AS (
-    SELECT row, ws_int, ws_text, amount_note, feature, description, key,
-           trim(amount_text, $space) AS a,
-           trim(feature, $space) AS f,
-           trim(description, $space) AS d,
-           nullif(trim(key, $space), '') AS k,
+    SELECT row, ws_int, ws_text, amount, amount_note, feature, description, key, occurred_text,
+           {_clean("feature")} AS f,
+           {_clean("description")} AS d,
+           nullif({_clean("key")}, '') AS k,
            CASE
-               WHEN at IS NOT NULL THEN at
-               WHEN regexp_matches(trim(at_text, $space), $zoned)
-                   THEN timezone('UTC', try_cast(trim(at_text, $space) AS TIMESTAMPTZ))
-               ELSE try_cast(trim(at_text, $space) AS TIMESTAMP)
-           END AS at,
-           at_text
+               WHEN occurred IS NOT NULL THEN occurred
+               WHEN regexp_matches(occurred_text, $zoned)
+                   THEN timezone('UTC', try_cast({_clean("occurred_text")} AS TIMESTAMPTZ))
+               ELSE try_cast({_clean("occurred_text")} AS TIMESTAMP)
+           END AS occurred
     FROM ingest_events
-),
-amounts AS (
-    SELECT *,
-           regexp_full_match(a, '[0-9]+(\.[0-9]+)?|\.[0-9]+') AS plain,
-           coalesce(nullif(ltrim(split_part(a, '.', 1), '0'), ''), '0') AS whole,
-           rtrim(split_part(a, '.', 2), '0') AS frac
-    FROM ev
 ),
 names AS (
     SELECT t.ws_text,
-           CASE WHEN regexp_full_match(trim(t.ws_text, $space), '[0-9]{1,18}')
-                THEN trim(t.ws_text, $space)::BIGINT ELSE w.id END AS ws_id
-    FROM (SELECT DISTINCT ws_text FROM ingest_events WHERE ws_text IS NOT NULL) t
-    LEFT JOIN workspaces w ON w.name_key = lower(trim(t.ws_text, $space))
+           CASE WHEN regexp_full_match(t.clean, '[0-9]{{1,18}}') THEN t.clean::BIGINT ELSE w.id END AS ws_id
+    FROM (SELECT DISTINCT ws_text, {_clean("ws_text")} AS clean
+          FROM ingest_events WHERE ws_text IS NOT NULL) t
+    LEFT JOIN workspaces w ON w.name_key = lower(t.clean)
 ),
-parsed AS (
-    SELECT a.*,
-           coalesce(a.ws_int, n.ws_id) AS ws,
-           CASE WHEN a.plain AND length(a.whole) <= 10 AND length(a.frac) <= 4
-                THEN try_cast(a.whole || '.' || a.frac AS DECIMAL(18,4)) END AS amount
-    FROM amounts a LEFT JOIN names n ON n.ws_text = a.ws_text
-),
-checked AS MATERIALIZED (
-    SELECT p.row, p.ws, w.account_id, p.amount, p.f, p.d, p.k, p.at,
+checked AS (
+    SELECT e.row, w.workspace_id AS ws, w.account_id, e.amount, e.f, e.d, e.k, e.occurred,
            CASE
-               WHEN p.amount_note IS NOT NULL THEN p.amount_note
-               WHEN p.a IS NULL OR p.a = '' THEN 'amount missing'
-               WHEN NOT p.plain AND starts_with(p.a, '-') THEN 'amount must be greater than zero'
-               WHEN NOT p.plain THEN 'amount is not a plain number'
-               WHEN p.whole = '0' AND p.frac = '' THEN 'amount must be greater than zero'
-               WHEN length(p.whole) > 10 OR try_cast(p.whole AS BIGINT) > $max_whole
-                    OR (try_cast(p.whole AS BIGINT) = $max_whole AND p.frac <> '')
-                   THEN 'amount is over the limit of 1,000,000,000 credits per movement'
-               WHEN length(p.frac) > 4 THEN 'amount has more than 4 decimal places'
-               WHEN p.feature IS NULL OR (p.f = '' AND NOT contains(p.feature, chr(0)))
-                   THEN 'feature missing'
-               WHEN contains(p.feature, chr(0)) THEN 'feature contains a NUL character'
-               WHEN length(p.f) > $max_feature THEN 'feature too long (at most ' || $max_feature || ' characters)'
-               WHEN p.description IS NULL OR (p.d = '' AND NOT contains(p.description, chr(0)))
-                   THEN 'description missing'
-               WHEN contains(p.description, chr(0)) THEN 'description contains a NUL character'
-               WHEN length(p.d) > $max_description
-                   THEN 'description too long (at most ' || $max_description || ' characters)'
-               WHEN contains(p.key, chr(0)) THEN 'idempotency key contains a NUL character'
-               WHEN length(p.k) > $max_key THEN 'idempotency key too long (at most ' || $max_key || ' characters)'
-               WHEN p.at IS NULL AND coalesce(trim(p.at_text, $space), '') = '' THEN 'occurred_at missing'
-               WHEN p.at IS NULL THEN 'occurred_at is not a date and time'
-               WHEN p.ws_int IS NULL AND p.ws_text IS NULL THEN 'workspace missing'
+               WHEN e.amount_note IS NOT NULL THEN e.amount_note
+               WHEN e.amount IS NULL THEN '{AMOUNT_MISSING}'
+               WHEN e.feature IS NULL THEN 'feature missing'
+               WHEN contains(e.feature, chr(0)) THEN 'feature contains a NUL character'
+               WHEN e.f = '' THEN 'feature missing'
+               WHEN length(e.f) > $max_feature
+                   THEN 'feature too long (over ' || $max_feature || ' characters)'
+               WHEN e.description IS NULL THEN 'description missing'
+               WHEN contains(e.description, chr(0)) THEN 'description contains a NUL character'
+               WHEN e.d = '' THEN 'description missing'
+               WHEN length(e.d) > $max_description
+                   THEN 'description too long (over ' || $max_description || ' characters)'
+               WHEN contains(e.key, chr(0)) THEN 'idempotency key contains a NUL character'
+               WHEN length(e.k) > $max_key
+                   THEN 'idempotency key too long (over ' || $max_key || ' characters)'
+               WHEN e.occurred IS NULL AND coalesce({_clean("e.occurred_text")}, '') = ''
+                   THEN 'occurred_at missing'
+               WHEN e.occurred IS NULL THEN 'occurred_at is not a date and time'
+               WHEN e.ws_int IS NULL AND e.ws_text IS NULL THEN 'workspace missing'
                WHEN w.workspace_id IS NULL THEN 'unknown workspace'
                WHEN NOT $admin AND m.workspace_id IS NULL THEN 'not a member of this workspace'
-               WHEN ik.key IS NOT NULL AND NOT (ik.workspace_id = p.ws AND ik.amount = p.amount
-                                                AND ik.feature IS NOT DISTINCT FROM p.f)
+               WHEN ik.key IS NOT NULL AND NOT (ik.workspace_id = w.workspace_id AND ik.amount = e.amount
+                                                AND ik.feature IS NOT DISTINCT FROM e.f)
                    THEN $key_reused
            END AS reason,
            ik.key IS NOT NULL AS known
-    FROM parsed p
-    LEFT JOIN wallets w ON w.workspace_id = p.ws
-    LEFT JOIN memberships m ON m.workspace_id = p.ws AND m.user_id = $actor
-    LEFT JOIN idempotency_keys ik ON ik.key = p.k
-),
+    FROM ev e
+    LEFT JOIN names n ON n.ws_text = e.ws_text
+    LEFT JOIN wallets w ON w.workspace_id = coalesce(e.ws_int, n.ws_id)
+    LEFT JOIN memberships m ON m.workspace_id = w.workspace_id AND m.user_id = $actor
+    LEFT JOIN idempotency_keys ik ON ik.key = e.k
+)"""
+_CHECK_GROUPED = """,
 groups AS (
-    SELECT k, min(struct_pack(t := at, r := row)).r AS lead,
+    SELECT k, min(struct_pack(t := occurred, r := row)).r AS lead,
            min(ws) <> max(ws) OR min(amount) <> max(amount) OR min(f) <> max(f) AS tangled
     FROM checked WHERE reason IS NULL AND NOT known AND k IS NOT NULL
     GROUP BY k HAVING count(*) > 1
 )
-SELECT c.row, c.ws, c.account_id, c.amount, c.f, c.d, c.k, c.at,
+SELECT c.row, c.ws, c.account_id, c.amount, c.f, c.d, c.k, c.occurred,
        CASE WHEN c.reason IS NOT NULL THEN 'rejected'
             WHEN c.known THEN 'skipped'
-            WHEN g.lead IS NOT NULL AND g.lead <> c.row AND NOT g.tangled THEN 'echo'
+            WHEN g.lead <> c.row AND NOT g.tangled THEN 'echo'
             ELSE 'open' END AS state,
        c.reason,
        CASE WHEN g.lead <> c.row AND NOT g.tangled THEN g.lead END AS lead,
        coalesce(g.tangled, FALSE) AS tangled
 FROM checked c LEFT JOIN groups g ON g.k = c.k AND c.reason IS NULL AND NOT c.known
 """
+# Whether two rows may carry the same key once keys are stripped; if not, nothing is grouped.
+_KEYS_REPEAT = """
+SELECT EXISTS (SELECT key FROM ingest_events WHERE key IS NOT NULL GROUP BY key HAVING count(*) > 1)
+       OR coalesce((SELECT bool_or(regexp_matches(key, $edge)) FROM ingest_events), FALSE)
+"""
 
-# Per workspace with open rows: does everything fit (the fast path)?
+_CHECK_PLAIN = """
+SELECT row, ws, account_id, amount, f, d, k, occurred,
+       CASE WHEN reason IS NOT NULL THEN 'rejected' WHEN known THEN 'skipped' ELSE 'open' END AS state,
+       reason, NULL::BIGINT AS lead, FALSE AS tangled
+FROM checked
+"""
+
+# Per workspace with open rows: its wallet, and whether all of them fit (the fast path).
 _WORKSPACES = """
 SELECT s.ws, w.status, (w.balance * $units)::BIGINT AS balance,
        sum(s.amount) <= w.balance AS fits, bool_or(s.tangled) AS tangled
@@ -396,53 +515,29 @@ WHERE s.state = 'open'
 GROUP BY s.ws, w.status, w.balance
 """
 
-# The open rows of the workspaces to walk one by one, in the order `consume` would see them.
+# The open rows of the workspaces to walk, in the order `consume` would see them.
 _SEQUENTIAL = """
 SELECT s.row, s.ws, (s.amount * $units)::BIGINT, s.k, s.f, s.tangled
 FROM ingest_checked s SEMI JOIN ingest_paths p ON p.ws = s.ws AND p.path = 'walk'
 WHERE s.state = 'open'
-ORDER BY s.at, s.row
+ORDER BY s.occurred, s.row
 """
 
-# Every row's outcome; an echo takes its lead's (posted -> a skipped duplicate).
-_OUTCOMES = """
-CREATE TEMP TABLE ingest_outcomes AS
-WITH decided AS (
-    SELECT s.row, s.ws, s.account_id, s.amount, s.f, s.d, s.k, s.at, s.lead,
-           CASE WHEN s.state <> 'open' THEN s.state
-                WHEN p.path = 'post' THEN 'posted'
-                WHEN p.path = 'refuse' THEN 'rejected'
-                ELSE q.outcome END AS outcome,
-           CASE WHEN s.state <> 'open' THEN s.reason
-                WHEN p.path = 'refuse' THEN $inactive
-                ELSE q.reason END AS reason
-    FROM ingest_checked s
-    LEFT JOIN ingest_paths p ON p.ws = s.ws
-    LEFT JOIN ingest_walked q ON q.row = s.row
-)
-SELECT d.row, d.ws, d.account_id, d.amount, d.f, d.d, d.k, d.at,
-       CASE WHEN d.outcome <> 'echo' THEN d.outcome
-            WHEN l.outcome = 'posted' THEN 'skipped' ELSE 'rejected' END AS outcome,
-       CASE WHEN d.outcome = 'echo' AND l.outcome <> 'posted' THEN l.reason ELSE d.reason END AS reason
-FROM decided d LEFT JOIN decided l ON d.outcome = 'echo' AND l.row = d.lead
-"""
-
-# The posted rows in entry order, each with its entry id and the wallet balance after it.
+# The rows to post, in entry order (ids and running balances are added in Python).
 _POSTED = """
-CREATE TEMP TABLE ingest_posted AS
-SELECT $first_entry + row_number() OVER (ORDER BY o.at, o.row) - 1 AS id,
-       o.row, o.ws, o.account_id, o.amount, o.f, o.d, o.k, o.at,
-       (w.balance - sum(o.amount) OVER (PARTITION BY o.ws ORDER BY o.at, o.row
-                                        ROWS UNBOUNDED PRECEDING))::DECIMAL(18,4) AS after
-FROM ingest_outcomes o JOIN wallets w ON w.workspace_id = o.ws
-WHERE o.outcome = 'posted'
+SELECT s.ws, s.account_id, s.amount, s.f, s.d, s.k, s.occurred
+FROM ingest_checked s
+JOIN ingest_paths p ON p.ws = s.ws
+LEFT JOIN ingest_walked q ON q.row = s.row
+WHERE s.state = 'open' AND (p.path = 'post' OR q.outcome = 'posted')
+ORDER BY s.occurred, s.row
 """
 
 _WRITES = (
     """
     INSERT INTO entries (id, workspace_id, kind, amount, description, feature,
                          created_at, actor_id, request_id)
-    SELECT id, ws, 'debit', amount, d, f, at, $actor, NULL FROM ingest_posted ORDER BY id
+    SELECT id, ws, 'debit', amount, d, f, occurred, $actor, NULL FROM ingest_posted
     """,
     """
     INSERT INTO postings (entry_id, account_id, amount)
@@ -453,7 +548,7 @@ _WRITES = (
     """
     INSERT INTO daily_rollups
         (workspace_id, feature, day, debits, credits, debit_count, credit_count)
-    SELECT ws, f, at::DATE, sum(amount), 0, count(*), 0 FROM ingest_posted GROUP BY ALL
+    SELECT ws, f, occurred::DATE, sum(amount), 0, count(*), 0 FROM ingest_posted GROUP BY ALL
     """,
     """
     UPDATE wallets SET balance = wallets.balance - t.total, updated_at = $now
@@ -464,27 +559,47 @@ _WRITES = (
     INSERT INTO idempotency_keys (key, entry_id, workspace_id, amount, feature)
     SELECT k, id, ws, amount, f FROM ingest_posted WHERE k IS NOT NULL
     """,
+    # One row per debit, as `consume` writes; the amount and the balances are the entry's
+    # and the running sum's (a per-row balance text would double the cost of the ingest).
     """
     INSERT INTO audit_log (id, recorded_at, actor_id, action, subject, workspace_id, before, after)
-    SELECT $first_audit + id - $first_entry, $now, $actor, 'wallet.consume', 'entry:' || id, ws,
-           '{"balance": "' || (after + amount)::DECIMAL(18,4) || '"}',
-           '{"balance": "' || after || '", "amount": "' || amount || '", "ingest": true}'
+    SELECT id - $first_entry + $first_audit, $now, $actor, 'wallet.consume', 'entry:' || id, ws,
+           NULL, $after
     FROM ingest_posted
     """,
 )
 
+# Every row not posted, with its outcome and reason. An echo shares its lead's
+# fate: lead posted, a skipped duplicate; lead refused, refused for the same reason.
 _REPORT = """
-SELECT o.row, coalesce(e.ws_text, e.ws_int::VARCHAR) AS workspace, e.amount_text AS amount,
-       o.reason, e.key AS idempotency_key, o.outcome
-FROM ingest_outcomes o JOIN ingest_events e ON e.row = o.row
-WHERE o.outcome <> 'posted'
-ORDER BY o.row
-"""
-
-_TOTALS = """
-SELECT count(*) FILTER (WHERE outcome = 'posted'),
-       coalesce(sum(amount) FILTER (WHERE outcome = 'posted'), 0)::DECIMAL(38,4)
-FROM ingest_outcomes
+WITH unposted AS (
+    SELECT s.row, s.k, s.amount, s.lead,
+           CASE WHEN s.state <> 'open' THEN s.state
+                WHEN p.path = 'refuse' THEN 'rejected'
+                ELSE q.outcome END AS outcome,
+           CASE WHEN s.state <> 'open' THEN s.reason
+                WHEN p.path = 'refuse' THEN $inactive
+                ELSE q.reason END AS reason
+    FROM ingest_checked s
+    LEFT JOIN ingest_paths p ON p.ws = s.ws
+    LEFT JOIN ingest_walked q ON q.row = s.row
+    WHERE s.state <> 'open' OR p.path = 'refuse' OR q.outcome <> 'posted'
+),
+leads AS (
+    SELECT s.row AS lead, p.path = 'post' OR q.outcome = 'posted' AS posted,
+           CASE WHEN p.path = 'refuse' THEN $inactive ELSE q.reason END AS reason
+    FROM ingest_checked s
+    LEFT JOIN ingest_paths p ON p.ws = s.ws
+    LEFT JOIN ingest_walked q ON q.row = s.row
+    WHERE s.row IN (SELECT lead FROM unposted WHERE outcome = 'echo')
+)
+SELECT u.row,
+       CASE WHEN u.outcome <> 'echo' THEN u.reason ELSE l.reason END AS reason,
+       u.k AS idempotency_key,
+       CASE WHEN u.outcome <> 'echo' THEN u.outcome
+            WHEN l.posted THEN 'skipped' ELSE 'rejected' END AS outcome
+FROM unposted u LEFT JOIN leads l ON l.lead = u.lead
+ORDER BY u.row
 """
 
 
@@ -499,26 +614,24 @@ def _registered(cur: Any, name: str, table: pa.Table) -> Iterator[None]:
 
 def consume_many(db: Database, actor: User, events: object) -> IngestResult:
     """Debit a batch of usage events in one transaction; see the module docstring."""
-    with db.reading() as cur:
-        resolve_actor(cur, actor)  # refuse an unknown actor before reading the events
+    user = resolve_actor(db, actor)  # PermissionDenied for the whole call
     table = normalize(events)
     with db.writing() as cur:
-        user = resolve_actor(cur, actor)
         with _registered(cur, "ingest_events", table):
-            try:
-                return _ingest(db, cur, user, table.num_rows)
-            finally:
-                for name in ("ingest_outcomes", "ingest_posted"):
-                    cur.execute(f"DROP TABLE IF EXISTS {name}")
+            result = _ingest(db, cur, user, table)
+        # a scratch table of this transaction: dropped here, or by the rollback on an error
+        cur.execute("DROP TABLE ingest_checked")
+    return result
 
 
-def _ingest(db: Database, cur: Any, user: User, received: int) -> IngestResult:
-    checked = cur.sql(
-        _CHECK,
-        params={
+def _ingest(db: Database, cur: Any, user: User, events: pa.Table) -> IngestResult:
+    [(repeats,)] = cur.execute(_KEYS_REPEAT, {"edge": _EDGE}).fetchall()
+    cur.execute(
+        _CHECK + (_CHECK_GROUPED if repeats else _CHECK_PLAIN),
+        {
             "space": _SPACE,
+            "edge": _EDGE,
             "zoned": _ZONED,
-            "max_whole": int(MAX_MOVEMENT),
             "max_feature": MAX_FEATURE,
             "max_description": MAX_DESCRIPTION,
             "max_key": MAX_KEY,
@@ -526,42 +639,70 @@ def _ingest(db: Database, cur: Any, user: User, received: int) -> IngestResult:
             "actor": user.id,
             "key_reused": KEY_REUSED,
         },
-    ).to_arrow_table()
-    with _registered(cur, "ingest_checked", checked):
-        workspaces = cur.execute(_WORKSPACES, {"units": _UNITS}).fetchall()
-        paths = _paths(workspaces)
-        with _registered(cur, "ingest_paths", paths):
-            walk = cur.execute(_SEQUENTIAL, {"units": _UNITS}).fetchall() if "walk" in paths["path"].to_pylist() else []
-            walked = _walk(walk, {int(r[0]): (WalletStatus(r[1]), int(r[2])) for r in workspaces})
-            with _registered(cur, "ingest_walked", walked):
-                cur.execute(_OUTCOMES, {"inactive": INACTIVE})
-    row = cur.execute(_TOTALS).fetchone()
-    posted, total = int(row[0]), Decimal(row[1]).quantize(QUANTUM)
-    if posted:
-        now = db.clock()
-        first_entry = db.next_id("entries", posted)
-        first_audit = db.next_id("audit_log", posted)
-        cur.execute(_POSTED, {"first_entry": first_entry})
-        names = {
-            "actor": user.id,
-            "usage": PLATFORM_ACCOUNTS[USAGE_ACCOUNT],
-            "now": now,
-            "first_entry": first_entry,
-            "first_audit": first_audit,
-        }
+    )
+    workspaces = cur.execute(_WORKSPACES, {"units": _UNITS}).fetchall()
+    wallets = {int(r[0]): (WalletStatus(r[1]), int(r[2])) for r in workspaces}
+    paths = _paths(workspaces)
+    walk = []
+    with _registered(cur, "ingest_paths", paths):
+        if "walk" in paths.column("path").to_pylist():
+            walk = cur.execute(_SEQUENTIAL, {"units": _UNITS}).fetchall()
+        with _registered(cur, "ingest_walked", _walk(walk, wallets)):
+            posted = cur.sql(_POSTED).to_arrow_table()
+            if posted.num_rows:
+                _write(db, cur, user, posted)
+            report = cur.sql(_REPORT, params={"inactive": INACTIVE}).to_arrow_table()
+    return _result(events, posted, report)
+
+
+def _write(db: Database, cur: Any, user: User, posted: pa.Table) -> None:
+    """Write the posted rows (in entry order): entries, postings, rollups, wallets, keys, audit."""
+    n = posted.num_rows
+    first_entry = db.next_id("entries", n)
+    first_audit = db.next_id("audit_log", n)
+    table = posted.append_column("id", pa.array(np.arange(first_entry, first_entry + n, dtype=np.int64)))
+    batch = f"{first_entry}-{first_entry + n - 1}"
+    values = {
+        "actor": user.id,
+        "usage": PLATFORM_ACCOUNTS[USAGE_ACCOUNT],
+        "now": db.clock(),
+        "first_entry": first_entry,
+        "first_audit": first_audit,
+        "after": f'{{"ingest": true, "batch": "entries {batch}"}}',
+    }
+    with _registered(cur, "ingest_posted", table):
         for sql in _WRITES:
-            cur.execute(sql, {k: v for k, v in names.items() if f"${k}" in sql})
-    report = cur.sql(_REPORT).to_arrow_table().to_pandas()
-    rejected = report.loc[report["outcome"] == "rejected", ["row", "workspace", "amount", "reason"]]
-    skipped = report.loc[report["outcome"] == "skipped", ["row", "idempotency_key"]]
+            cur.execute(sql, {k: v for k, v in values.items() if f"${k}" in sql})
+
+
+def _result(events: pa.Table, posted: pa.Table, report: pa.Table) -> IngestResult:
+    """The counts, and the refused and skipped rows with the workspace and amount as given."""
+    rows = report.column("row")
+    given = events.take(rows)
+    shown = pc.coalesce(given.column("amount_text"), pc.cast(given.column("amount"), pa.string()))
+    workspace = pc.coalesce(given.column("ws_text"), pc.cast(given.column("ws_int"), pa.string()))
+    frame = pa.table(
+        {
+            "row": rows,
+            "workspace": workspace,
+            "amount": shown,
+            "reason": report.column("reason"),
+            "idempotency_key": report.column("idempotency_key"),
+            "outcome": report.column("outcome"),
+        }
+    ).to_pandas()
+    refused = frame["outcome"] == "rejected"
+    rejected = frame.loc[refused, ["row", "workspace", "amount", "reason"]].reset_index(drop=True)
+    skipped = frame.loc[~refused, ["row", "idempotency_key"]].reset_index(drop=True)
+    total = pc.sum(posted.column("amount")).as_py() if posted.num_rows else None
     return IngestResult(
-        received=received,
-        posted=posted,
+        received=events.num_rows,
+        posted=posted.num_rows,
         skipped_duplicates=len(skipped),
         rejected_count=len(rejected),
-        total_posted=total if posted else ZERO,
-        rejected=rejected.reset_index(drop=True),
-        skipped=skipped.reset_index(drop=True),
+        total_posted=(total or Decimal(0)).quantize(QUANTUM),
+        rejected=rejected,
+        skipped=skipped,
     )
 
 
@@ -581,19 +722,15 @@ def _paths(workspaces: list[tuple[Any, ...]]) -> pa.Table:
     return pa.table({"ws": pa.array(ids, pa.int64()), "path": pa.array(paths, pa.string())})
 
 
-def _walk(
-    rows: list[tuple[Any, ...]], wallets: dict[int, tuple[WalletStatus, int]]
-) -> pa.Table:
+def _walk(rows: list[tuple[Any, ...]], wallets: dict[int, tuple[WalletStatus, int]]) -> pa.Table:
     """Decide rows in order as `consume` would: a key posted earlier in the batch replays
     (same charge: skipped) or conflicts; then an inactive wallet or too small a balance refuses."""
     balance = {ws: units for ws, (_, units) in wallets.items()}
     inactive = {ws for ws, (status, _) in wallets.items() if status is WalletStatus.INACTIVE}
     charged: dict[str, tuple[int, int, str]] = {}
-    out_rows: list[int] = []
     outcomes: list[str] = []
     reasons: list[str | None] = []
-    for row, ws, units, key, feature, tangled in rows:
-        out_rows.append(row)
+    for _row, ws, units, key, feature, tangled in rows:
         if tangled and key in charged:
             same = charged[key] == (ws, units, feature)
             outcomes.append("skipped" if same else "rejected")
@@ -612,8 +749,136 @@ def _walk(
                 charged[key] = (ws, units, feature)
     return pa.table(
         {
-            "row": pa.array(out_rows, pa.int64()),
+            "row": pa.array([r[0] for r in rows], pa.int64()),
             "outcome": pa.array(outcomes, pa.string()),
             "reason": pa.array(reasons, pa.string()),
         }
     )
+
+
+# ---------------------------------------------------------------------------- files
+CSV_BLOCK = 8 << 20  # bytes of CSV parsed at a time
+@dataclass(frozen=True, slots=True)
+class EventFile:
+    """A CSV or Parquet file of usage events, read in chunks of `chunk_rows` rows."""
+
+    path: str
+    kind: str  # "csv" | "parquet"
+    rows: int | None  # exact for Parquet; for CSV an estimate from the line count
+    columns: tuple[str, ...]
+
+
+def open_event_file(path: str) -> EventFile:
+    """Check that `path` is a readable CSV or Parquet file with the event columns.
+
+    Raises InvalidInput (InvalidAmount for a float amount column) with one line
+    naming the problem; nothing is read into the ledger.
+    """
+    try:
+        with open(path, "rb") as handle:
+            magic = handle.read(4)
+    except OSError as error:
+        raise InvalidInput(f"Cannot read {path}: {error.strerror or error}.") from None
+    if magic == b"PAR1":
+        return _open_parquet(path)
+    return _open_csv(path)
+
+
+def _open_parquet(path: str) -> EventFile:
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.ParquetFile(path).schema_arrow
+        rows = pq.ParquetFile(path).metadata.num_rows
+    except (pa.ArrowException, OSError) as error:
+        raise InvalidInput(f"{path} is not a readable Parquet file: {_first_line(error)}") from None
+    names = tuple(schema.names)
+    _check_header(path, names)
+    amount = "amount"
+    if pa.types.is_floating(schema.field(amount).type):
+        raise InvalidAmount(f"{path}: {FLOAT_COLUMN}")
+    return EventFile(path, "parquet", rows, names)
+
+
+def _open_csv(path: str) -> EventFile:
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            header = next(csv.reader(handle), None)
+        with open(path, "rb") as handle:
+            lines = sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{path} is neither a Parquet file nor a UTF-8 CSV file.") from None
+    except csv.Error as error:
+        raise InvalidInput(f"{path} is not a readable CSV file: {error}.") from None
+    except OSError as error:
+        raise InvalidInput(f"Cannot read {path}: {error.strerror or error}.") from None
+    if not header:
+        raise InvalidInput(f"{path} is empty: expected a header line with {', '.join(REQUIRED_COLUMNS)}.")
+    names = tuple(name.strip() for name in header)
+    _check_header(path, names)
+    return EventFile(path, "csv", max(0, lines - 1), names)
+
+
+def _check_header(path: str, names: tuple[str, ...]) -> None:
+    if len(set(names)) != len(names):
+        raise InvalidInput(f"{path} has two columns of the same name.")
+    present = set(names) | ({"workspace"} if "workspace_id" in names else set())
+    missing = [c for c in REQUIRED_COLUMNS if c not in present]
+    if missing:
+        raise InvalidInput(
+            f"{path} lacks the column(s) {', '.join(missing)}; expected "
+            f"{', '.join(REQUIRED_COLUMNS)} (and optionally {KEY_COLUMN})."
+        )
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+def read_chunks(source: EventFile, chunk_rows: int) -> Iterator[pa.Table]:
+    """The file's rows, `chunk_rows` at a time, every CSV column as text (never float).
+
+    A malformed row part-way raises InvalidInput naming it; the chunks before it
+    have been handed out already.
+    """
+    wanted = [c for c in (*REQUIRED_COLUMNS, "workspace_id", KEY_COLUMN) if c in source.columns]
+    if source.kind == "parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            for batch in pq.ParquetFile(source.path).iter_batches(batch_size=chunk_rows, columns=wanted):
+                yield pa.Table.from_batches([batch])
+        except (pa.ArrowException, OSError) as error:
+            raise InvalidInput(f"{source.path} could not be read: {_first_line(error)}") from None
+        return
+    import pyarrow.csv as pacsv
+
+    try:
+        reader = pacsv.open_csv(
+            source.path,
+            read_options=pacsv.ReadOptions(
+                block_size=CSV_BLOCK, column_names=list(source.columns), skip_rows=1
+            ),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in source.columns},
+                include_columns=wanted,
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+        pending: list[pa.RecordBatch] = []
+        held = 0
+        for batch in reader:
+            pending.append(batch)
+            held += batch.num_rows
+            while held >= chunk_rows:
+                table = pa.Table.from_batches(pending)
+                yield table.slice(0, chunk_rows)
+                rest = table.slice(chunk_rows)
+                pending, held = rest.to_batches(), rest.num_rows
+        if held:
+            yield pa.Table.from_batches(pending)
+    except pa.ArrowException as error:
+        raise InvalidInput(f"{source.path} is not a valid CSV file: {_first_line(error)}") from None

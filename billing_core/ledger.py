@@ -14,10 +14,12 @@ from .analytics import AnalyticsOps
 from .directory import DirectoryOps
 from .group_commit import DebitWriter
 from .history import HistoryOps
-from .models import AuditRecord, User, VerificationReport
+from .ingest import consume_many
+from .models import AuditRecord, IngestResult, User, VerificationReport
 from .requests import RequestOps
 from .signin import SignInOps
 from .store import Clock, Database, default_path, utc_now
+from .text import clean_limit
 from .verify import verify
 from .wallets import WalletOps
 
@@ -31,6 +33,11 @@ class Ledger(DirectoryOps, WalletOps, RequestOps, HistoryOps, AnalyticsOps, Sign
     def path(self) -> str:
         return self.db.path
 
+    def consume_many(self, actor: User, events: object) -> IngestResult:
+        """Debit a batch of usage events (a DataFrame or Arrow table) in one transaction:
+        what fits is posted, the rest reported; see billing_core.ingest."""
+        return consume_many(self.db, actor, events)
+
     def verify(self) -> VerificationReport:
         """Recompute every balance, entry and rollup; raise LedgerCorrupt on any difference."""
         return verify(self.db)
@@ -39,6 +46,7 @@ class Ledger(DirectoryOps, WalletOps, RequestOps, HistoryOps, AnalyticsOps, Sign
         self, actor: User, *, workspace_id: int | None = None, limit: int = 200
     ) -> list[AuditRecord]:
         """The newest audit rows (admins only)."""
+        clean_limit(limit, most=10_000)
         with self.db.reading() as cur:
             require_admin(self.db, actor, "read the audit trail")
             rows = cur.execute(

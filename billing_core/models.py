@@ -6,6 +6,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class EntryKind(StrEnum):
@@ -154,3 +158,22 @@ class VerificationReport:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class IngestResult:
+    """What `Ledger.consume_many` did with a batch of usage events.
+
+    `rejected` has one row per refused event (row: its 0-based position in the
+    input; workspace and amount as given, as text; reason); `skipped` one per
+    duplicate by idempotency key (row, idempotency_key). Every event is counted
+    exactly once: received = posted + skipped_duplicates + rejected_count.
+    """
+
+    received: int
+    posted: int
+    skipped_duplicates: int
+    rejected_count: int
+    total_posted: Decimal
+    rejected: pd.DataFrame
+    skipped: pd.DataFrame

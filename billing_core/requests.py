@@ -17,7 +17,7 @@ from .journal import lock_wallet, post
 from .models import CreditRequest, EntryKind, RequestStatus, User
 from .money import parse_amount, to_decimal
 from .store import Database, as_utc
-from .text import MAX_NOTE, clean_id, clean_text
+from .text import MAX_NOTE, clean_id, clean_limit, clean_text
 
 _SELECT = """
     SELECT r.id, r.workspace_id, w.name, r.amount, r.status, r.note,
@@ -206,6 +206,7 @@ class RequestOps:
         limit: int = 500,
     ) -> list[CreditRequest]:
         """Requests the actor may see, newest first (pending ones oldest first)."""
+        clean_limit(limit, most=10_000)
         wanted = _parse_status(status) if status is not None else None
         with self.db.reading() as cur:
             user = resolve_actor(self.db, actor)

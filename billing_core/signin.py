@@ -7,6 +7,10 @@ until the oldest of those failures ages out, whatever the password.
 
 from __future__ import annotations
 
+import math
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from .errors import AccountLocked, AuthenticationFailed
@@ -14,18 +18,32 @@ from .models import User
 from .passwords import password_matches
 from .schema import SYSTEM_USER_ID
 from .store import Database, as_utc
+from .text import is_encodable
 
 MAX_FAILURES = 5
 WINDOW = timedelta(minutes=15)
 _NEUTRAL = "That email and password do not match an account."
+_LOCKS = tuple(threading.Lock() for _ in range(64))  # striped: bounded, whatever is typed
+
+
+@contextmanager
+def _email_lock(key: str) -> Iterator[None]:
+    with _LOCKS[hash(key) % len(_LOCKS)]:
+        yield
 
 
 class SignInOps:
     db: Database
 
     def authenticate(self, email: str, password: str) -> User:
-        key = (email or "").strip().lower()[:200] if isinstance(email, str) else ""
-        secret = password if isinstance(password, str) else ""
+        key = email.strip().lower()[:200] if isinstance(email, str) and is_encodable(email) else ""
+        secret = password if isinstance(password, str) and is_encodable(password) else ""
+        # Count, check and record one attempt per email at a time, so parallel guesses
+        # get no more tries than the lockout allows.
+        with _email_lock(key):
+            return self._attempt(key, secret)
+
+    def _attempt(self, key: str, secret: str) -> User:
         now = self.db.clock()
         with self.db.reading() as cur:
             failures = cur.execute(
@@ -44,9 +62,9 @@ class SignInOps:
             ).fetchone()
         count, oldest = failures or (0, None)
         if count >= MAX_FAILURES:
-            wait = max(1, int(((oldest + WINDOW) - now).total_seconds() // 60) + 1)
+            wait = max(1, math.ceil(((oldest + WINDOW) - now).total_seconds() / 60))
             raise AccountLocked(f"Too many failed sign-ins for this email. Try again in {wait} minutes.")
-        ok = password_matches(row[5] if row else None, secret)
+        ok = bool(key) and password_matches(row[5] if row else None, secret)
         with self.db.writing() as cur:
             cur.execute(
                 "INSERT INTO sign_in_attempts (email, attempted_at, succeeded) VALUES (?, ?, ?)",

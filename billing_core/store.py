@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -73,17 +74,49 @@ def _connect(path: str) -> duckdb.DuckDBPyConnection:
         ) from None
 
 
+_OPEN: set[str] = set()  # ledger files this process holds
+_OPEN_LOCK = threading.Lock()
+
+
+def _claim(path: str) -> str | None:
+    """Register a file ledger as open in this process; a second Database over the same
+    file would share DuckDB's instance but not the write lock or the id counters."""
+    if path == ":memory:":
+        return None
+    key = os.path.realpath(path)
+    with _OPEN_LOCK:
+        if key in _OPEN:
+            raise LedgerUnavailable(
+                f"The ledger {path} is already open in this process; use that Ledger "
+                "(open it once and share it between threads)."
+            )
+        _OPEN.add(key)
+    return key
+
+
+def _release(key: str | None) -> None:
+    if key is not None:
+        with _OPEN_LOCK:
+            _OPEN.discard(key)
+
+
 class Database:
     """A DuckDB database with serialised write transactions."""
 
     def __init__(self, path: str, clock: Clock = utc_now) -> None:
         self.path = path
         self.clock = clock
-        self._con = _connect(path)
+        self._claim = _claim(path)
+        try:
+            self._con = _connect(path)
+        except BaseException:
+            _release(self._claim)
+            raise
         self._cursor_lock = threading.Lock()
         self._write_lock = threading.RLock()
         self._writer = self._con.cursor()
         self._next_ids: dict[str, int] = {}
+        self._closed = False
         self.directory_cache: object | None = None  # access.Directory snapshot
         self.directory_generation = 0
         try:
@@ -91,6 +124,7 @@ class Database:
             self._load_ids()
         except duckdb.Error as error:
             self._con.close()
+            _release(self._claim)
             raise LedgerCorrupt(
                 f"The ledger {path} could not be read (nothing was changed; restore it from a "
                 f"backup): {error}"
@@ -164,13 +198,30 @@ class Database:
         """The highest id handed out for `table` so far (may include an uncommitted one)."""
         return self._next_ids[table] - 1
 
-    def checkpoint(self) -> None:
-        with self._write_lock:
-            self._writer.execute("CHECKPOINT")
+    def checkpoint(self, attempts: int = 20) -> None:
+        """Write the WAL into the main file. DuckDB refuses while another transaction is
+        open (a reader's, say), so try again for a moment before giving up."""
+        for attempt in range(attempts):
+            with self._write_lock:
+                try:
+                    self._writer.execute("CHECKPOINT")
+                    return
+                except duckdb.TransactionException:
+                    pass
+                except duckdb.Error as error:
+                    raise translate(error) from None
+            time.sleep(0.01 * (attempt + 1))
+        raise LedgerUnavailable(
+            "The ledger is busy and could not be checkpointed now; its data is safe in the "
+            "write-ahead log. Try again later."
+        )
 
     def close(self) -> None:
         with self._write_lock:
-            self._con.close()
+            if not self._closed:
+                self._closed = True
+                self._con.close()
+                _release(self._claim)
 
 
 def translate(error: duckdb.Error) -> BillingError:
@@ -178,6 +229,12 @@ def translate(error: duckdb.Error) -> BillingError:
     text = str(error)
     if isinstance(error, duckdb.ConversionException) and "out of range" in text:
         return BillingError("That amount is beyond what the ledger can hold.")
+    if any(mark in text for mark in ("Corrupt database file", "Could not read enough bytes",
+                                      "checksum", "Checksum")):
+        return LedgerCorrupt(
+            "The ledger file is damaged: a part of it could not be read. Nothing was changed; "
+            "restore the file from a backup."
+        )
     if isinstance(error, duckdb.ConstraintException):
         return BillingError(f"That change conflicts with existing data: {text.splitlines()[0]}")
     return BillingError(f"The ledger could not complete the operation: {text.splitlines()[0]}")

@@ -13,6 +13,15 @@ MAX_FEATURE = 100
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
+def is_encodable(value: str) -> bool:
+    """False for text with lone surrogates, which no database or browser can store."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def clean_text(value: object, *, what: str, limit: int, required: bool) -> str | None:
     """Strip surrounding space; refuse non-text, empty (when required) and overlong text.
 
@@ -27,6 +36,8 @@ def clean_text(value: object, *, what: str, limit: int, required: bool) -> str |
         raise InvalidInput(f"The {what} must be text.")
     if "\x00" in value:
         raise InvalidInput(f"The {what} cannot contain a NUL character.")
+    if not is_encodable(value):
+        raise InvalidInput(f"The {what} contains characters that are not valid text.")
     text = value.strip()
     if not text:
         if required:
@@ -43,6 +54,13 @@ def clean_email(value: object) -> str:
     if not _EMAIL.fullmatch(text):
         raise InvalidInput(f"{text!r} is not an email address.")
     return text.lower()
+
+
+def clean_limit(value: object, *, most: int) -> int:
+    """A page size: a whole number from 1 to `most`."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
+        raise InvalidInput(f"Ask for 1 to {most:,} rows at a time.")
+    return value
 
 
 def clean_id(value: object, *, what: str) -> int:

@@ -200,15 +200,6 @@ def app_starts_on(path: Path, monkeypatch: pytest.MonkeyPatch, tally) -> None:
         book.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "DEFECT: store.Database.checkpoint runs CHECKPOINT while other threads read; DuckDB then "
-        "refuses ('Cannot CHECKPOINT: there are other write transactions active') and the raw "
-        "duckdb.TransactionException escapes Ledger.checkpoint untranslated (seen in 2 of 20 "
-        "crash-test children, and in ~25% of checkpoints taken during reads and writes)"
-    ),
-)
 def test_a_checkpoint_taken_while_others_read_and_write_succeeds_or_says_why(tmp_path: Path) -> None:
     ledger = billing_core.open_ledger(str(tmp_path / "busy.duckdb"))
     try:

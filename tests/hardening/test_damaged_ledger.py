@@ -188,10 +188,10 @@ def test_damage_to_the_ledger_file_never_yields_wrong_data(size, tally, damaged_
 @pytest.mark.xfail(
     strict=True,
     reason=(
-        "DEFECT: store.Database opens a damaged file without reading it, so a truncated file or "
-        "a corrupted data block is found only by a later query, which store.translate reports "
-        "as a generic BillingError ('could not complete the operation: IO Error / Corrupt "
-        "database file ...') instead of LedgerCorrupt"
+        "OPEN DEFECT: store.Database opens a damaged file without reading it, so a truncated "
+        "file or a corrupted data block is found only by the first query that reads it (now "
+        "reported as LedgerCorrupt, never as wrong data). Refusing at open needs a full read of "
+        "every table on each open: seconds at 10M entries, for every CLI call"
     ),
 )
 def test_a_damaged_ledger_file_is_refused_when_opened(damaged_source) -> None:

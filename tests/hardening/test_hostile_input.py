@@ -232,15 +232,6 @@ def test_hostile_text_is_refused_clearly_or_stored_verbatim(ledger: Ledger, peop
     assert [n for (n,) in rows(ledger, "SELECT count(*) FROM users WHERE name = 'Billing system'")] == [1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "DEFECT: text.clean_text lets lone surrogates (e.g. '\\ud800', or '\\udcff' from an "
-        "undecodable CLI argument) through; DuckDB then fails to encode them and the caller gets "
-        "a generic BillingError with DuckDB's/Python's words ('Python Conversion Failure', "
-        "'utf-8 codec can't encode') instead of InvalidInput"
-    ),
-)
 def test_text_that_is_not_valid_unicode_is_refused_as_invalid_input(ledger: Ledger, people: dict) -> None:
     ledger.grant_credits(people["admin"], people["acme"].id, "100", description="funding")
     wrong = []
@@ -292,28 +283,11 @@ def test_unknown_and_malformed_ids_get_a_clear_refusal(ledger: Ledger, people: d
     assert counts(ledger) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "DEFECT: DirectoryOps.add_member accepts user id 0, the built-in system operator, and "
-        "makes it a member of the workspace (members() then lists system@billing.local), though "
-        "the system account is not a person (user_by_email and users() leave it out)"
-    ),
-)
 def test_the_system_account_cannot_become_a_member(ledger: Ledger, people: dict) -> None:
     with pytest.raises((NotFound, InvalidInput)):
         ledger.add_member(people["acme"].id, 0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "DEFECT: Ledger.audit_trail and Ledger.requests pass `limit` to SQL unchecked: -1, "
-        "'x' and 2**70 come back as generic BillingErrors quoting DuckDB ('Binder Error: "
-        "LIMIT/OFFSET cannot be negative', 'Conversion Error', 'That amount is beyond what the "
-        "ledger can hold') instead of InvalidInput, as history() does"
-    ),
-)
 def test_page_limits_are_validated_everywhere(ledger: Ledger, people: dict) -> None:
     wrong = []
     for limit in (-1, "x", 2**70):
@@ -375,17 +349,11 @@ def fuzz_targets(ledger: Ledger, people: dict[str, Any]) -> dict[str, Callable[.
     }
 
 
-def mixes_dates_and_datetimes(*values: object) -> bool:
-    kinds = {type(v) for v in values if isinstance(v, date)}
-    return date in kinds and datetime in kinds
-
-
 def test_no_argument_makes_billing_core_raise_anything_but_a_billing_error(size, tally) -> None:
     """Any value in any argument: a result or a BillingError, never another exception.
 
-    The three defects this fuzzing found are pinned by their own xfail tests and left out
-    here (lone surrogates, a date range of a date and a datetime, find_workspace), so the
-    rest keeps being fuzzed."""
+    The defects this fuzzing found (lone surrogates, a date range of a date and a
+    datetime, find_workspace) are fixed and also pinned by their own tests."""
     ledger = billing_core.open_ledger(":memory:")
     try:
         people = dict(zip(("admin", "admin2"), cast(ledger, 2, funding="1000")["admins"], strict=True))
@@ -402,10 +370,6 @@ def test_no_argument_makes_billing_core_raise_anything_but_a_billing_error(size,
         )
         @given(name=st.sampled_from(sorted(targets)), x=anything, y=anything, z=anything)
         def call_anything(name: str, x: object, y: object, z: object) -> None:
-            if any(isinstance(v, str) and any("\ud800" <= c <= "\udfff" for c in v) for v in (x, y, z)):
-                return  # pinned by test_text_that_is_not_valid_unicode_is_refused_as_invalid_input
-            if mixes_dates_and_datetimes(x, y):
-                return  # pinned by test_a_date_range_of_a_date_and_a_datetime_is_refused_clearly
             tally.add(operations=1)
             try:
                 targets[name](x, y, z)
@@ -425,14 +389,6 @@ def test_no_argument_makes_billing_core_raise_anything_but_a_billing_error(size,
     tally.assert_clean()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "DEFECT: analytics._check_range accepts a datetime as a date (it is a subclass) and then "
-        "compares a date with a datetime: TypeError escapes spend_by_feature, spend_by_workspace, "
-        "credits_vs_debits, balance_over_time and top_consumers"
-    ),
-)
 def test_a_date_range_of_a_date_and_a_datetime_is_refused_clearly(ledger: Ledger, people: dict) -> None:
     start, end = date(2026, 11, 1), datetime(2026, 11, 27, 12, 0)
     wrong = []
@@ -452,15 +408,6 @@ def test_a_date_range_of_a_date_and_a_datetime_is_refused_clearly(ledger: Ledger
     assert not wrong, "\n".join(wrong)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "DEFECT: DirectoryOps.find_workspace calls ref.strip() on whatever it gets (None, an int: "
-        "AttributeError) and treats any str.isdigit() text as an id: superscript and other "
-        "non-decimal digits ('\u00b2', '\u2460') pass isdigit() but int() raises ValueError; both "
-        "escape billing_core (the CLI prints a traceback for `billing balance \u00b2`)"
-    ),
-)
 def test_find_workspace_refuses_any_reference_clearly(ledger: Ledger, people: dict) -> None:
     wrong = []
     for ref in ("\u00b2", "\u2460", "1\u00b2", None, 1):
@@ -473,14 +420,6 @@ def test_find_workspace_refuses_any_reference_clearly(ledger: Ledger, people: di
     assert not wrong, "\n".join(wrong)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "DEFECT: group_commit.DebitWriter._commit fails the whole batch when one debit in it "
-        "cannot be written (here a description DuckDB cannot encode): every other caller whose "
-        "valid debit was queued with it gets 'The ledger could not record these debits: ...'"
-    ),
-)
 def test_one_callers_bad_debit_never_fails_anothers(ledger: Ledger, people: dict) -> None:
     from tests.hardening.books import in_one_batch
 
@@ -635,14 +574,6 @@ def test_cli_survives_arguments_that_are_not_utf8(cli_db: str) -> None:
     assert done.returncode == 1 and "Traceback" not in err and err.startswith("billing: "), err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "DEFECT: `billing balance ²` (or any command given a workspace like '²') crashes with a "
-        "ValueError traceback: find_workspace's int() on a str.isdigit() text (see "
-        "test_find_workspace_refuses_any_reference_clearly); cli.main catches only BillingError"
-    ),
-)
 def test_cli_never_prints_a_traceback_for_a_workspace_reference(cli_db: str) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "billing_core.cli", "balance", "²", "--db", cli_db],

@@ -6,8 +6,6 @@ import threading
 from collections import Counter
 from decimal import Decimal
 
-import pytest
-
 import billing_core
 from billing_core import IdempotencyConflict
 from tests.hardening.books import (
@@ -104,14 +102,6 @@ def test_one_key_raced_with_other_charges_debits_once_and_refuses_the_rest(size,
     tally.assert_clean()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "DEFECT: group_commit._replay leaves the SELECT of the first entry unfinished "
-        "(fetchone) on the writer cursor; the batch's cur.register() then fails with DuckDB's "
-        "'Resource In Use' error and every debit of that batch fails"
-    ),
-)
 def test_a_replayed_key_never_fails_new_debits_committed_with_it() -> None:
     ledger = billing_core.open_ledger(":memory:")
     try:

@@ -128,15 +128,6 @@ def test_the_ledger_opens_elsewhere_once_the_app_has_closed_it(tmp_path: Path) -
     assert done.stdout.strip() == "OPENED", done.stdout + done.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "DEFECT: open_ledger on a file this process already holds opens a second Database on "
-        "DuckDB's shared instance, with its own write lock and its own id counters "
-        "(store.Database._next_ids); both hand out the same entry and audit ids, so two "
-        "debits share one entry id and verify() fails"
-    ),
-)
 def test_opening_the_same_file_twice_in_one_process_cannot_corrupt_it(tmp_path: Path) -> None:
     path = str(tmp_path / "billing.duckdb")
     first = billing_core.open_ledger(path)

@@ -47,15 +47,6 @@ def attempt(ledger: Ledger, email: object, password: object) -> str:
         return "failed"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "DEFECT: SignInOps.authenticate counts earlier failures in one read, checks the password "
-        "(argon2, slow) and records the attempt in a later write, with nothing serialising the "
-        "three per email; concurrent guesses all see fewer than MAX_FAILURES failures and are all "
-        "checked, so N parallel guesses get N tries instead of 5"
-    ),
-)
 def test_concurrent_guesses_get_no_more_tries_than_the_lockout_allows(book) -> None:
     ledger, _ = book
     guesses = 2 * MAX_FAILURES
