@@ -31,10 +31,12 @@ run: seed
 
 test: install-test
 	bash scripts/install-browser.sh
+	$(VENV)/bin/ruff check billing_core app.py pages tests bench
+	$(VENV)/bin/mypy
 	$(PY) -m pytest -q -m "not stress"
 
 stress: install-test
-	$(PY) -m pytest -q -m stress -p no:randomly
+	$(PY) -m pytest -q -m stress tests/hardening
 
 bench: install
 	$(PY) bench/run.py
