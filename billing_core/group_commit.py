@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import queue
 import threading
+import time
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -32,6 +33,7 @@ from .store import Database, as_utc
 
 MAX_BATCH = 1_024
 COMPACT_EVERY = 2_000  # batches between merges of the day's rollup rows
+LINGER = 0.001  # seconds a batch may wait for more callers; bounds the added latency
 _MONEY = pa.decimal128(18, 4)
 
 
@@ -55,6 +57,7 @@ class DebitWriter:
         self._start_lock = threading.Lock()
         self.batches = 0
         self.debits = 0
+        self._last_batch = 0
 
     def submit(self, debit: Debit) -> Transaction:
         future: Future[Transaction] = Future()
@@ -83,16 +86,26 @@ class DebitWriter:
             if first is None:
                 return
             batch = [first]
-            while len(batch) < MAX_BATCH:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    self._queue.put(None)  # finish this batch, then stop
-                    break
-                batch.append(item)
+            stop = self._drain(batch, linger=LINGER if self._last_batch > 1 else 0.0)
+            self._last_batch = len(batch)
             self._commit(batch)
+            if stop:
+                return
+
+    def _drain(self, batch: list[tuple[Debit, Future[Transaction]]], linger: float) -> bool:
+        """Take what is queued, then (when the last batch was shared) wait up to `linger`
+        seconds for more: callers busy between two debits join this commit instead of
+        paying for the next. Returns True when the writer was asked to stop."""
+        deadline = time.monotonic() + linger
+        while len(batch) < MAX_BATCH:
+            try:
+                item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                return False
+            if item is None:
+                return True
+            batch.append(item)
+        return False
 
     def _commit(self, batch: list[tuple[Debit, Future[Transaction]]]) -> None:
         try:
