@@ -5,8 +5,7 @@ everything queued (up to `MAX_BATCH`), decides each debit in arrival order
 against the wallets' running balances (so a batch never overdraws and each call
 succeeds or fails on its own), and writes all the accepted ones with a handful
 of set-based statements in one transaction. A call waits at most for the batch
-being committed plus its own: there is no timer, the batch is whatever queued
-up while the previous commit ran.
+being committed, up to `LINGER` (1 ms) for others to join, and its own commit.
 """
 
 from __future__ import annotations

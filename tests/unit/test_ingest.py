@@ -66,7 +66,8 @@ def sequential(ledger: Ledger, actor: User, frame: pd.DataFrame) -> list[str]:
     """Feed `frame` to `consume` one event at a time, in occurred_at order (ties by row);
     the outcome of each row, in input order: posted, skipped or rejected."""
     outcomes = ["?"] * len(frame)
-    seen: set[int] = set()
+    with ledger.db.reading() as cur:
+        seen = {int(r[0]) for r in cur.execute("SELECT id FROM entries").fetchall()}
     keys = list(frame["idempotency_key"]) if "idempotency_key" in frame else [None] * len(frame)
     keys = [None if pd.isna(k) else k for k in keys]  # pandas holds a missing text as NaN
     order = sorted(range(len(frame)), key=lambda i: (frame["occurred_at"].iloc[i], i))
@@ -235,17 +236,36 @@ def test_a_key_repeated_in_the_batch_posts_once_and_skips_the_rest(ledger: Ledge
     assert balance(ledger, people["admin"], acme) == Decimal(83)
 
 
-def test_keys_already_in_the_ledger_are_skipped(ledger: Ledger, people: dict) -> None:
+@pytest.mark.parametrize("keys", [["live", "file"], ["live", "file", "file"]], ids=["unique", "repeated"])
+def test_keys_already_in_the_ledger_are_skipped(ledger: Ledger, people: dict, keys: list[str]) -> None:
     acme = people["acme"].id
     fund(ledger, people["admin"], acme, "100")
     ledger.consume(people["admin"], acme, "5", feature="chat", description="live", idempotency_key="live")
-    frame = events((acme, "5", "chat", 0), (acme, "6", "chat", 1), keys=["live", "file"])
+    frame = events(*[(acme, "5" if k == "live" else "6", "chat", 0) for k in keys], keys=keys)
     first = ledger.consume_many(people["admin"], frame)
-    assert (first.posted, first.skipped_duplicates) == (1, 1)
+    assert (first.posted, first.skipped_duplicates) == (1, len(keys) - 1)
     again = ledger.consume_many(people["admin"], frame)  # the same file twice
-    assert (again.posted, again.skipped_duplicates, again.rejected_count) == (0, 2, 0)
+    assert (again.posted, again.skipped_duplicates, again.rejected_count) == (0, len(keys), 0)
+    assert list(again.skipped["idempotency_key"]) == keys
     assert balance(ledger, people["admin"], acme) == Decimal(89)
     ledger.verify()
+
+
+def test_a_repeat_of_a_refused_event_is_refused_for_the_same_reason(ledger: Ledger, people: dict) -> None:
+    acme, beta = people["acme"].id, people["beta"].id
+    fund(ledger, people["admin"], acme, "10")
+    fund(ledger, people["admin"], beta, "10")
+    ledger.set_wallet_status(people["admin"], beta, "inactive")
+    frame = events(
+        (acme, "50", "chat", 0),
+        (acme, "50", "chat", 1),
+        (beta, "1", "chat", 2),
+        (beta, "1", "chat", 3),
+        keys=["big", "big", "off", "off"],
+    )
+    result = ledger.consume_many(people["admin"], frame)
+    assert result.skipped.empty
+    assert list(result.rejected["reason"]) == ["insufficient credits"] * 2 + ["wallet inactive"] * 2
 
 
 def test_a_key_reused_for_a_different_charge_is_rejected(ledger: Ledger, people: dict) -> None:
@@ -420,6 +440,19 @@ def test_amount_text_is_classified_as_parse_amount_decides() -> None:
         assert classify_amount(text)[0] == expected, text
 
 
+def test_times_with_a_zone_are_read_as_that_instant_whatever_duckdbs_time_zone(
+    ledger: Ledger, people: dict
+) -> None:
+    acme = people["acme"].id
+    fund(ledger, people["admin"], acme, "100")
+    ledger.db._writer.execute("SET TimeZone = 'America/New_York'")  # the ledger's write session
+    frame = events((acme, "1", "chat", 0), (acme, "2", "chat", 0))
+    frame["occurred_at"] = ["2026-01-01T10:00:00+02:00", "2026-01-01 10:00:00"]
+    ledger.consume_many(people["admin"], frame)
+    items = ledger.history(people["admin"], acme, limit=2, kind="debit").items
+    assert sorted((t.amount, t.created_at.hour) for t in items) == [(Decimal(1), 8), (Decimal(2), 10)]
+
+
 def test_text_and_time_rules_are_reasons(ledger: Ledger, people: dict) -> None:
     acme = people["acme"].id
     fund(ledger, people["admin"], acme, "100")
@@ -513,7 +546,7 @@ def test_a_call_with_nothing_to_post_writes_nothing(ledger: Ledger, people: dict
 batch_rows = st.lists(
     st.tuples(
         st.sampled_from([0, 1]),  # which workspace
-        st.decimals(min_value=Decimal("0.5"), max_value=Decimal(12), places=1),
+        st.sampled_from([Decimal("0.5"), Decimal(1), Decimal("2.5"), Decimal(7), Decimal("12.25")]),
         st.sampled_from(["chat", "search"]),
         st.integers(0, 4),  # minutes: many ties
         st.sampled_from([None, None, "k1", "k2", "k3"]),
