@@ -97,7 +97,7 @@ def reject(at, request_id: int, note: str = ""):
 
 def test_admin_sees_the_three_pending_requests_oldest_first(admin_page, app_ledger):
     pending = app_ledger.requests(user(app_ledger, ADMIN), status="pending")
-    assert len(pending) == 3
+    assert len(pending) >= 3  # the demo leaves a few teams waiting
     times = [r.requested_at for r in pending]
     assert times == sorted(times)
     assert card_ids(admin_page) == [r.id for r in pending]
@@ -105,7 +105,9 @@ def test_admin_sees_the_three_pending_requests_oldest_first(admin_page, app_ledg
     assert all(r.workspace_name in card for r, card in zip(pending, cards, strict=True))
     captions = " ".join(texts(admin_page, "caption"))
     assert "Alan Turing" in captions and " h ago" in captions
-    assert "Balance 1,200.40 en-credits" in captions  # Acme's current balance
+    ada = user(app_ledger, ADMIN)
+    acme = next(w for w in app_ledger.workspaces(ada) if w.name == "Acme Research")
+    assert f"Balance {app_ledger.wallet(ada, acme.id).balance:,.2f} en-credits" in captions
     assert "/day (last 30 days)" in captions  # the burn rate
     assert "Note: New project starting" in texts(admin_page, "text")
 
@@ -205,7 +207,7 @@ def test_an_admin_cannot_approve_their_own_request(app_as, app_ledger):
 
 
 def test_bulk_approve_of_two_requests_reports_each(admin_page, app_ledger):
-    first, second, third = pending_ids(app_ledger)
+    first, second, *rest = pending_ids(app_ledger)
     balances = {r: balance(app_ledger, request(app_ledger, r).workspace_id)
                 for r in (first, second)}
     admin_page.checkbox(key=f"{K}.pick.{first}").check()
@@ -225,12 +227,13 @@ def test_bulk_approve_of_two_requests_reports_each(admin_page, app_ledger):
         assert decided.status is RequestStatus.APPROVED
         assert decided.decision_note == "Quarterly top-up"
         assert balance(app_ledger, decided.workspace_id) == balances[request_id] + decided.amount
-    assert request(app_ledger, third).status is RequestStatus.PENDING
-    assert card_ids(admin_page) == [third]
+    assert all(request(app_ledger, r).status is RequestStatus.PENDING for r in rest)
+    assert card_ids(admin_page) == rest
     assert app_ledger.verify().ok
 
 
 def test_bulk_reject_without_a_note_changes_nothing(admin_page, app_ledger):
+    waiting = pending_ids(app_ledger)
     admin_page.button(key=f"{K}.select_all").click()
     admin_page.run()
     assert all(admin_page.checkbox(key=f"{K}.pick.{r}").value for r in pending_ids(app_ledger))
@@ -239,11 +242,11 @@ def test_bulk_reject_without_a_note_changes_nothing(admin_page, app_ledger):
 
     errors = " ".join(texts(admin_page, "error"))
     assert errors.count("reason for the rejection") == 1  # said once, not per request
-    assert len(pending_ids(app_ledger)) == 3
+    assert pending_ids(app_ledger) == waiting
 
 
 def test_bulk_approve_reports_a_failure_next_to_the_successes(admin_page, app_ledger):
-    first, second, _ = pending_ids(app_ledger)
+    first, second, *_ = pending_ids(app_ledger)
     admin_page.checkbox(key=f"{K}.pick.{first}").check()
     admin_page.checkbox(key=f"{K}.pick.{second}").check()
     admin_page.run()
@@ -283,7 +286,11 @@ def test_wallet_overview_totals_and_highlights_zero_balance(admin_page, app_ledg
 def test_a_wallet_running_out_within_two_weeks_is_highlighted_low(app_as, app_ledger):
     ada = user(app_ledger, ADMIN)
     northwind = next(w for w in app_ledger.workspaces(ada) if w.name == "Northwind Studio")
-    app_ledger.consume(ada, northwind.id, "600", feature="AI chat", description="Big batch")
+    burn = app_ledger.burn_rate(ada, northwind.id)
+    keep = (burn.per_day * 7).quantize(Decimal("0.01"))  # about a week of spend left
+    spend = app_ledger.wallet(ada, northwind.id).balance - keep
+    if spend > 0:
+        app_ledger.consume(ada, northwind.id, spend, feature="AI chat", description="Big batch")
     at = app_as(ADMIN, script=PAGE).run()
     assert {m.label: m.value for m in at.metric}["Low balance"] == "1"
     table = table_with(at, "Health")

@@ -59,7 +59,7 @@ def test_wallet_card_shows_balance_status_and_pending(app_as, app_ledger: Ledger
     alan = app_ledger.user_by_email("alan@example.com")
     wallet = app_ledger.wallet(alan, ACME)
     assert at.metric[0].label == "Available balance"
-    assert at.metric[0].value == "1,200.40 en-credits" == f"{wallet.balance:,.2f} en-credits"
+    assert at.metric[0].value == f"{wallet.balance:,.2f} en-credits"
     assert any("Active" in m.value and "badge" in m.value for m in at.markdown)
     assert "**2,000.00 en-credits**" in [m.value for m in at.markdown]  # the pending request
     assert not [e for e in at.error if NO_CREDITS in e.value]
@@ -80,10 +80,11 @@ def test_zero_balance_shows_the_blocked_warning(app_as):
     assert any(NO_CREDITS in e.value and "0 en-credits" in e.value for e in at.error)
 
 
-def test_member_forcing_another_workspace_in_the_address_sees_their_own(app_as):
+def test_member_forcing_another_workspace_in_the_address_sees_their_own(app_as, app_ledger):
     at = billing(app_as, "alan@example.com", workspace=str(UMBRELLA))
     assert at.selectbox[0].value.name == "Acme Research"
-    assert at.metric[0].value == "1,200.40 en-credits"
+    acme = app_ledger.wallet(app_ledger.user_by_email("alan@example.com"), ACME)
+    assert at.metric[0].value == f"{acme.balance:,.2f} en-credits"
     assert "Umbrella" not in shown(at)
 
 
@@ -96,7 +97,8 @@ def test_member_forcing_another_workspace_in_session_state_sees_their_own(app_as
     assert not at.exception
     assert at.selectbox[0].value.name == "Acme Research"
     assert "Umbrella" not in shown(at)
-    assert at.metric[0].value == "1,200.40 en-credits"
+    acme = app_ledger.wallet(app_ledger.user_by_email("alan@example.com"), ACME)
+    assert at.metric[0].value == f"{acme.balance:,.2f} en-credits"
 
 
 def test_history_shows_the_newest_page_first(app_as, app_ledger: Ledger):

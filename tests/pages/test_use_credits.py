@@ -35,13 +35,14 @@ def test_asking_charges_the_price_once_and_shows_the_new_balance(app_as, app_led
     before = app_ledger.wallet(alan, ACME).balance
     newest = app_ledger.history(alan, ACME, limit=1).items[0].id
     at = ask(use_credits(app_as, "alan@example.com"), "Summarise the week")
-    assert app_ledger.wallet(alan, ACME).balance == before - Decimal("2") == Decimal("1198.40")
+    after = app_ledger.wallet(alan, ACME).balance
+    assert after == before - Decimal("2")
     charge = app_ledger.history(alan, ACME, limit=1).items[0]
     assert charge.id > newest
     assert (charge.kind, charge.amount, charge.feature, charge.actor_id) == (
         EntryKind.DEBIT, Decimal("2.0000"), "AI chat", alan.id)
-    assert at.metric[0].value == "1,198.40 en-credits"
-    assert [t.value for t in at.toast] == ["Charged 2.00 en-credits. 1,198.40 en-credits left."]
+    assert at.metric[0].value == f"{after:,.2f} en-credits"
+    assert [t.value for t in at.toast] == [f"Charged 2.00 en-credits. {after:,.2f} en-credits left."]
     assert "Summarise the week" in [t.value for t in at.text]  # drawn as text
     app_ledger.verify()
 
