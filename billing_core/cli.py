@@ -189,6 +189,8 @@ def _ingest(ledger: Ledger, actor: User, args: argparse.Namespace) -> int:
     if args.chunk_rows < 1:
         raise InvalidInput("--chunk-rows must be at least 1.")
     source = open_event_file(args.file)
+    if args.rejects and os.path.realpath(args.rejects) == os.path.realpath(args.file):
+        raise InvalidInput("The rejects file cannot be the file being ingested.")
     bar = _Progress(source.rows or 0, show=(source.rows or 0) > args.chunk_rows)
     rejects = _Rejects(args.rejects or f"{args.file}.rejects.csv", always=args.rejects is not None)
     read = posted = skipped = rejected = 0
@@ -250,7 +252,7 @@ class _Progress:
 
     def done(self, *, complete: bool) -> None:
         """End the bar: at 100% when the whole file was read (the CSV total is an estimate)."""
-        if complete and self.drawn:
+        if complete and self.drawn and self.total != self.last[0]:
             self.total = self.last[0]
             self.update(*self.last)
         if self.drawn and self.tty:
@@ -270,7 +272,7 @@ class _Rejects:
 
     def _open(self) -> None:
         try:
-            self._handle = open(self.path, "w", newline="", encoding="utf-8")  # noqa: SIM115
+            self._handle = open(self.path, "w", newline="", encoding="utf-8")
         except OSError as error:
             raise InvalidInput(f"Cannot write the rejects file {self.path}: {error.strerror}.") from None
         self._writer = csv.writer(self._handle)

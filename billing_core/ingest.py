@@ -1,24 +1,28 @@
 """Bulk usage ingest: `Ledger.consume_many`, a whole batch of debits in one pass.
 
-The events become one Arrow table (amounts parsed exactly with Arrow compute,
-never through float) and are checked, decided and written set-based inside one
-write transaction, in the shape of group_commit.py: every row is validated in
-SQL and each refused row gets a reason; duplicates are found by joins; the
-accepted rows are written with a few INSERT ... SELECT statements (entries,
-postings, daily rollup deltas, idempotency keys, one audit row per debit) and
-one UPDATE of the wallets from grouped totals.
+The events become one Arrow table (amounts parsed exactly by Arrow, never
+through float) and are checked, decided and written set-based inside one write
+transaction, in the shape of group_commit.py: every row is validated in SQL and
+each refused row gets a reason; duplicates are found by joins; the accepted rows
+are written with a few INSERT ... SELECT statements (entries, postings, daily
+rollup deltas, idempotency keys, one audit row per debit) and one UPDATE of the
+wallets from grouped totals.
 
 The outcome is the one `consume` gives when called once per event in order of
 `occurred_at` (ties in input order): an event is posted iff its wallet is active
 and the amount fits the running balance at that point, so a refused event does
 not stop a later, smaller one. A workspace whose events all fit its balance is
-decided at once; only workspaces that would overdraw (and the rare key reused
-within the batch for different charges) are walked event by event in Python.
+decided at once; in one that would overdraw, the leading events that fit are
+found by a running sum in SQL and only the rest are walked one by one in Python
+(as are the workspaces of a key reused within the batch for different charges).
 
 Idempotency keys: a key already in the ledger, or posted earlier in the batch,
 for the same charge (workspace, amount, feature) is a skipped duplicate; for a
-different charge it is a rejection. Entries take their ids in occurred_at
-order and `created_at` = occurred_at.
+different charge it is a rejection. Entries take their ids in occurred_at order
+and `created_at` = occurred_at; the audit row of each debit names its entry and
+the batch. A call holds the ledger's write lock throughout and keeps the batch
+in memory: give it up to a million or so events at a time (the CLI reads
+files in chunks of 200,000).
 """
 
 from __future__ import annotations
@@ -73,7 +77,10 @@ _PLAIN = re.compile(r"[0-9]+(\.[0-9]+)?|\.[0-9]+")  # what money.parse_amount ac
 # The common case, parsed by Arrow alone: at most 10 digits, at most 4 decimals, no spaces.
 _SIMPLE = r"^(?:[0-9]{1,10}(?:\.[0-9]{1,4})?|\.[0-9]{1,4})$"
 # What Python's str.strip() removes, so text is cleaned exactly as `consume` cleans it.
-_SPACE = "".join(c for c in map(chr, range(0x110000)) if c.isspace())
+_SPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
 _SPACE_CLASS = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in _SPACE) + "]"
 _EDGE = f"^{_SPACE_CLASS}|{_SPACE_CLASS}$"  # text that needs stripping (rare: trim is slow)
 # A time of day followed by an explicit zone: an offset, Z, or a zone name.
@@ -87,6 +94,7 @@ _SCHEMA = pa.schema(
         ("amount", _MONEY),
         ("amount_note", pa.string()),  # why the amount is refused, when it is
         ("amount_text", pa.string()),  # the amount as given, when it was text or is refused
+        ("text_note", pa.string()),  # a feature, description or key that is not valid text
         ("feature", pa.string()),
         ("description", pa.string()),
         ("key", pa.string()),
@@ -110,7 +118,17 @@ def normalize(events: object) -> pa.Table:
     ws_int, ws_text = _workspace(columns["workspace"])
     amount, note, amount_text = _amount(columns["amount"])
     occurred, occurred_text = _occurred_at(columns["occurred_at"])
-    key = columns.get(KEY_COLUMN)
+    feature, bad_feature = _text(columns["feature"])
+    description, bad_description = _text(columns["description"])
+    key, bad_key = _text(columns[KEY_COLUMN]) if KEY_COLUMN in columns else (pa.nulls(n, pa.string()), set())
+    text_note: list[str | None] = [None] * n
+    for what, bad in (
+        ("idempotency key", bad_key),
+        ("description", bad_description),
+        ("feature", bad_feature),
+    ):
+        for row in bad:  # in `consume`'s order: the feature's problem is reported first
+            text_note[row] = f"{what} contains characters that are not valid text"
     return pa.table(
         [
             pa.array(np.arange(n, dtype=np.int64)),
@@ -119,9 +137,12 @@ def normalize(events: object) -> pa.Table:
             amount,
             note,
             amount_text,
-            _text(columns["feature"]),
-            _text(columns["description"]),
-            _text(key) if key is not None else pa.nulls(n, pa.string()),
+            pa.array(text_note, pa.string())
+            if bad_feature or bad_description or bad_key
+            else pa.nulls(n, pa.string()),
+            feature,
+            description,
+            key,
             occurred,
             occurred_text,
         ],
@@ -170,7 +191,7 @@ def _arrow(values: Any) -> Any:
     if isinstance(values, pd.Series):
         try:
             array = pa.array(values, from_pandas=True)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
+        except (pa.ArrowException, OverflowError, UnicodeEncodeError):
             return None
     else:
         array = values
@@ -198,16 +219,30 @@ def _missing(value: object) -> bool:
     return isinstance(value, float) and math.isnan(value)
 
 
-def _text(values: Any) -> Any:
+def _shown(value: object) -> str:
+    """`value` as text that can be stored (lone surrogates escaped), to report it."""
+    return str(value).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _text(values: Any) -> tuple[Any, set[int]]:
+    """(texts, rows whose text cannot be stored): text as given, other values as text."""
     array = _arrow(values)
     if array is not None:
         if pa.types.is_string(array.type):
-            return array
+            return array, set()
         try:
-            return pc.cast(array, pa.string())
+            return pc.cast(array, pa.string()), set()
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             pass
-    return pa.array([None if _missing(v) else str(v) for v in _cells(values)], pa.string())
+    texts: list[str | None] = []
+    bad: set[int] = set()
+    for row, v in enumerate(_cells(values)):
+        text = None if _missing(v) else str(v)
+        if text is not None and _shown(text) != text:
+            bad.add(row)
+            text = _shown(text)
+        texts.append(text)
+    return pa.array(texts, pa.string()), bad
 
 
 def _workspace(values: Any) -> tuple[Any, Any]:
@@ -239,7 +274,7 @@ def _workspace(values: Any) -> tuple[Any, Any]:
     for v in _cells(values):
         is_id = isinstance(v, int) and not isinstance(v, bool) and -(2**63) <= v < 2**63
         ids.append(int(v) if is_id else None)
-        texts.append(None if is_id or _missing(v) else str(v))
+        texts.append(None if is_id or _missing(v) else _shown(v))
     return pa.array(ids, pa.int64()), pa.array(texts, pa.string())
 
 
@@ -305,7 +340,7 @@ def _amount_cells(cells: list[Any]) -> tuple[Any, Any, Any]:
         pa.array([a for a, _ in pairs], _MONEY),
         pa.array([r for _, r in pairs], pa.string()),
         pa.array(
-            [None if r is None or _missing(v) else str(v) for v, (_, r) in zip(cells, pairs, strict=True)],
+            [None if _missing(v) else _shown(v) for v in cells],
             pa.string(),
         ),
     )
@@ -314,9 +349,12 @@ def _amount_cells(cells: list[Any]) -> tuple[Any, Any, Any]:
 def _amount_from_text(array: Any) -> tuple[Any, Any, Any]:
     """Arrow parses the common shape (digits, up to 4 decimals); the rest goes cell by cell."""
     simple = pc.fill_null(pc.match_substring_regex(array, _SIMPLE), False)
-    parsed = pc.cast(pc.if_else(simple, array, "0"), _MONEY)
+    all_simple = pc.all(simple).as_py()
+    parsed = pc.cast(array if all_simple else pc.if_else(simple, array, "0"), _MONEY)
     positive = pc.greater(parsed, pa.scalar(Decimal(0), _MONEY))
     ok = pc.and_(simple, pc.and_(positive, pc.less_equal(parsed, pa.scalar(MAX_MOVEMENT, _MONEY))))
+    if all_simple and pc.all(ok).as_py():  # the common case: every amount is good
+        return parsed, pa.nulls(len(array), pa.string()), array
     amount = pc.if_else(ok, parsed, pa.scalar(None, _MONEY))
     note = pc.if_else(
         simple,
@@ -339,13 +377,10 @@ def _amount_from_text(array: Any) -> tuple[Any, Any, Any]:
 def _amount_from_numbers(array: Any) -> tuple[Any, Any, Any]:
     """Integers and decimals: compared and rescaled by Arrow, never through float."""
     if pa.types.is_integer(array.type):  # as a decimal, which Arrow rescales checking values
-        try:
-            array = pc.cast(array, pa.decimal128(20, 0))
-        except pa.ArrowInvalid:  # pragma: no cover - every 64-bit integer fits 20 digits
-            return _amount_cells(_cells(array))
+        array = pc.cast(array, pa.decimal128(20, 0))  # every 64-bit integer fits
     kind = array.type
-    zero = pa.scalar(0, kind) if pa.types.is_integer(kind) else pa.scalar(Decimal(0), kind)
-    limit = pa.scalar(int(MAX_MOVEMENT)) if pa.types.is_integer(kind) else pa.scalar(MAX_MOVEMENT)
+    zero = pa.scalar(Decimal(0), kind)
+    limit = pa.scalar(MAX_MOVEMENT)
     exact = array
     too_precise = None
     if pa.types.is_decimal(kind) and kind.scale > PLACES:
@@ -404,7 +439,7 @@ def _occurred_at(values: Any) -> tuple[Any, Any]:
             texts.append(None)
         else:
             times.append(None)
-            texts.append(None if _missing(v) else str(v))
+            texts.append(None if _missing(v) else _shown(v))
     return pa.array(times, pa.timestamp("us")), pa.array(texts, pa.string())
 
 
@@ -422,7 +457,7 @@ def _clean(column: str) -> str:
 _CHECK = f"""
 CREATE TEMP TABLE ingest_checked AS
 WITH ev AS (
-    SELECT row, ws_int, ws_text, amount, amount_note, feature, description, key, occurred_text,
+    SELECT row, ws_int, ws_text, amount, amount_note, text_note, feature, description, key, occurred_text,
            {_clean("feature")} AS f,
            {_clean("description")} AS d,
            nullif({_clean("key")}, '') AS k,
@@ -446,6 +481,7 @@ checked AS (
            CASE
                WHEN e.amount_note IS NOT NULL THEN e.amount_note
                WHEN e.amount IS NULL THEN '{AMOUNT_MISSING}'
+               WHEN e.text_note IS NOT NULL THEN e.text_note
                WHEN e.feature IS NULL THEN 'feature missing'
                WHEN contains(e.feature, chr(0)) THEN 'feature contains a NUL character'
                WHEN e.f = '' THEN 'feature missing'
@@ -515,15 +551,25 @@ WHERE s.state = 'open'
 GROUP BY s.ws, w.status, w.balance
 """
 
-# The open rows of the workspaces to walk, in the order `consume` would see them.
+# The open rows of the workspaces to walk, in the order `consume` would see them. In a
+# workspace with no tangled key, the leading rows whose running total fits the balance
+# are posted without a walk: only the rest is looked at one by one.
 _SEQUENTIAL = """
-SELECT s.row, s.ws, (s.amount * $units)::BIGINT, s.k, s.f, s.tangled
-FROM ingest_checked s SEMI JOIN ingest_paths p ON p.ws = s.ws AND p.path = 'walk'
-WHERE s.state = 'open'
-ORDER BY s.occurred, s.row
+WITH open AS (
+    SELECT s.row, s.ws, s.amount, s.k, s.f, s.tangled, s.occurred,
+           sum(s.amount) OVER (PARTITION BY s.ws ORDER BY s.occurred, s.row
+                               ROWS UNBOUNDED PRECEDING) AS run,
+           bool_or(s.tangled) OVER (PARTITION BY s.ws) AS tangled_ws
+    FROM ingest_checked s SEMI JOIN ingest_paths p ON p.ws = s.ws AND p.path = 'walk'
+    WHERE s.state = 'open'
+)
+SELECT o.row, o.ws, (o.amount * $units)::BIGINT AS units, o.k, o.f, o.tangled,
+       o.run <= w.balance AND NOT o.tangled_ws AS head
+FROM open o JOIN wallets w ON w.workspace_id = o.ws
+ORDER BY o.occurred, o.row
 """
 
-# The rows to post, in entry order (ids and running balances are added in Python).
+# The rows to post, in entry order (their entry ids are added in Python).
 _POSTED = """
 SELECT s.ws, s.account_id, s.amount, s.f, s.d, s.k, s.occurred
 FROM ingest_checked s
@@ -559,8 +605,8 @@ _WRITES = (
     INSERT INTO idempotency_keys (key, entry_id, workspace_id, amount, feature)
     SELECT k, id, ws, amount, f FROM ingest_posted WHERE k IS NOT NULL
     """,
-    # One row per debit, as `consume` writes; the amount and the balances are the entry's
-    # and the running sum's (a per-row balance text would double the cost of the ingest).
+    # One row per debit, as `consume` writes, naming the batch; the amount is the entry's
+    # (writing each debit's balances as text, as `consume` does, would double the cost).
     """
     INSERT INTO audit_log (id, recorded_at, actor_id, action, subject, workspace_id, before, after)
     SELECT id - $first_entry + $first_audit, $now, $actor, 'wallet.consume', 'entry:' || id, ws,
@@ -643,10 +689,8 @@ def _ingest(db: Database, cur: Any, user: User, events: pa.Table) -> IngestResul
     workspaces = cur.execute(_WORKSPACES, {"units": _UNITS}).fetchall()
     wallets = {int(r[0]): (WalletStatus(r[1]), int(r[2])) for r in workspaces}
     paths = _paths(workspaces)
-    walk = []
     with _registered(cur, "ingest_paths", paths):
-        if "walk" in paths.column("path").to_pylist():
-            walk = cur.execute(_SEQUENTIAL, {"units": _UNITS}).fetchall()
+        walk = cur.sql(_SEQUENTIAL, params={"units": _UNITS}).to_arrow_table()
         with _registered(cur, "ingest_walked", _walk(walk, wallets)):
             posted = cur.sql(_POSTED).to_arrow_table()
             if posted.num_rows:
@@ -722,15 +766,23 @@ def _paths(workspaces: list[tuple[Any, ...]]) -> pa.Table:
     return pa.table({"ws": pa.array(ids, pa.int64()), "path": pa.array(paths, pa.string())})
 
 
-def _walk(rows: list[tuple[Any, ...]], wallets: dict[int, tuple[WalletStatus, int]]) -> pa.Table:
+def _walk(rows: pa.Table, wallets: dict[int, tuple[WalletStatus, int]]) -> pa.Table:
     """Decide rows in order as `consume` would: a key posted earlier in the batch replays
-    (same charge: skipped) or conflicts; then an inactive wallet or too small a balance refuses."""
+    (same charge: skipped) or conflicts; then an inactive wallet or too small a balance refuses.
+
+    The head rows (a leading run that fits) are posted as they are; the loop takes the rest.
+    """
+    head = rows.filter(rows.column("head"))
+    tail = rows.filter(pc.invert(rows.column("head")))
     balance = {ws: units for ws, (_, units) in wallets.items()}
+    for spent in head.group_by("ws").aggregate([("units", "sum")]).to_pylist():
+        balance[spent["ws"]] -= spent["units_sum"]
     inactive = {ws for ws, (status, _) in wallets.items() if status is WalletStatus.INACTIVE}
     charged: dict[str, tuple[int, int, str]] = {}
     outcomes: list[str] = []
     reasons: list[str | None] = []
-    for _row, ws, units, key, feature, tangled in rows:
+    columns = [tail.column(name).to_pylist() for name in ("ws", "units", "k", "f", "tangled")]
+    for ws, units, key, feature, tangled in zip(*columns, strict=True):
         if tangled and key in charged:
             same = charged[key] == (ws, units, feature)
             outcomes.append("skipped" if same else "rejected")
@@ -749,15 +801,21 @@ def _walk(rows: list[tuple[Any, ...]], wallets: dict[int, tuple[WalletStatus, in
                 charged[key] = (ws, units, feature)
     return pa.table(
         {
-            "row": pa.array([r[0] for r in rows], pa.int64()),
-            "outcome": pa.array(outcomes, pa.string()),
-            "reason": pa.array(reasons, pa.string()),
+            "row": pa.concat_arrays([_whole(head.column("row")), _whole(tail.column("row"))]),
+            "outcome": pa.concat_arrays(
+                [pa.array(["posted"] * head.num_rows, pa.string()), pa.array(outcomes, pa.string())]
+            ),
+            "reason": pa.concat_arrays(
+                [pa.nulls(head.num_rows, pa.string()), pa.array(reasons, pa.string())]
+            ),
         }
     )
 
 
 # ---------------------------------------------------------------------------- files
 CSV_BLOCK = 8 << 20  # bytes of CSV parsed at a time
+
+
 @dataclass(frozen=True, slots=True)
 class EventFile:
     """A CSV or Parquet file of usage events, read in chunks of `chunk_rows` rows."""

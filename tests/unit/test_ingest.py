@@ -321,6 +321,9 @@ def test_inactive_wallet_rows_are_rejected(ledger: Ledger, people: dict) -> None
     assert result.rejected.to_dict("records") == [
         {"row": 1, "workspace": str(beta), "amount": "1", "reason": "wallet inactive"}
     ]
+    # also when a key reused for different charges sends the wallet down the one-by-one path
+    tangled = events((beta, "1", "chat", 0), (beta, "2", "chat", 1), keys=["k", "k"])
+    assert outcomes_of(ledger.consume_many(people["admin"], tangled)) == ["rejected", "rejected"]
     assert balance(ledger, people["admin"], beta) == Decimal(100)
 
 
@@ -453,6 +456,10 @@ def test_times_with_a_zone_are_read_as_that_instant_whatever_duckdbs_time_zone(
     assert sorted((t.amount, t.created_at.hour) for t in items) == [(Decimal(1), 8), (Decimal(2), 10)]
 
 
+def test_text_is_stripped_of_what_str_strip_strips() -> None:
+    assert ingest._SPACE == "".join(c for c in map(chr, range(0x110000)) if c.isspace())
+
+
 def test_text_and_time_rules_are_reasons(ledger: Ledger, people: dict) -> None:
     acme = people["acme"].id
     fund(ledger, people["admin"], acme, "100")
@@ -487,6 +494,23 @@ def test_text_and_time_rules_are_reasons(ledger: Ledger, people: dict) -> None:
     ]
     entry = ledger.history(people["admin"], acme, limit=1, kind="debit").items[0]
     assert entry.created_at == datetime(2026, 1, 1, 8, 0, tzinfo=UTC)
+
+
+def test_text_that_cannot_be_stored_is_a_reason_not_a_crash(ledger: Ledger, people: dict) -> None:
+    acme = people["acme"].id
+    fund(ledger, people["admin"], acme, "100")
+    frame = events((acme, "1", "chat", 0), (acme, "2", "chat", 1), ("bad\ud800", "bad\udfff", "chat", 2))
+    frame["description"] = pd.Series(["ok", "lone \ud800 surrogate", "ok"], dtype=object)
+    result = ledger.consume_many(people["admin"], frame)
+    assert outcomes_of(result) == ["posted", "rejected", "rejected"]
+    assert result.rejected.to_dict("list") == {
+        "row": [1, 2],
+        "workspace": [str(acme), "bad\\ud800"],
+        "amount": ["2", "bad\\udfff"],
+        "reason": ["description contains characters that are not valid text", "amount is not a plain number"],
+    }
+    with pytest.raises(InvalidInput):  # as `consume` decides
+        ledger.consume(people["admin"], acme, "2", feature="chat", description="lone \ud800 surrogate")
 
 
 def test_missing_columns_are_refused_with_their_names(ledger: Ledger, people: dict) -> None:
@@ -659,14 +683,16 @@ def test_cli_ingests_in_chunks_with_a_progress_bar(
 ) -> None:
     source = tmp_path / "usage.csv"
     lines = ["workspace_id,amount,feature,description,occurred_at"]
-    lines += [f"1,1,chat,event {i},2026-01-01T10:{i % 60:02d}:00" for i in range(25)]
+    lines += [f"1,1,chat,event {i},2026-01-01T10:{i % 60:02d}:00" for i in range(24)]
+    lines += ['1,1,chat,"two\nlines",2026-01-01T11:00:00']  # 26 lines for 25 rows: the total is a guess
     source.write_text("\n".join(lines) + "\n", encoding="utf-8")
     rejects = tmp_path / "out.csv"
     code, out, err = run(
         capsys, "ingest", str(source), "--db", db, "--chunk-rows", "10", "--rejects", str(rejects)
     )
     assert code == 0 and "25 rows, 25 posted (25.00 en-credits)" in out
-    bars = err.strip().splitlines()
+    bars = err.strip().splitlines()  # not a terminal: a line per chunk, then one at 100%
+    assert bars[0].startswith("[" + "#" * 12 + "-" * 18 + "]  38% 10/26 rows; 10 posted")
     assert len(bars) == 4 and bars[-1].startswith("[" + "#" * 30 + "] 100% 25/25 rows")
     assert rejects.read_text() == "row,workspace,amount,reason\n"  # asked for: written even when empty
 
@@ -710,6 +736,16 @@ def test_cli_refuses_a_malformed_file_in_one_line(
     assert code == 1 and out == ""
     assert err.startswith("billing: ") and message in err and len(err.strip().splitlines()) == 1
     assert run(capsys, "history", "1", "--db", db)[1].count("debit") == 0
+
+
+def test_cli_will_not_write_the_rejects_over_the_input(
+    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "usage.csv"
+    source.write_text(CSV, encoding="utf-8")
+    code, _, err = run(capsys, "ingest", str(source), "--db", db, "--rejects", str(source))
+    assert code == 1 and "cannot be the file being ingested" in err
+    assert source.read_text(encoding="utf-8") == CSV
 
 
 def test_cli_reports_a_malformed_row_part_way_and_what_was_already_ingested(
