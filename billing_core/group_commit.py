@@ -146,13 +146,13 @@ def _load_wallets(cur: Any, workspace_ids: set[int]) -> dict[int, WalletState]:
 
 
 def _load_keys(cur: Any, keys: set[str]) -> dict[str, tuple[int, int, Decimal, str | None]]:
-    if not keys:
-        return {}
-    rows = cur.execute(
-        "SELECT key, entry_id, workspace_id, amount, feature FROM idempotency_keys "
-        "WHERE list_contains(?, key)",
-        [sorted(keys)],
-    ).fetchall()
+    """The stored keys among `keys`: one index lookup each (a list filter would scan them all)."""
+    rows = []
+    for key in sorted(keys):
+        rows += cur.execute(
+            "SELECT key, entry_id, workspace_id, amount, feature FROM idempotency_keys WHERE key = ?",
+            [key],
+        ).fetchall()
     return {r[0]: (int(r[1]), int(r[2]), to_decimal(r[3]), r[4]) for r in rows}
 
 

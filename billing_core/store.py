@@ -217,9 +217,14 @@ class Database:
         )
 
     def close(self) -> None:
+        """Checkpoint (so the file stands alone, without its WAL) and close."""
         with self._write_lock:
             if not self._closed:
                 self._closed = True
+                try:
+                    self._writer.execute("CHECKPOINT")
+                except duckdb.Error:
+                    pass  # the WAL still holds everything; DuckDB replays it at the next open
                 self._con.close()
                 _release(self._claim)
 
