@@ -151,9 +151,7 @@ def seed_ledger(db_path: Path) -> None:
             stdin=subprocess.DEVNULL,
         )
     except subprocess.TimeoutExpired as exc:
-        pytest.fail(
-            f"seeding timed out after {SEED_TIMEOUT_S}s: {cmd}\n{exc.stderr}", pytrace=False
-        )
+        pytest.fail(f"seeding timed out after {SEED_TIMEOUT_S}s: {cmd}\n{exc.stderr}", pytrace=False)
     if proc.returncode != 0:
         pytest.fail(
             f"seeding failed (exit {proc.returncode}): {' '.join(cmd)}\n"
@@ -366,3 +364,23 @@ def wait_for_app(page, *, initial_wait_ms: int = 250, timeout_ms: int = DEFAULT_
     # The "Running..." status widget unmounts after a 200 ms exit transition.
     page.locator(SEL_STATUS_WIDGET).wait_for(state="detached", timeout=timeout_ms)
     expect(page.locator(SEL_SKELETON)).to_have_count(0, timeout=timeout_ms)
+
+
+def sign_in(page, app_url: str, email: str, password: str = DEMO_PASSWORD) -> None:
+    """Open the app and sign in through the real sign-in form."""
+    page.goto(app_url)
+    wait_for_app(page, initial_wait_ms=0)
+    page.get_by_role("textbox", name="Email").fill(email)
+    page.get_by_role("textbox", name="Password").fill(password)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    wait_for_app(page)
+
+
+def open_page(page, title: str) -> None:
+    """Follow the sidebar link to a page and check it rendered without an exception."""
+    from playwright.sync_api import expect
+
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
+    wait_for_app(page)
+    expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible()
+    expect(page.locator(SEL_EXCEPTION)).to_have_count(0)

@@ -10,26 +10,18 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from .conftest import ADMIN_EMAIL, DEMO_PASSWORD, SEL_EXCEPTION, wait_for_app
+from .conftest import (
+    ADMIN_EMAIL,
+    DEMO_PASSWORD,
+    SEL_EXCEPTION,
+    open_page,
+    sign_in,
+    wait_for_app,
+)
 
 CARD = '[class*="st-key-billing-approvals-card-"]'
 TOAST = '[data-testid="stToast"]'
 CHART = '[data-testid="stVegaLiteChart"]'
-
-
-def sign_in(page: Page, app_url: str, email: str, password: str) -> None:
-    page.goto(app_url)
-    wait_for_app(page, initial_wait_ms=0)
-    page.get_by_role("textbox", name="Email").fill(email)
-    page.get_by_role("textbox", name="Password").fill(password)
-    page.get_by_role("button", name="Sign in", exact=True).click()
-    wait_for_app(page)
-
-
-def open_page(page: Page, title: str) -> None:
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
-    wait_for_app(page)
-    expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible()
 
 
 def credits_in(text: str) -> float:
@@ -70,7 +62,7 @@ def test_admin_approves_the_oldest_request_and_explores_spend(app_url, page, scr
     note.fill("Approved in the browser test")
     note.press("Enter")
     wait_for_app(page)
-    page.locator(f'.st-key-billing-approvals-approve-{request_id} button').click()
+    page.locator(f".st-key-billing-approvals-approve-{request_id} button").click()
     wait_for_app(page)
 
     expect(page.locator(TOAST).filter(has_text=f"Approved #{request_id}")).to_be_visible()

@@ -13,28 +13,18 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from .conftest import ADMIN_EMAIL, DEMO_PASSWORD, SEL_EXCEPTION, wait_for_app
+from .conftest import (
+    ADMIN_EMAIL,
+    SEL_EXCEPTION,
+    open_page,
+    sign_in,
+    wait_for_app,
+)
 
 MEMBER = "alan@example.com"
 HISTORY = ".st-key-billing-history-list"
 ROWS = f'{HISTORY} [data-testid^="glide-cell-0-"]'  # one accessible cell per table row
 TOAST = '[data-testid="stToast"]'
-
-
-def sign_in(page: Page, app_url: str, email: str) -> None:
-    page.goto(app_url)
-    wait_for_app(page, initial_wait_ms=0)
-    page.get_by_role("textbox", name="Email").fill(email)
-    page.get_by_role("textbox", name="Password").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Sign in", exact=True).click()
-    wait_for_app(page)
-
-
-def open_page(page: Page, title: str) -> None:
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
-    wait_for_app(page)
-    expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible()
-    expect(page.locator(SEL_EXCEPTION)).to_have_count(0)
 
 
 def whole_page(page: Page, screenshot, name: str) -> None:
@@ -72,8 +62,7 @@ def test_member_billing_journey(app_url, page: Page, screenshot):
 
     # The wallet card: the balance as "1,234.50 en-credits" and the status badge.
     balance = page.get_by_test_id("stMetric").filter(has_text="Available balance")
-    expect(balance.get_by_test_id("stMetricValue")).to_have_text(
-        re.compile(r"^[\d,]+\.\d{2,4} en-credits$"))
+    expect(balance.get_by_test_id("stMetricValue")).to_have_text(re.compile(r"^[\d,]+\.\d{2,4} en-credits$"))
     expect(page.get_by_text(re.compile(r"^\W*(check_circle)?\s*Active$")).first).to_be_visible()
 
     # Continuous loading: scrolling to the end of the list loads the next page by itself.
@@ -116,11 +105,9 @@ def test_member_billing_journey(app_url, page: Page, screenshot):
     dialog.get_by_role("button", name="Submit request").click()
     wait_for_app(page)
     expect(page.get_by_role("dialog")).to_have_count(0)
-    expect(page.locator(TOAST).filter(has_text="123.45 en-credits is pending approval")
-           ).to_be_visible()
+    expect(page.locator(TOAST).filter(has_text="123.45 en-credits is pending approval")).to_be_visible()
     expect(pending_tab).to_have_text(f"Pending ({pending_before + 1})")
-    card = page.locator('[class*="st-key-billing-requests-pending-"]').filter(
-        has_text="123.45 en-credits")
+    card = page.locator('[class*="st-key-billing-requests-pending-"]').filter(has_text="123.45 en-credits")
     expect(card).to_have_count(1)
     expect(card.get_by_text("Browser test <b>note</b>", exact=True)).to_be_visible()
     whole_page(page, screenshot, "billing")
@@ -133,8 +120,9 @@ def test_member_billing_journey(app_url, page: Page, screenshot):
     page.get_by_role("link", name="Open billing").last.click()
     wait_for_app(page)
     expect(page.get_by_role("heading", name="Billing", exact=True)).to_be_visible()
-    expect(page.get_by_text("No credits available: features that use en-credits are blocked."))\
-        .to_be_visible()  # Hooli Data is inactive
+    expect(
+        page.get_by_text("No credits available: features that use en-credits are blocked.")
+    ).to_be_visible()  # Hooli Data is inactive
 
     # Use credits: blocked on the inactive wallet, then a paid question on Acme Research.
     open_page(page, "Use credits")
