@@ -21,45 +21,41 @@ def _drawable(frame: pd.DataFrame, *money: str) -> pd.DataFrame:
     return out
 
 
-def spend_by_feature(frame: pd.DataFrame, granularity: str = "day") -> alt.Chart:
+TIME_UNITS = {"day": "yearmonthdate", "week": "yearweek", "month": "yearmonth"}
+
+
+def _spend_bars(
+    frame: pd.DataFrame, granularity: str, field: str, title: str, *extra: alt.Tooltip
+) -> alt.Chart:
+    """Spend per period as bars stacked by `field` (feature or workspace)."""
     data = _drawable(frame, "spent")
-    unit = {"day": "yearmonthdate", "week": "yearweek", "month": "yearmonth"}[granularity]
+    unit = TIME_UNITS[granularity]
     return (
         alt.Chart(data)
         .mark_bar()
         .encode(
             x=alt.X(f"{unit}(period):T", title=None),
             y=alt.Y("sum(spent):Q", title="en-credits spent", stack="zero"),
-            color=alt.Color("feature:N", title="Feature"),
+            color=alt.Color(f"{field}:N", title=title),
             tooltip=[
                 alt.Tooltip(f"{unit}(period):T", title="Period"),
-                alt.Tooltip("feature:N", title="Feature"),
+                alt.Tooltip(f"{field}:N", title=title),
                 alt.Tooltip("sum(spent):Q", title="Spent", format=CREDITS_FORMAT),
-                alt.Tooltip("sum(uses):Q", title="Uses"),
+                *extra,
             ],
         )
         .properties(height=280)
+    )
+
+
+def spend_by_feature(frame: pd.DataFrame, granularity: str = "day") -> alt.Chart:
+    return _spend_bars(
+        frame, granularity, "feature", "Feature", alt.Tooltip("sum(uses):Q", title="Uses")
     )
 
 
 def spend_by_workspace(frame: pd.DataFrame, granularity: str = "day") -> alt.Chart:
-    data = _drawable(frame, "spent")
-    unit = {"day": "yearmonthdate", "week": "yearweek", "month": "yearmonth"}[granularity]
-    return (
-        alt.Chart(data)
-        .mark_bar()
-        .encode(
-            x=alt.X(f"{unit}(period):T", title=None),
-            y=alt.Y("sum(spent):Q", title="en-credits spent", stack="zero"),
-            color=alt.Color("workspace:N", title="Workspace"),
-            tooltip=[
-                alt.Tooltip(f"{unit}(period):T", title="Period"),
-                alt.Tooltip("workspace:N", title="Workspace"),
-                alt.Tooltip("sum(spent):Q", title="Spent", format=CREDITS_FORMAT),
-            ],
-        )
-        .properties(height=280)
-    )
+    return _spend_bars(frame, granularity, "workspace", "Workspace")
 
 
 def workspace_totals(frame: pd.DataFrame) -> alt.Chart:
@@ -82,7 +78,7 @@ def workspace_totals(frame: pd.DataFrame) -> alt.Chart:
 
 def credits_vs_debits(frame: pd.DataFrame, granularity: str = "day") -> alt.Chart:
     data = _drawable(frame, "amount")
-    unit = {"day": "yearmonthdate", "week": "yearweek", "month": "yearmonth"}[granularity]
+    unit = TIME_UNITS[granularity]
     return (
         alt.Chart(data)
         .mark_bar()
