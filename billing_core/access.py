@@ -86,7 +86,8 @@ def require_workspace(db: Database, actor: object, workspace_id: object) -> tupl
     user = resolve_actor(db, actor)
     name = workspace_name(db, workspace_id)
     if not user.is_admin and (workspace_id, user.id) not in directory(db).memberships:
-        raise PermissionDenied(f"You are not a member of the workspace {name}.")
+        # not naming the workspace: its name is not the outsider's to learn
+        raise PermissionDenied("You are not a member of this workspace.")
     return user, name
 
 

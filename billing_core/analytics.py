@@ -221,9 +221,10 @@ class AnalyticsOps:
             [today - timedelta(days=days), today, see_all, user_id],
         )
         frame["per_day"] = [(to_decimal(s) / days).quantize(QUANTUM) for s in frame["spent"]]
+        # An inactive wallet spends nothing until reactivated: no run-out date.
         frame["runs_out_on"] = [
-            run_out_date(to_decimal(b), p, today)
-            for b, p in zip(frame["balance"], frame["per_day"], strict=True)
+            None if status == "inactive" else run_out_date(to_decimal(b), p, today)
+            for b, p, status in zip(frame["balance"], frame["per_day"], frame["status"], strict=True)
         ]
         return frame
 

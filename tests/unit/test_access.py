@@ -94,3 +94,9 @@ def test_member_lists_only_their_workspaces(ledger: Ledger, people: dict) -> Non
     assert [w.name for w in ledger.workspaces(people["carol"])] == ["Acme", "Beta"]
     assert [w.name for w in ledger.workspaces(people["admin"])] == ["Acme", "Beta"]
     assert [s.wallet.workspace_name for s in ledger.wallets(people["bob"])] == ["Beta"]
+
+
+def test_refusal_does_not_name_the_workspace_to_an_outsider(ledger: Ledger, people: dict) -> None:
+    with pytest.raises(PermissionDenied) as refused:
+        ledger.wallet(people["bob"], people["acme"].id)
+    assert "Acme" not in str(refused.value)

@@ -149,3 +149,11 @@ def test_verify_catches_a_rollup_that_disagrees(history: tuple) -> None:
         )
     with pytest.raises(LedgerCorrupt, match="rollups"):
         ledger.verify()
+
+
+def test_an_inactive_wallet_has_no_run_out_date(history: tuple) -> None:
+    ledger, p = history
+    ledger.set_wallet_status(p["admin"], p["beta"].id, "inactive")
+    overview = ledger.wallet_overview(p["admin"], days=10)
+    dates = dict(zip(overview["workspace"], overview["runs_out_on"], strict=True))
+    assert dates["Beta"] is None and dates["Acme"] is not None
