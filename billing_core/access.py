@@ -22,7 +22,6 @@ class Directory:
     users: dict[int, User]
     workspaces: dict[int, str]
     memberships: frozenset[tuple[int, int]]  # (workspace_id, user_id)
-    by_user: dict[int, tuple[int, ...]]
 
 
 _LOAD_LOCK = threading.Lock()
@@ -38,17 +37,11 @@ def directory(db: Database) -> Directory:
         with db.reading() as cur:
             users = cur.execute("SELECT id, email, name, is_admin, created_at FROM users").fetchall()
             spaces = cur.execute("SELECT id, name FROM workspaces").fetchall()
-            members = cur.execute(
-                "SELECT workspace_id, user_id FROM memberships ORDER BY workspace_id"
-            ).fetchall()
-        by_user: dict[int, list[int]] = {}
-        for workspace_id, user_id in members:
-            by_user.setdefault(int(user_id), []).append(int(workspace_id))
+            members = cur.execute("SELECT workspace_id, user_id FROM memberships").fetchall()
         snapshot = Directory(
             users={int(r[0]): User(r[0], r[1], r[2], bool(r[3]), as_utc(r[4])) for r in users},
             workspaces={int(r[0]): str(r[1]) for r in spaces},
             memberships=frozenset((int(w), int(u)) for w, u in members),
-            by_user={u: tuple(ws) for u, ws in by_user.items()},
         )
         db.store_directory(snapshot, generation)
         return snapshot
@@ -89,10 +82,3 @@ def require_workspace(db: Database, actor: object, workspace_id: object) -> tupl
         # not naming the workspace: its name is not the outsider's to learn
         raise PermissionDenied("You are not a member of this workspace.")
     return user, name
-
-
-def visible_workspace_ids(db: Database, user: User) -> list[int] | None:
-    """The workspaces a user may see; None means all of them (an admin)."""
-    if user.is_admin:
-        return None
-    return list(directory(db).by_user.get(user.id, ()))

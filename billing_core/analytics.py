@@ -12,7 +12,7 @@ from decimal import ROUND_CEILING, Decimal
 
 import pandas as pd
 
-from .access import require_workspace, resolve_actor, visible_workspace_ids
+from .access import require_workspace, resolve_actor
 from .errors import InvalidInput
 from .models import BurnRate, User
 from .money import QUANTUM, ZERO, to_decimal
@@ -54,7 +54,7 @@ def _scope(db: Database, actor: User, workspace_id: int | None) -> tuple[bool, i
     user = resolve_actor(db, actor)
     if workspace_id is not None:
         require_workspace(db, user, workspace_id)
-    return visible_workspace_ids(db, user) is None, user.id, workspace_id
+    return user.is_admin, user.id, workspace_id
 
 
 _SCOPE = """

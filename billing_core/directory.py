@@ -11,7 +11,6 @@ from .access import (
     require_admin,
     require_workspace,
     resolve_actor,
-    visible_workspace_ids,
     workspace_name,
 )
 from .errors import InvalidInput, NotFound
@@ -187,14 +186,13 @@ class DirectoryOps:
         """The workspaces the actor may see: their own, or all of them for an admin."""
         with self.db.reading() as cur:
             user = resolve_actor(self.db, actor)
-            visible = visible_workspace_ids(self.db, user)
             rows = cur.execute(
                 """
                 SELECT id, name, created_at FROM workspaces
                 WHERE ? OR id IN (SELECT workspace_id FROM memberships WHERE user_id = ?)
                 ORDER BY name_key
                 """,
-                [visible is None, user.id],
+                [user.is_admin, user.id],
             ).fetchall()
         return [_workspace(r) for r in rows]
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from . import audit
-from .access import require_admin, require_workspace, resolve_actor, visible_workspace_ids
+from .access import require_admin, require_workspace, resolve_actor
 from .errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
 from .journal import lock_wallet, post
 from .models import CreditRequest, EntryKind, RequestStatus, User
@@ -212,7 +212,6 @@ class RequestOps:
             user = resolve_actor(self.db, actor)
             if workspace_id is not None:
                 require_workspace(self.db, user, workspace_id)
-            visible = visible_workspace_ids(self.db, user)
             rows = cur.execute(
                 _SELECT
                 + """
@@ -224,7 +223,7 @@ class RequestOps:
                 LIMIT ?
                 """,
                 [
-                    visible is None,
+                    user.is_admin,
                     user.id,
                     workspace_id,
                     workspace_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import audit
-from .access import require_admin, require_workspace, resolve_actor, visible_workspace_ids
+from .access import require_admin, require_workspace, resolve_actor
 from .errors import InvalidInput
 from .group_commit import Debit, DebitWriter
 from .journal import lock_wallet, post
@@ -69,14 +69,13 @@ class WalletOps:
         """Every wallet the actor may see (all of them for an admin), by workspace name."""
         with self.db.reading() as cur:
             user = resolve_actor(self.db, actor)
-            visible = visible_workspace_ids(self.db, user)
             rows = cur.execute(
                 _WALLET_SELECT
                 + """
                 WHERE ? OR w.workspace_id IN (SELECT workspace_id FROM memberships WHERE user_id = ?)
                 ORDER BY s.name_key
                 """,
-                [visible is None, user.id],
+                [user.is_admin, user.id],
             ).fetchall()
         return [_summary(r) for r in rows]
 

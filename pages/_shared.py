@@ -254,11 +254,6 @@ def sso_configured() -> bool:
         return False
 
 
-def blocked_reason(wallet: billing_core.Wallet) -> str | None:
-    """Why features that use credits are blocked (the rule lives in billing_core)."""
-    return wallet.blocked_reason
-
-
 _SENTINEL_JS = """
 export default function ({ data, parentElement, setTriggerValue }) {
   const sentinel = parentElement.querySelector(".sentinel");

@@ -31,7 +31,6 @@ from pages import _charts
 from pages._shared import (
     NO_CREDITS,
     attempt,
-    blocked_reason,
     credits,
     csv_download,
     end_of_list_reached,
@@ -78,7 +77,7 @@ def wallet_card(wallet: Wallet, pending: list[CreditRequest]) -> None:
             st.caption("Pending requests")
             waiting = sum((r.amount for r in pending), Decimal(0))
             st.markdown(f"**{credits(waiting)}**" if pending else "None")
-        reason = blocked_reason(wallet)
+        reason = wallet.blocked_reason
         if reason:
             st.error(f"**{NO_CREDITS}** {reason}", icon=":material/block:")
 

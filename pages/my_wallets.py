@@ -8,7 +8,6 @@ from billing_core import WalletStatus, WalletSummary, format_credits
 from pages._shared import (
     NO_CREDITS,
     attempt,
-    blocked_reason,
     credits,
     get_ledger,
     plain,
@@ -39,7 +38,7 @@ def wallet_line(line: WalletSummary) -> None:
             icon=":material/arrow_forward:",
             query_params={"workspace": str(wallet.workspace_id)},
         )
-        if blocked_reason(wallet):
+        if wallet.blocked_reason:
             st.caption(f":red[{NO_CREDITS}]")
 
 

@@ -16,7 +16,6 @@ from billing_core import BillingError, User, Wallet, Workspace
 from pages._shared import (
     NO_CREDITS,
     attempt,
-    blocked_reason,
     credits,
     flash,
     get_ledger,
@@ -64,7 +63,7 @@ def assistant(user: User, workspace: Workspace, wallet: Wallet) -> None:
     with st.container(border=True):
         st.subheader("Ask the AI assistant")
         st.caption(f"Each question costs {credits(PRICE)}, paid from this workspace's wallet.")
-        reason = blocked_reason(wallet)
+        reason = wallet.blocked_reason
         short = reason is None and wallet.balance < PRICE
         if reason:
             st.error(f"**{NO_CREDITS}** {reason}", icon=":material/block:")
