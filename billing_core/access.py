@@ -3,8 +3,11 @@
 The acting user is always looked up in the ledger's directory, so a forged or
 stale `User` object (say, one that claims `is_admin=True`) carries no rights of
 its own. The directory (people, workspaces, memberships: small, and changed only
-through DirectoryOps in this process) is cached in memory as an immutable
-snapshot and replaced whenever it changes, so checking access costs no query.
+through DirectoryOps) is cached in memory as an immutable snapshot with the
+store's stamp of when it was loaded. On DuckDB only this process writes, so the
+stamp is its own count of changes and checking access costs no query; on a
+PostgreSQL server other processes write too, so the stamp is a counter row that
+every directory change bumps in its transaction (one indexed read per check).
 """
 
 from __future__ import annotations
@@ -29,11 +32,15 @@ _LOAD_LOCK = threading.Lock()
 
 def directory(db: Database) -> Directory:
     """The current snapshot, loaded on first use after a change."""
-    cached = db.directory_cache
+    stamp = db.directory_stamp()
+    cached = db.cached_directory(stamp)
     if isinstance(cached, Directory):
         return cached
     with _LOAD_LOCK:
-        generation = db.directory_generation
+        cached = db.cached_directory(stamp)
+        if isinstance(cached, Directory):
+            return cached
+        stamp = db.directory_stamp()  # read before the tables: the snapshot is at least this new
         with db.reading() as cur:
             users = cur.execute("SELECT id, email, name, is_admin, created_at FROM users").fetchall()
             spaces = cur.execute("SELECT id, name FROM workspaces").fetchall()
@@ -43,7 +50,7 @@ def directory(db: Database) -> Directory:
             workspaces={int(r[0]): str(r[1]) for r in spaces},
             memberships=frozenset((int(w), int(u)) for w, u in members),
         )
-        db.store_directory(snapshot, generation)
+        db.store_directory(snapshot, stamp)
         return snapshot
 
 

@@ -40,13 +40,9 @@ def _check_granularity(granularity: str) -> str:
 
 
 def _frame(db: Database, sql: str, params: list[object]) -> pd.DataFrame:
-    """Run a read as a relation on its own cursor. Columns stay Arrow-backed, so money
-    is an exact decimal128(…, 4) column (each cell a Decimal), with no per-cell objects."""
-    cur = db.cursor()
-    try:
-        return cur.sql(sql, params=params).to_arrow_table().to_pandas(types_mapper=pd.ArrowDtype)
-    finally:
-        cur.close()
+    """A read as a DataFrame whose columns stay Arrow-backed, so money is an exact
+    decimal128(…, 4) column (each cell a Decimal), with no per-cell objects."""
+    return db.frame(sql, params)
 
 
 def _scope(db: Database, actor: User, workspace_id: int | None) -> tuple[bool, int, int | None]:
@@ -85,10 +81,10 @@ class AnalyticsOps:
             self.db,
             f"""
             SELECT date_trunc('{unit}', r.day)::DATE AS period, r.feature,
-                   sum(r.debits) AS spent, sum(r.debit_count) AS uses
+                   sum(r.debits) AS spent, sum(r.debit_count)::BIGINT AS uses
             FROM daily_rollups r
             WHERE r.day BETWEEN ? AND ? AND r.debit_count > 0 AND {_SCOPE}
-            GROUP BY ALL ORDER BY period, feature
+            GROUP BY 1, 2 ORDER BY period, feature
             """,  # noqa: S608 - unit is one of GRANULARITIES
             [start, end, see_all, user_id, ws, ws],
         )
@@ -107,7 +103,7 @@ class AnalyticsOps:
                    w.name AS workspace, sum(r.debits) AS spent
             FROM daily_rollups r JOIN workspaces w ON w.id = r.workspace_id
             WHERE r.day BETWEEN ? AND ? AND r.debit_count > 0 AND {_SCOPE}
-            GROUP BY ALL ORDER BY period, workspace
+            GROUP BY 1, 2, 3 ORDER BY period, workspace
             """,  # noqa: S608 - unit is one of GRANULARITIES
             [start, end, see_all, user_id, ws, ws],
         )
@@ -132,10 +128,11 @@ class AnalyticsOps:
                        sum(r.credits) AS credit, sum(r.debits) AS debit
                 FROM daily_rollups r
                 WHERE r.day BETWEEN ? AND ? AND {_SCOPE}
-                GROUP BY ALL
+                GROUP BY 1
             )
-            SELECT period, kind, amount FROM p
-            UNPIVOT (amount FOR kind IN (credit, debit))
+            SELECT period, 'credit' AS kind, credit AS amount FROM p
+            UNION ALL
+            SELECT period, 'debit' AS kind, debit AS amount FROM p
             ORDER BY period, kind
             """,  # noqa: S608 - unit is one of GRANULARITIES
             [start, end, see_all, user_id, ws, ws],
@@ -149,7 +146,7 @@ class AnalyticsOps:
             self.db,
             """
             WITH days AS (
-                SELECT unnest(generate_series(?::DATE, ?::DATE, INTERVAL 1 DAY))::DATE AS day
+                SELECT (CAST(? AS DATE) + CAST(g.i AS INTEGER))::DATE AS day FROM generate_series(0, ?) AS g(i)
             ),
             net AS (
                 SELECT day, sum(credits - debits) AS net FROM daily_rollups
@@ -162,7 +159,7 @@ class AnalyticsOps:
                    AS balance
             FROM days d ORDER BY d.day
             """,
-            [start, end, workspace_id, workspace_id],
+            [start, (end - start).days, workspace_id, workspace_id],
         )
 
     def burn_rate(self, actor: User, workspace_id: int, days: int = 30) -> BurnRate:
@@ -242,11 +239,11 @@ class AnalyticsOps:
         return _frame(
             self.db,
             f"""
-            SELECT u.name AS user, u.email, sum(r.amount) AS spent, count(*) AS uses
+            SELECT u.name AS "user", u.email, sum(r.amount) AS spent, count(*) AS uses
             FROM entries r JOIN users u ON u.id = r.actor_id
             WHERE r.kind = 'debit' AND r.created_at >= ? AND r.created_at < ?
               AND {_SCOPE}
-            GROUP BY ALL ORDER BY spent DESC, u.name LIMIT ?
+            GROUP BY u.id, u.name, u.email ORDER BY spent DESC, u.name LIMIT ?
             """,  # noqa: S608 - constant fragment
             [start, end + timedelta(days=1), see_all, user_id, ws, ws, limit],
         )

@@ -404,9 +404,11 @@ def _decimal_array(values: list[Decimal]) -> pa.Array:
 def _write(ledger: Ledger, books: _Books) -> None:
     db = ledger.db
     with db.writing() as cur:
-        first_entry = db.next_id("entries", len(books.entries))
-        first_request = db.next_id("credit_requests", len(books.requests))
-        assert first_entry == 1 and first_request == 1, "the demo seeds an empty ledger"
+        entry_ids = db.allocate_ids("entries", len(books.entries))
+        request_ids = db.allocate_ids("credit_requests", len(books.requests))
+        # the books number entries and requests from 1: the demo seeds an empty ledger
+        assert list(entry_ids) == list(range(1, len(books.entries) + 1))
+        assert list(request_ids) == list(range(1, len(books.requests) + 1))
         cols: list[tuple[Any, ...]] = list(zip(*books.entries, strict=True)) if books.entries else [()] * 9
         entries = pa.table(
             {
@@ -421,13 +423,7 @@ def _write(ledger: Ledger, books: _Books) -> None:
                 "created_at": pa.array(cols[8], pa.timestamp("us")),
             }
         )
-        cur.register("demo_entries", entries)
-        cur.execute("""
-            INSERT INTO entries (id, workspace_id, kind, amount, feature, description,
-                                 actor_id, request_id, created_at)
-            SELECT * FROM demo_entries
-        """)
-        cur.unregister("demo_entries")
+        db.insert_arrow(cur, "entries", entries)
         cur.execute(
             """
             INSERT INTO postings (entry_id, account_id, amount)
@@ -446,7 +442,7 @@ def _write(ledger: Ledger, books: _Books) -> None:
                    sum(CASE WHEN kind = 'debit' THEN amount ELSE 0 END),
                    sum(CASE WHEN kind = 'credit' THEN amount ELSE 0 END),
                    count(*) FILTER (WHERE kind = 'debit'), count(*) FILTER (WHERE kind = 'credit')
-            FROM entries GROUP BY ALL ORDER BY 3, 1, 2
+            FROM entries GROUP BY 1, 2, 3 ORDER BY 3, 1, 2
         """)
         cur.execute("""
             UPDATE wallets SET balance = p.total, updated_at = p.last
@@ -471,9 +467,7 @@ def _write(ledger: Ledger, books: _Books) -> None:
                 "entry_id": pa.array(rcols[10], pa.int64()),
             }
         )
-        cur.register("demo_requests", requests)
-        cur.execute("INSERT INTO credit_requests SELECT * FROM demo_requests")
-        cur.unregister("demo_requests")
+        db.insert_arrow(cur, "credit_requests", requests)
         for workspace_id, when, admin_id in books.status_changes:
             cur.execute(
                 "UPDATE wallets SET status = ? WHERE workspace_id = ?",
@@ -524,10 +518,9 @@ def _audit_rows(db: Any, cur: Any, books: _Books) -> None:
                 )
             )
     rows.sort(key=lambda row: row[0])
-    first = db.next_id("audit_log", len(rows))
     table = pa.table(
         {
-            "id": pa.array(range(first, first + len(rows)), pa.int64()),
+            "id": pa.array(db.allocate_ids("audit_log", len(rows)), pa.int64()),
             "recorded_at": pa.array([r[0] for r in rows], pa.timestamp("us")),
             "actor_id": pa.array([r[1] for r in rows], pa.int64()),
             "action": pa.array([r[2] for r in rows], pa.string()),
@@ -537,6 +530,4 @@ def _audit_rows(db: Any, cur: Any, books: _Books) -> None:
             "after": pa.array([json.dumps(r[6], default=str) for r in rows], pa.string()),
         }
     )
-    cur.register("demo_audit", table)
-    cur.execute("INSERT INTO audit_log SELECT * FROM demo_audit")
-    cur.unregister("demo_audit")
+    db.insert_arrow(cur, "audit_log", table)

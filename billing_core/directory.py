@@ -43,6 +43,7 @@ class DirectoryOps:
         try:
             with self.db.writing() as cur:
                 yield cur
+                self.db.bump_directory(cur)
         finally:
             self.db.directory_changed()
 

@@ -58,3 +58,8 @@ class LedgerUnavailable(BillingError):
 
 class LedgerCorrupt(BillingError):
     """The ledger's books do not balance, or its file is damaged."""
+
+
+class LedgerBusy(LedgerUnavailable):
+    """Another writer held what this change needed (a deadlock or serialisation
+    failure on a database server); nothing was changed and trying again is safe."""

@@ -137,9 +137,11 @@ class DebitWriter:
                 future.set_result(outcome)
 
 
-def _load_wallets(cur: Any, workspace_ids: set[int]) -> dict[int, WalletState]:
+def _load_wallets(cur: Any, workspace_ids: set[int], lock_rows: str) -> dict[int, WalletState]:
+    """The batch's wallets, locked in id order where the store locks rows (no deadlocks)."""
     rows = cur.execute(
-        "SELECT workspace_id, account_id, status, balance FROM wallets WHERE list_contains(?, workspace_id)",
+        "SELECT workspace_id, account_id, status, balance FROM wallets "
+        "WHERE workspace_id IN (SELECT unnest(?::BIGINT[])) ORDER BY workspace_id" + lock_rows,
         [sorted(workspace_ids)],
     ).fetchall()
     return {int(r[0]): WalletState(int(r[0]), int(r[1]), WalletStatus(r[2]), to_decimal(r[3])) for r in rows}
@@ -158,7 +160,7 @@ def _load_keys(cur: Any, keys: set[str]) -> dict[str, tuple[int, int, Decimal, s
 
 def _apply(db: Database, cur: Any, debits: list[Debit]) -> list[Transaction | BillingError]:
     """Decide every debit in order and write the accepted ones. Runs inside one transaction."""
-    wallets = _load_wallets(cur, {d.workspace_id for d in debits})
+    wallets = _load_wallets(cur, {d.workspace_id for d in debits}, db.lock_rows)
     known = _load_keys(cur, {d.key for d in debits if d.key is not None})
     at: datetime = db.clock()
     outcomes: list[Transaction | BillingError] = []
@@ -241,48 +243,62 @@ def _write(
 ) -> None:
     n = len(accepted)
     naive = at.replace(tzinfo=None)
-    batch = pa.table(
-        {
-            "id": pa.array([e.id for e in accepted], pa.int64()),
-            "workspace_id": pa.array([e.workspace_id for e in accepted], pa.int64()),
-            "account_id": pa.array([wallets[e.workspace_id].account_id for e in accepted], pa.int64()),
-            "amount": pa.array([e.amount for e in accepted], _MONEY),
-            "feature": pa.array([e.feature for e in accepted], pa.string()),
-            "description": pa.array([e.description for e in accepted], pa.string()),
-            "actor_id": pa.array([e.actor_id for e in accepted], pa.int64()),
-        }
+    ids = pa.array([e.id for e in accepted], pa.int64())
+    amounts = pa.array([e.amount for e in accepted], _MONEY)
+    features = pa.array([e.feature for e in accepted], pa.string())
+    spaces = pa.array([e.workspace_id for e in accepted], pa.int64())
+    db.insert_arrow(
+        cur,
+        "entries",
+        pa.table(
+            {
+                "id": ids,
+                "workspace_id": spaces,
+                "kind": pa.repeat(EntryKind.DEBIT.value, n),
+                "amount": amounts,
+                "description": pa.array([e.description for e in accepted], pa.string()),
+                "feature": features,
+                "created_at": pa.repeat(pa.scalar(naive, pa.timestamp("us")), n),
+                "actor_id": pa.array([e.actor_id for e in accepted], pa.int64()),
+                "request_id": pa.nulls(n, pa.int64()),
+            }
+        ),
     )
-    cur.register("debit_batch", batch)
-    try:
-        cur.execute(
-            """
-            INSERT INTO entries (id, workspace_id, kind, amount, description, feature,
-                                 created_at, actor_id, request_id)
-            SELECT id, workspace_id, 'debit', amount, description, feature, ?, actor_id, NULL
-            FROM debit_batch
-            """,
-            [naive],
-        )
-        cur.execute(
-            """
-            INSERT INTO postings (entry_id, account_id, amount)
-            SELECT id, account_id, -amount FROM debit_batch
-            UNION ALL
-            SELECT id, ?, amount FROM debit_batch
-            """,
-            [PLATFORM_ACCOUNTS[USAGE_ACCOUNT]],
-        )
-        cur.execute(
-            """
-            INSERT INTO daily_rollups
-                (workspace_id, feature, day, debits, credits, debit_count, credit_count)
-            SELECT workspace_id, feature, ?::DATE, sum(amount), 0, count(*), 0
-            FROM debit_batch GROUP BY workspace_id, feature
-            """,
-            [naive],
-        )
-    finally:
-        cur.unregister("debit_batch")
+    usage = PLATFORM_ACCOUNTS[USAGE_ACCOUNT]
+    db.insert_arrow(
+        cur,
+        "postings",
+        pa.table(
+            {
+                "entry_id": pa.concat_arrays([ids, ids]),
+                "account_id": pa.array(
+                    [wallets[e.workspace_id].account_id for e in accepted] + [usage] * n, pa.int64()
+                ),
+                "amount": pa.array([-e.amount for e in accepted] + [e.amount for e in accepted], _MONEY),
+            }
+        ),
+    )
+    spent = (
+        pa.table({"workspace_id": spaces, "feature": features, "amount": amounts})
+        .group_by(["workspace_id", "feature"])
+        .aggregate([("amount", "sum"), ("amount", "count")])
+    )
+    k = spent.num_rows
+    db.insert_arrow(
+        cur,
+        "daily_rollups",
+        pa.table(
+            {
+                "workspace_id": spent.column("workspace_id"),
+                "feature": spent.column("feature"),
+                "day": pa.repeat(pa.scalar(naive.date(), pa.date32()), k),
+                "debits": spent.column("amount_sum").cast(_MONEY),
+                "credits": pa.repeat(pa.scalar(Decimal(0), _MONEY), k),
+                "debit_count": spent.column("amount_count").cast(pa.int64()),
+                "credit_count": pa.repeat(pa.scalar(0, pa.int64()), k),
+            }
+        ),
+    )
     touched = sorted(before)
     cur.execute(
         """
@@ -307,7 +323,6 @@ def _write(
                 [e.feature for e in new_keys.values()],
             ],
         )
-    first_audit = db.next_id("audit_log", n)
     running = dict(before)
     afters = []
     befores = []
@@ -315,20 +330,19 @@ def _write(
         befores.append(json.dumps({"balance": str(running[e.workspace_id])}))
         running[e.workspace_id] -= e.amount
         afters.append(json.dumps({"balance": str(running[e.workspace_id]), "amount": str(e.amount)}))
-    cur.execute(
-        """
-        INSERT INTO audit_log (id, recorded_at, actor_id, action, subject, workspace_id, before, after)
-        SELECT unnest(?::BIGINT[]), ?, unnest(?::BIGINT[]), 'wallet.consume',
-               'entry:' || unnest(?::BIGINT[]), unnest(?::BIGINT[]),
-               unnest(?::VARCHAR[]), unnest(?::VARCHAR[])
-        """,
-        [
-            list(range(first_audit, first_audit + n)),
-            naive,
-            [e.actor_id for e in accepted],
-            [e.id for e in accepted],
-            [e.workspace_id for e in accepted],
-            befores,
-            afters,
-        ],
+    db.insert_arrow(
+        cur,
+        "audit_log",
+        pa.table(
+            {
+                "id": pa.array(db.allocate_ids("audit_log", n), pa.int64()),
+                "recorded_at": pa.repeat(pa.scalar(naive, pa.timestamp("us")), n),
+                "actor_id": pa.array([e.actor_id for e in accepted], pa.int64()),
+                "action": pa.repeat("wallet.consume", n),
+                "subject": pa.array([f"entry:{e.id}" for e in accepted], pa.string()),
+                "workspace_id": spaces,
+                "before": pa.array(befores, pa.string()),
+                "after": pa.array(afters, pa.string()),
+            }
+        ),
     )

@@ -101,7 +101,8 @@ class HistoryOps:
             if len(search) > 200:
                 raise InvalidInput("Search for at most 200 characters.")
             where.append(
-                "(contains(lower(description), lower(?)) OR contains(lower(coalesce(feature, '')), lower(?)))"
+                "(strpos(lower(description), lower(?)) > 0"
+                " OR strpos(lower(coalesce(feature, '')), lower(?)) > 0)"
             )
             params += [search.strip(), search.strip()]
         sql = (

@@ -609,7 +609,7 @@ _WRITES = (
     # (writing each debit's balances as text, as `consume` does, would double the cost).
     """
     INSERT INTO audit_log (id, recorded_at, actor_id, action, subject, workspace_id, before, after)
-    SELECT id - $first_entry + $first_audit, $now, $actor, 'wallet.consume', 'entry:' || id, ws,
+    SELECT audit_id, $now, $actor, 'wallet.consume', 'entry:' || id, ws,
            NULL, $after
     FROM ingest_posted
     """,
@@ -702,16 +702,15 @@ def _ingest(db: Database, cur: Any, user: User, events: pa.Table) -> IngestResul
 def _write(db: Database, cur: Any, user: User, posted: pa.Table) -> None:
     """Write the posted rows (in entry order): entries, postings, rollups, wallets, keys, audit."""
     n = posted.num_rows
-    first_entry = db.next_id("entries", n)
-    first_audit = db.next_id("audit_log", n)
-    table = posted.append_column("id", pa.array(np.arange(first_entry, first_entry + n, dtype=np.int64)))
-    batch = f"{first_entry}-{first_entry + n - 1}"
+    entry_ids = db.allocate_ids("entries", n)
+    table = posted.append_column("id", pa.array(entry_ids)).append_column(
+        "audit_id", pa.array(db.allocate_ids("audit_log", n))
+    )
+    batch = f"{entry_ids[0]}-{entry_ids[-1]}"
     values = {
         "actor": user.id,
         "usage": PLATFORM_ACCOUNTS[USAGE_ACCOUNT],
         "now": db.clock(),
-        "first_entry": first_entry,
-        "first_audit": first_audit,
         "after": f'{{"ingest": true, "batch": "entries {batch}"}}',
     }
     with _registered(cur, "ingest_posted", table):

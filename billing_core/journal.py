@@ -30,12 +30,14 @@ class WalletState:
     balance: Decimal
 
 
-def lock_wallet(cur: Any, workspace_id: int) -> WalletState:
-    """Read a wallet inside the write transaction (writes are serialised, so it is current)."""
-    row = cur.execute(
-        "SELECT account_id, status, balance FROM wallets WHERE workspace_id = ?",
+def lock_wallet(db: Database, cur: Any, workspace_id: int) -> WalletState:
+    """Read a wallet inside the write transaction, locked until it ends where the store
+    locks rows (on DuckDB writes are serialised, so what it reads is current anyway)."""
+    rows = cur.execute(
+        "SELECT account_id, status, balance FROM wallets WHERE workspace_id = ?" + db.lock_rows,
         [workspace_id],
-    ).fetchone()
+    ).fetchall()
+    row = rows[0] if rows else None
     if row is None:
         raise NotFound(f"There is no wallet for workspace {workspace_id}.")
     return WalletState(workspace_id, int(row[0]), WalletStatus(row[1]), to_decimal(row[2]))

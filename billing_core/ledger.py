@@ -18,7 +18,7 @@ from .ingest import consume_many
 from .models import AuditRecord, IngestResult, User, VerificationReport
 from .requests import RequestOps
 from .signin import SignInOps
-from .store import Clock, Database, default_path, utc_now
+from .store import Clock, Database, open_database, utc_now
 from .text import clean_limit
 from .verify import verify
 from .wallets import WalletOps
@@ -78,6 +78,6 @@ class Ledger(DirectoryOps, WalletOps, RequestOps, HistoryOps, AnalyticsOps, Sign
 
 
 def open_ledger(path: str | None = None, *, clock: Clock = utc_now) -> Ledger:
-    """Open (creating and migrating as needed) the ledger at `path`, ":memory:", or
-    the default: $BILLING_DB, else data/billing.duckdb."""
-    return Ledger(Database(path or default_path(), clock))
+    """Open (creating and migrating as needed) the ledger at `path`: a DuckDB file,
+    ":memory:", or a postgresql:// URL; by default $BILLING_DB, else data/billing.duckdb."""
+    return Ledger(open_database(path, clock))

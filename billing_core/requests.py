@@ -57,6 +57,14 @@ def _load(cur: Any, request_id: object) -> CreditRequest:
     return _request(row)
 
 
+def _load_locked(db: Database, cur: Any, request_id: object) -> CreditRequest:
+    """The request, locked until the transaction ends where the store locks rows: a second
+    decision on it waits, then sees the first one's outcome."""
+    clean_id(request_id, what="request")
+    cur.execute("SELECT id FROM credit_requests WHERE id = ?" + db.lock_rows, [request_id]).fetchall()
+    return _load(cur, request_id)
+
+
 def _require_pending(request: CreditRequest, doing: str) -> None:
     if request.status is RequestStatus.PENDING:
         return
@@ -112,7 +120,7 @@ class RequestOps:
         text = clean_text(reason, what="reason", limit=MAX_NOTE, required=False)
         with self.db.writing() as cur:
             user = resolve_actor(self.db, actor)
-            request = _load(cur, request_id)
+            request = _load_locked(self.db, cur, request_id)
             require_workspace(self.db, user, request.workspace_id)
             if not user.is_admin and request.requested_by != user.id:
                 raise PermissionDenied(
@@ -126,7 +134,7 @@ class RequestOps:
         text = clean_text(note, what="note", limit=MAX_NOTE, required=False)
         with self.db.writing() as cur:
             user = require_admin(self.db, actor, "approve credit requests")
-            request = _load(cur, request_id)
+            request = _load_locked(self.db, cur, request_id)
             if request.requested_by == user.id:
                 raise PermissionDenied("You cannot approve your own request; another administrator must.")
             _require_pending(request, "approved")
@@ -136,7 +144,7 @@ class RequestOps:
         text = clean_text(note, what="reason for the rejection", limit=MAX_NOTE, required=True)
         with self.db.writing() as cur:
             user = require_admin(self.db, actor, "reject credit requests")
-            request = _load(cur, request_id)
+            request = _load_locked(self.db, cur, request_id)
             _require_pending(request, "rejected")
             return self._decide(cur, user, request, RequestStatus.REJECTED, text)
 
@@ -151,7 +159,7 @@ class RequestOps:
         at: datetime = self.db.clock()
         entry_id = None
         if status is RequestStatus.APPROVED:
-            wallet = lock_wallet(cur, request.workspace_id)
+            wallet = lock_wallet(self.db, cur, request.workspace_id)
             entry = post(
                 self.db,
                 cur,

@@ -11,7 +11,7 @@ import math
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from .errors import AccountLocked, AuthenticationFailed
 from .models import User
@@ -61,7 +61,7 @@ class SignInOps:
                 [key, SYSTEM_USER_ID],
             ).fetchone()
         count, oldest = failures or (0, None)
-        if count >= MAX_FAILURES:
+        if count >= MAX_FAILURES and isinstance(oldest, datetime):
             wait = max(1, math.ceil(((oldest + WINDOW) - now).total_seconds() / 60))
             raise AccountLocked(f"Too many failed sign-ins for this email. Try again in {wait} minutes.")
         ok = bool(key) and password_matches(row[5] if row else None, secret)

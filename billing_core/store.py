@@ -1,47 +1,52 @@
-"""The database handle: one DuckDB connection per process, shared by every thread.
+"""The database handle every operation runs through, whatever the store.
 
-- Reads take a fresh cursor each (DuckDB cursors are connections to the same
-  database; each sees the last committed state).
-- Writes are serialised by one process-wide lock and run as one transaction
-  each: DuckDB fails the second of two concurrent updates of a row at once
-  ("Conflict on update"), and serialising measured twice as fast as retrying.
-- Ids are allocated in-process under that lock (only one process can open the
-  file for writing), which keeps bulk inserts free of sequences.
-- Every DuckDB error is translated here into a BillingError, once.
+`open_database(where)` picks the store from one setting: a file path or
+":memory:" is an embedded DuckDB ledger (store_duckdb.py, the default); a
+`postgresql://` URL is a PostgreSQL server (store_postgres.py). Both give the
+same small interface, so the rules in the other modules are written once:
+
+- `reading()` / `writing()`: a cursor for reads, and one atomic write
+  transaction (rolled back on any error; errors become BillingErrors);
+- `lock_rows`: the suffix that makes a SELECT lock what it read until the
+  transaction ends (" FOR UPDATE" on a server; empty where writes are serialised);
+- ids: `next_id`, `allocate_ids`, `last_id`;
+- `insert_arrow` (bulk insert of an Arrow table) and `frame` (a read as a DataFrame);
+- the directory snapshot cache and the stamp that tells when it went stale.
+
+SQL in the other modules is written once, in the dialect both stores accept, with
+`?` placeholders (the PostgreSQL cursor translates them).
 """
 
 from __future__ import annotations
 
 import os
 import threading
-import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar, overload
+from typing import Any, TypeVar, overload
 
-import duckdb
-
-from . import schema
-from .errors import BillingError, LedgerCorrupt, LedgerUnavailable
+import numpy as np
+import pandas as pd
+import pyarrow as pa
 
 T = TypeVar("T")
 
 DEFAULT_PATH = Path("data") / "billing.duckdb"
-_ID_TABLES = ("users", "workspaces", "accounts", "entries", "credit_requests", "audit_log")
+ID_TABLES = ("users", "workspaces", "accounts", "entries", "credit_requests", "audit_log")
 
 Clock = Callable[[], datetime]
 
 
 def default_path() -> str:
+    """$BILLING_DB (a file path, ":memory:" or a postgresql:// URL), else data/billing.duckdb."""
     return os.environ.get("BILLING_DB") or str(DEFAULT_PATH)
 
 
-def memory_limit() -> str:
-    """DuckDB's cache and working memory: $BILLING_DB_MEMORY, else 384MB. DuckDB keeps
-    pages it has read up to this limit, so it is most of the app's memory."""
-    return os.environ.get("BILLING_DB_MEMORY") or "384MB"
+def is_server_url(where: str) -> bool:
+    return where.startswith(("postgresql://", "postgres://"))
 
 
 def utc_now() -> datetime:
@@ -49,200 +54,94 @@ def utc_now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _connect(path: str) -> duckdb.DuckDBPyConnection:
-    if path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    try:
-        return duckdb.connect(path, config={"memory_limit": memory_limit()})
-    except duckdb.IOException as error:
-        text = str(error)
-        if "lock" in text.lower():
-            raise LedgerUnavailable(
-                f"The ledger {path} is in use by another process (most likely the running "
-                "billing app). Stop that process, or do this through the app."
-            ) from None
-        if "not a valid" in text.lower():
-            raise LedgerCorrupt(
-                f"The ledger {path} is damaged or is not a DuckDB ledger and was not opened "
-                "(nothing was changed; restore it from a backup)."
-            ) from None
-        raise LedgerUnavailable(f"The ledger {path} could not be opened: {text}") from None
-    except duckdb.Error as error:
-        raise LedgerCorrupt(
-            f"The ledger {path} is damaged or is not a DuckDB ledger and was not opened "
-            f"(nothing was changed; restore it from a backup): {error}"
-        ) from None
+class Database(ABC):
+    """One ledger database, shared by every thread of the process."""
 
+    kind: str  # "duckdb" | "postgresql"
+    lock_rows: str  # appended to a SELECT that must hold its rows until the commit
 
-_OPEN: set[str] = set()  # ledger files this process holds
-_OPEN_LOCK = threading.Lock()
-
-
-def _claim(path: str) -> str | None:
-    """Register a file ledger as open in this process; a second Database over the same
-    file would share DuckDB's instance but not the write lock or the id counters."""
-    if path == ":memory:":
-        return None
-    key = os.path.realpath(path)
-    with _OPEN_LOCK:
-        if key in _OPEN:
-            raise LedgerUnavailable(
-                f"The ledger {path} is already open in this process; use that Ledger "
-                "(open it once and share it between threads)."
-            )
-        _OPEN.add(key)
-    return key
-
-
-def _release(key: str | None) -> None:
-    if key is not None:
-        with _OPEN_LOCK:
-            _OPEN.discard(key)
-
-
-class Database:
-    """A DuckDB database with serialised write transactions."""
-
-    def __init__(self, path: str, clock: Clock = utc_now) -> None:
+    def __init__(self, path: str, clock: Clock) -> None:
         self.path = path
         self.clock = clock
-        self._claim = _claim(path)
-        try:
-            self._con = _connect(path)
-        except BaseException:
-            _release(self._claim)
-            raise
-        self._cursor_lock = threading.Lock()
-        self._write_lock = threading.RLock()
-        self._writer = self._con.cursor()
-        self._next_ids: dict[str, int] = {}
-        self._closed = False
-        self.directory_cache: object | None = None  # access.Directory snapshot
-        self.directory_generation = 0
-        try:
-            schema.migrate(self._writer)
-            self._load_ids()
-        except duckdb.Error as error:
-            self._con.close()
-            _release(self._claim)
-            raise LedgerCorrupt(
-                f"The ledger {path} could not be read (nothing was changed; restore it from a "
-                f"backup): {error}"
-            ) from None
+        self._directory_lock = threading.Lock()
+        self._directory: tuple[object, object] | None = None  # (snapshot, stamp)
+        self._local_generation = 0
 
-    def _load_ids(self) -> None:
-        for table in _ID_TABLES:
-            # table names come from the constant tuple above, never from input
-            row = self._writer.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()  # noqa: S608
-            self._next_ids[table] = int(row[0]) + 1 if row else 1
+    # ------------------------------------------------------------ transactions
+    @abstractmethod
+    def reading(self) -> AbstractContextManager[Any]:
+        """A cursor for reads; each statement sees the last committed state."""
 
-    # ----------------------------------------------------------------- reads
-    def cursor(self) -> duckdb.DuckDBPyConnection:
-        with self._cursor_lock:
-            return self._con.cursor()
+    @abstractmethod
+    def writing(self) -> AbstractContextManager[Any]:
+        """One atomic write transaction; rolled back on any error."""
 
-    @contextmanager
-    def reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        cur = self.cursor()
-        try:
-            yield cur
-        except duckdb.Error as error:
-            raise translate(error) from None
-        finally:
-            cur.close()
-
-    # ---------------------------------------------------------------- writes
-    @contextmanager
-    def writing(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """One serialised, atomic write transaction; rolled back on any error."""
-        with self._write_lock:
-            saved_ids = dict(self._next_ids)
-            cur = self._writer
-            cur.execute("BEGIN TRANSACTION")
-            try:
-                yield cur
-                cur.execute("COMMIT")
-            except BaseException as error:
-                self._next_ids = saved_ids
-                try:
-                    cur.execute("ROLLBACK")
-                except duckdb.Error:
-                    pass
-                if isinstance(error, duckdb.Error):
-                    raise translate(error) from None
-                raise
-
-    def write(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+    def write(self, fn: Callable[[Any], T]) -> T:
         with self.writing() as cur:
             return fn(cur)
 
-    def next_id(self, table: str, count: int = 1) -> int:
-        """Reserve `count` ids of `table`; call only inside `writing()`."""
-        first = self._next_ids[table]
-        self._next_ids[table] = first + count
-        return first
+    # --------------------------------------------------------------------- ids
+    @abstractmethod
+    def next_id(self, table: str) -> int:
+        """A new id of `table`; call inside `writing()`."""
+
+    @abstractmethod
+    def allocate_ids(self, table: str, count: int) -> np.ndarray[Any, np.dtype[np.int64]]:
+        """`count` new ids of `table`, ascending; call inside `writing()`."""
+
+    @abstractmethod
+    def last_id(self, table: str) -> int:
+        """The highest id handed out for `table` so far (an estimate of its size)."""
+
+    # ------------------------------------------------------------------ bulk
+    @abstractmethod
+    def insert_arrow(self, cur: Any, table: str, data: pa.Table) -> None:
+        """Insert every row of `data` into `table` (columns matched by name)."""
+
+    @abstractmethod
+    def frame(self, sql: str, params: list[object]) -> pd.DataFrame:
+        """A read as a DataFrame with Arrow-backed columns (money stays decimal)."""
+
+    # ------------------------------------------------------------- directory
+    @abstractmethod
+    def directory_stamp(self) -> object:
+        """What the directory snapshot must have been loaded at to be current."""
+
+    def bump_directory(self, cur: Any) -> None:
+        """Inside a write that changes people, workspaces or memberships."""
 
     def directory_changed(self) -> None:
-        """Drop the cached directory after people, workspaces or memberships change."""
-        with self._cursor_lock:
-            self.directory_generation += 1
-            self.directory_cache = None
+        """After such a write (committed or not): drop this process's snapshot."""
+        with self._directory_lock:
+            self._local_generation += 1
+            self._directory = None
 
-    def store_directory(self, snapshot: object, generation: int) -> None:
-        """Keep a snapshot loaded at `generation`, unless the directory changed since."""
-        with self._cursor_lock:
-            if generation == self.directory_generation:
-                self.directory_cache = snapshot
+    def cached_directory(self, stamp: object) -> object | None:
+        held = self._directory
+        return held[0] if held is not None and held[1] == stamp else None
 
-    def last_id(self, table: str) -> int:
-        """The highest id handed out for `table` so far (may include an uncommitted one)."""
-        return self._next_ids[table] - 1
+    def store_directory(self, snapshot: object, stamp: object) -> None:
+        with self._directory_lock:
+            self._directory = (snapshot, stamp)
 
-    def checkpoint(self, attempts: int = 20) -> None:
-        """Write the WAL into the main file. DuckDB refuses while another transaction is
-        open (a reader's, say), so try again for a moment before giving up."""
-        for attempt in range(attempts):
-            with self._write_lock:
-                try:
-                    self._writer.execute("CHECKPOINT")
-                    return
-                except duckdb.TransactionException:
-                    pass
-                except duckdb.Error as error:
-                    raise translate(error) from None
-            time.sleep(0.01 * (attempt + 1))
-        raise LedgerUnavailable(
-            "The ledger is busy and could not be checkpointed now; its data is safe in the "
-            "write-ahead log. Try again later."
-        )
+    # ------------------------------------------------------------- lifecycle
+    def checkpoint(self) -> None:
+        """Make the data durable on its own (a no-op where the server does it)."""
 
-    def close(self) -> None:
-        """Checkpoint (so the file stands alone, without its WAL) and close."""
-        with self._write_lock:
-            if not self._closed:
-                self._closed = True
-                try:
-                    self._writer.execute("CHECKPOINT")
-                except duckdb.Error:
-                    pass  # the WAL still holds everything; DuckDB replays it at the next open
-                self._con.close()
-                _release(self._claim)
+    @abstractmethod
+    def close(self) -> None: ...
 
 
-def translate(error: duckdb.Error) -> BillingError:
-    """Map a DuckDB error to the BillingError a user can act on."""
-    text = str(error)
-    if isinstance(error, duckdb.ConversionException) and "out of range" in text:
-        return BillingError("That amount is beyond what the ledger can hold.")
-    if any(mark in text for mark in ("Corrupt database file", "Could not read enough bytes",
-                                      "checksum", "Checksum")):
-        return LedgerCorrupt(
-            "The ledger file is damaged: a part of it could not be read. Nothing was changed; "
-            "restore the file from a backup."
-        )
-    if isinstance(error, duckdb.ConstraintException):
-        return BillingError(f"That change conflicts with existing data: {text.splitlines()[0]}")
-    return BillingError(f"The ledger could not complete the operation: {text.splitlines()[0]}")
+def open_database(where: str | None = None, clock: Clock = utc_now) -> Database:
+    """The store named by `where` (see the module docstring), created and migrated as needed."""
+    target = where or default_path()
+    if is_server_url(target):
+        from .store_postgres import PostgresDatabase
+
+        return PostgresDatabase(target, clock)
+    from .store_duckdb import DuckDatabase
+
+    return DuckDatabase(target, clock)
 
 
 @overload

@@ -50,13 +50,13 @@ _CHECKS: tuple[tuple[str, str], ...] = (
                    sum(CASE WHEN kind = 'credit' THEN amount ELSE 0 END) AS credits,
                    count(*) FILTER (WHERE kind = 'debit') AS debit_count,
                    count(*) FILTER (WHERE kind = 'credit') AS credit_count
-            FROM entries GROUP BY ALL
+            FROM entries GROUP BY 1, 2, 3
         )
         SELECT coalesce(f.workspace_id, r.workspace_id) FROM fresh f
         FULL JOIN (
             SELECT workspace_id, feature, day, sum(debits) AS debits, sum(credits) AS credits,
                    sum(debit_count) AS debit_count, sum(credit_count) AS credit_count
-            FROM daily_rollups GROUP BY ALL
+            FROM daily_rollups GROUP BY 1, 2, 3
         ) r USING (workspace_id, feature, day)
         WHERE f.debits IS DISTINCT FROM r.debits OR f.credits IS DISTINCT FROM r.credits
            OR f.debit_count IS DISTINCT FROM r.debit_count
@@ -70,8 +70,8 @@ _CHECKS: tuple[tuple[str, str], ...] = (
         SELECT r.id FROM credit_requests r
         LEFT JOIN entries e ON e.request_id = r.id
         GROUP BY r.id, r.status, r.amount, r.entry_id
-        HAVING (r.status = 'approved' AND (count(e.id) <> 1 OR any_value(e.amount) <> r.amount
-                                           OR any_value(e.id) <> r.entry_id))
+        HAVING (r.status = 'approved' AND (count(e.id) <> 1 OR min(e.amount) <> r.amount
+                                           OR min(e.id) <> r.entry_id))
             OR (r.status <> 'approved' AND count(e.id) <> 0)
         LIMIT 20
         """,

@@ -104,7 +104,7 @@ class WalletOps:
         with self.db.writing() as cur:
             user = require_admin(self.db, actor, "change a wallet's status")
             require_workspace(self.db, user, workspace_id)
-            wallet = lock_wallet(cur, workspace_id)
+            wallet = lock_wallet(self.db, cur, workspace_id)
             if wallet.status is not new_status:
                 at = self.db.clock()
                 cur.execute(
@@ -134,7 +134,7 @@ class WalletOps:
         with self.db.writing() as cur:
             user = require_admin(self.db, actor, "grant credits")
             require_workspace(self.db, user, workspace_id)
-            wallet = lock_wallet(cur, workspace_id)
+            wallet = lock_wallet(self.db, cur, workspace_id)
             at = self.db.clock()
             entry = post(
                 self.db,

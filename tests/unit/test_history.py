@@ -1,6 +1,7 @@
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+import pyarrow as pa
 import pytest
 
 import billing_core
@@ -104,24 +105,30 @@ def test_windowed_pages_match_a_full_scan_for_busy_and_rare_workspaces(ledger: L
     for space in spaces:
         fund(ledger, admin, space, "100000")
     with ledger.db.writing() as cur:  # 3,000 debits, one workspace in a hundred is the rare one
-        first = ledger.db.next_id("entries", 3000)
-        cur.execute(
-            """
-            INSERT INTO entries (id, workspace_id, kind, amount, feature, description,
-                                 actor_id, request_id, created_at)
-            SELECT ? + i, CASE WHEN i % 100 = 7 THEN ? ELSE ? END, 'debit', 1, 'AI', 'x' || i,
-                   ?, NULL, TIMESTAMP '2026-11-01' + INTERVAL (i) SECOND
-            FROM range(3000) t(i)
-            """,
-            [first, spaces[0], spaces[1], admin.id],
+        n = 3000
+        ledger.db.insert_arrow(
+            cur,
+            "entries",
+            pa.table(
+                {
+                    "id": pa.array(ledger.db.allocate_ids("entries", n)),
+                    "workspace_id": pa.array([spaces[0] if i % 100 == 7 else spaces[1] for i in range(n)]),
+                    "kind": pa.repeat("debit", n),
+                    "amount": pa.repeat(pa.scalar(Decimal(1), pa.decimal128(18, 4)), n),
+                    "feature": pa.repeat("AI", n),
+                    "description": pa.array([f"x{i}" for i in range(n)]),
+                    "actor_id": pa.repeat(pa.scalar(admin.id, pa.int64()), n),
+                    "request_id": pa.nulls(n, pa.int64()),
+                    "created_at": pa.array([datetime(2026, 11, 1) + timedelta(seconds=i) for i in range(n)]),
+                }
+            ),
         )
     for space in (spaces[0], spaces[1], spaces[2]):
-        expected = [
-            r[0]
-            for r in ledger.db.cursor()
-            .execute("SELECT id FROM entries WHERE workspace_id = ? ORDER BY id DESC", [space])
-            .fetchall()
-        ]
+        with ledger.db.reading() as cur:
+            rows = cur.execute(
+                "SELECT id FROM entries WHERE workspace_id = ? ORDER BY id DESC", [space]
+            ).fetchall()
+        expected = [r[0] for r in rows]
         seen, cursor = [], None
         while True:
             page = ledger.history(admin, space, limit=7, cursor=cursor)
