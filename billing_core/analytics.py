@@ -146,7 +146,8 @@ class AnalyticsOps:
             self.db,
             """
             WITH days AS (
-                SELECT (CAST(? AS DATE) + CAST(g.i AS INTEGER))::DATE AS day FROM generate_series(0, ?) AS g(i)
+                SELECT (CAST(? AS DATE) + CAST(g.i AS INTEGER))::DATE AS day
+                FROM generate_series(0, ?) AS g(i)
             ),
             net AS (
                 SELECT day, sum(credits - debits) AS net FROM daily_rollups

@@ -18,7 +18,7 @@ from .models import User, WalletStatus, Workspace
 from .passwords import hash_password
 from .schema import SYSTEM_USER_ID
 from .store import Database, as_utc
-from .text import MAX_NAME, clean_email, clean_id, clean_text
+from .text import MAX_NAME, clean_email, clean_id, clean_text, is_encodable
 
 _USER_COLUMNS = "id, email, name, is_admin, created_at"
 
@@ -208,8 +208,8 @@ class DirectoryOps:
 
     def find_workspace(self, actor: User, ref: str) -> Workspace:
         """A workspace by id or by name (case-insensitive), as typed on the command line."""
-        if not isinstance(ref, str):
-            raise NotFound(f"There is no workspace {ref!r}.")
+        if not isinstance(ref, str) or "\x00" in ref or not is_encodable(ref):
+            raise NotFound(f"There is no workspace {ref!r}.")  # no name holds such text
         text = ref.strip()
         with self.db.reading() as cur:
             if text.isascii() and text.isdigit() and len(text) < 19:

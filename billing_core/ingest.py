@@ -662,6 +662,10 @@ def consume_many(db: Database, actor: User, events: object) -> IngestResult:
     """Debit a batch of usage events in one transaction; see the module docstring."""
     user = resolve_actor(db, actor)  # PermissionDenied for the whole call
     table = normalize(events)
+    if db.kind == "postgresql":
+        from .ingest_server import consume_many_on_server
+
+        return consume_many_on_server(db, user, table)
     with db.writing() as cur:
         with _registered(cur, "ingest_events", table):
             result = _ingest(db, cur, user, table)

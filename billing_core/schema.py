@@ -146,7 +146,7 @@ def migrate(cur: Any) -> int:
         try:
             cur.execute(sql)
             if number == 1:
-                _seed_constants(cur)
+                seed_constants(cur)
             cur.execute("INSERT INTO schema_version VALUES (?, now()::TIMESTAMP)", [number])
             cur.execute("COMMIT")
         except BaseException:
@@ -156,7 +156,7 @@ def migrate(cur: Any) -> int:
     return version
 
 
-def _seed_constants(cur: Any) -> None:
+def seed_constants(cur: Any) -> None:
     cur.execute(
         """
         INSERT INTO users (id, email, name, is_admin, password_hash, created_at)

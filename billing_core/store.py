@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -107,6 +107,7 @@ class Database(ABC):
     def directory_stamp(self) -> object:
         """What the directory snapshot must have been loaded at to be current."""
 
+    @abstractmethod
     def bump_directory(self, cur: Any) -> None:
         """Inside a write that changes people, workspaces or memberships."""
 
@@ -125,6 +126,7 @@ class Database(ABC):
             self._directory = (snapshot, stamp)
 
     # ------------------------------------------------------------- lifecycle
+    @abstractmethod
     def checkpoint(self) -> None:
         """Make the data durable on its own (a no-op where the server does it)."""
 

@@ -177,6 +177,9 @@ class DuckDatabase(Database):
         # only this process writes the file, so its own count of changes is the stamp
         return self._local_generation
 
+    def bump_directory(self, cur: Any) -> None:
+        """Nothing to write: the stamp is this process's own count of changes."""
+
     def insert_arrow(self, cur: Any, table: str, data: pa.Table) -> None:
         name = f"arrow_{table}"
         columns = ", ".join(data.column_names)

@@ -18,7 +18,8 @@ _CHECKS: tuple[tuple[str, str], ...] = (
     ),
     (
         "a posting belongs to no entry",
-        "SELECT p.entry_id FROM postings p ANTI JOIN entries e ON e.id = p.entry_id LIMIT 20",
+        "SELECT p.entry_id FROM postings p LEFT JOIN entries e ON e.id = p.entry_id "
+        "WHERE e.id IS NULL LIMIT 20",
     ),
     (
         "an entry's wallet posting does not match its kind and amount",

@@ -1,7 +1,17 @@
-"""Fixtures shared by every layer of tests."""
+"""Fixtures shared by every layer of tests.
+
+Every test that takes a ledger through these fixtures (`ledger`, `new_ledger`,
+`app_ledger`, `app_as`) runs once per store: on the embedded DuckDB ledger and on
+PostgreSQL (a throwaway server on loopback started once per run, each test in a
+fresh database cloned from a migrated template). $BILLING_TEST_STORES=duckdb limits
+a local run to one store; with CI=true a PostgreSQL server that cannot start fails
+the run instead of skipping it.
+"""
 
 from __future__ import annotations
 
+import itertools
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
@@ -15,6 +25,81 @@ from billing_core.demo import seed_demo
 
 DEMO_UNTIL = date(2026, 11, 27)
 REPO_ROOT = Path(__file__).resolve().parents[1]
+STORES = [s for s in os.environ.get("BILLING_TEST_STORES", "duckdb,postgresql").split(",") if s]
+_EMPTY_TEMPLATE = "billing_empty"
+_DEMO_TEMPLATE = "billing_demo"
+_numbers = itertools.count(1)
+
+
+class PostgresForTests:
+    """The run's throwaway server and its two templates: an empty migrated ledger
+    and the seeded demo."""
+
+    def __init__(self) -> None:
+        from tests.pg_server import ThrowawayPostgres
+
+        self.server = ThrowawayPostgres().start()
+        url = self.server.create_database(_EMPTY_TEMPLATE)
+        billing_core.open_ledger(url).close()
+        url = self.server.create_database(_DEMO_TEMPLATE, template=_EMPTY_TEMPLATE)
+        book = billing_core.open_ledger(url)
+        seed_demo(book, until=DEMO_UNTIL)
+        book.close()
+
+    def fresh(self, demo: bool = False) -> tuple[str, str]:
+        """(name, url) of a new database: an empty ledger, or a copy of the demo."""
+        name = f"t{os.getpid()}_{next(_numbers)}"
+        url = self.server.create_database(name, template=_DEMO_TEMPLATE if demo else _EMPTY_TEMPLATE)
+        return name, url
+
+    def drop(self, name: str) -> None:
+        self.server.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresForTests]:
+    try:
+        server = PostgresForTests()
+    except Exception as error:  # noqa: BLE001 - reported as the reason
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip(f"PostgreSQL could not start here (run scripts/install-postgres.sh): {error}")
+    yield server
+    server.server.stop()
+
+
+@pytest.fixture(params=STORES)
+def store(request: pytest.FixtureRequest) -> str:
+    """The store under test: "duckdb" or "postgresql"."""
+    return str(request.param)
+
+
+@pytest.fixture
+def new_ledger(store: str, request: pytest.FixtureRequest) -> Iterator[Callable[..., Ledger]]:
+    """`new_ledger(clock=None, demo=False)` -> a fresh ledger on the store under test
+    (several may be open at once); all are closed (and dropped) after the test."""
+    opened: list[tuple[Ledger, str | None]] = []
+    server: PostgresForTests | None = (
+        request.getfixturevalue("postgres") if store == "postgresql" else None
+    )
+
+    def make(clock: Callable[[], datetime] | None = None, demo: bool = False) -> Ledger:
+        kwargs = {"clock": clock} if clock is not None else {}
+        if server is None:
+            assert not demo, "use demo_file for the DuckDB demo"
+            book = billing_core.open_ledger(":memory:", **kwargs)
+            opened.append((book, None))
+        else:
+            name, url = server.fresh(demo=demo)
+            book = billing_core.open_ledger(url, **kwargs)
+            opened.append((book, name))
+        return book
+
+    yield make
+    for book, name in opened:
+        book.close()
+        if server is not None and name is not None:
+            server.drop(name)
 
 
 class FakeClock:
@@ -28,10 +113,8 @@ class FakeClock:
 
 
 @pytest.fixture
-def ledger() -> Iterator[Ledger]:
-    book = billing_core.open_ledger(":memory:")
-    yield book
-    book.close()
+def ledger(new_ledger: Callable[..., Ledger]) -> Ledger:
+    return new_ledger()
 
 
 @pytest.fixture
@@ -67,13 +150,25 @@ def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def app_ledger(demo_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ledger]:
+def demo_url(store: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Where a fresh copy of the demo ledger is, on the store under test."""
+    if store == "duckdb":
+        copy = tmp_path / "billing.duckdb"
+        shutil.copy(request.getfixturevalue("demo_file"), copy)
+        yield str(copy)
+        return
+    server: PostgresForTests = request.getfixturevalue("postgres")
+    name, url = server.fresh(demo=True)
+    yield url
+    server.drop(name)
+
+
+@pytest.fixture
+def app_ledger(demo_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ledger]:
     """A fresh copy of the demo ledger behind the app's cached Ledger."""
     from pages import _shared
 
-    copy = tmp_path / "billing.duckdb"
-    shutil.copy(demo_file, copy)
-    monkeypatch.setenv("BILLING_DB", str(copy))
+    monkeypatch.setenv("BILLING_DB", demo_url)
     _shared.get_ledger.clear()
     book = _shared.get_ledger()
     yield book

@@ -72,7 +72,8 @@ def audit_problems(ledger: Ledger) -> list[str]:
     """
     problems: list[str] = []
     unknown = rows(
-        ledger, "SELECT DISTINCT action FROM audit_log WHERE NOT list_contains(?, action)", [list(ACTIONS)]
+        ledger, "SELECT DISTINCT action FROM audit_log WHERE action NOT IN (SELECT unnest(?::VARCHAR[]))",
+        [list(ACTIONS)],
     )
     if unknown:
         problems.append(f"audit actions outside the known set: {[r[0] for r in unknown]}")
@@ -112,8 +113,8 @@ def audit_problems(ledger: Ledger) -> list[str]:
             WHERE a.action IN ('request.approved', 'request.rejected', 'request.cancelled')
               AND r.id IS NULL LIMIT 10""",
         "request.create rows without their request": """
-            SELECT a.id FROM audit_log a ANTI JOIN credit_requests r ON a.subject = 'request:' || r.id
-            WHERE a.action = 'request.create' LIMIT 10""",
+            SELECT a.id FROM audit_log a LEFT JOIN credit_requests r ON a.subject = 'request:' || r.id
+            WHERE a.action = 'request.create' AND r.id IS NULL LIMIT 10""",
     }
     for label, sql in checks.items():
         found = rows(ledger, sql)

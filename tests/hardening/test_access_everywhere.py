@@ -160,7 +160,7 @@ def scope_problems(ledger: Ledger, name: str, result: object, visible: set[int])
             own = rows(
                 ledger,
                 f"SELECT coalesce(sum(amount), 0) FROM entries WHERE kind IN {kinds} "  # noqa: S608
-                "AND list_contains(?, workspace_id)",
+                "AND workspace_id IN (SELECT unnest(?::BIGINT[]))",
                 [sorted(visible)],
             )[0][0]
             if shown != own:

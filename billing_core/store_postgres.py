@@ -1,0 +1,235 @@
+"""The server store: a PostgreSQL ledger shared by many processes and machines.
+
+- A psycopg 3 connection pool ($BILLING_PG_POOL connections, default 10) per
+  process; connections run in autocommit for reads, and `writing()` wraps one
+  transaction (READ COMMITTED) around each change.
+- Concurrency is row locking: a change reads the rows it decides on with
+  `SELECT … FOR UPDATE` (`lock_rows`), always in the same order (a request before
+  its wallet; several wallets by id), so two writers of one wallet queue up
+  instead of both deciding on the same balance, and no two wait on each other.
+  A deadlock or serialisation failure, should one happen anyway, is LedgerBusy:
+  nothing was changed and the call can be repeated.
+- Ids come from sequences; the directory stamp is a counter row (schema_postgres.py).
+- Queries keep DuckDB's `?` placeholders; the cursor translates them (client-side
+  binding, so a NULL or a list binds wherever a literal would).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import psycopg
+import psycopg.errors
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from . import schema_postgres
+from .errors import BillingError, LedgerBusy, LedgerUnavailable
+from .store import Clock, Database
+
+_COPY_ROWS = 100_000  # rows per chunk of a bulk COPY
+
+
+def pool_size() -> int:
+    """Connections per process: $BILLING_PG_POOL, else 10."""
+    return int(os.environ.get("BILLING_PG_POOL") or 10)
+
+
+def safe_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        parts = conninfo_to_dict(url)
+    except psycopg.Error:
+        return "postgresql://…"
+    host = parts.get("host", "localhost")
+    port = parts.get("port", "5432")
+    user = str(parts.get("user", ""))
+    name = parts.get("dbname", "")
+    return f"postgresql://{user + '@' if user else ''}{host}:{port}/{name}"
+
+
+_NAMED = re.compile(r"\$([a-z_]+)")
+
+
+@lru_cache(maxsize=1024)
+def pg_sql(query: str) -> str:
+    """DuckDB-style placeholders (`?` and `$name`) as psycopg's (`%s` and `%(name)s`)."""
+    text = query.replace("%", "%%").replace("?", "%s")
+    return _NAMED.sub(r"%(\1)s", text)
+
+
+class LedgerCursor(psycopg.ClientCursor[Any]):
+    """A cursor that accepts the ledger's `?` placeholders."""
+
+    def execute(self, query: Any, params: Any = None, **kwargs: Any) -> LedgerCursor:
+        if params is not None and isinstance(query, str):
+            query = pg_sql(query)
+        super().execute(query, params, **kwargs)
+        return self
+
+
+_ARROW_TYPES = {
+    16: pa.bool_(),
+    20: pa.int64(),
+    21: pa.int64(),
+    23: pa.int64(),
+    25: pa.string(),
+    1043: pa.string(),
+    701: pa.float64(),
+    1082: pa.date32(),
+    1114: pa.timestamp("us"),
+    1700: pa.decimal128(38, 4),  # money: every numeric the ledger returns has 4 places
+}
+
+
+class PostgresDatabase(Database):
+    kind = "postgresql"
+    lock_rows = " FOR UPDATE"
+
+    def __init__(self, url: str, clock: Clock) -> None:
+        super().__init__(safe_url(url), clock)
+        self._local = threading.local()
+        self._pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=pool_size(),
+            kwargs={"autocommit": True, "cursor_factory": LedgerCursor, "options": "-c TimeZone=UTC"},
+            name="billing-ledger",
+            open=False,
+        )
+        try:
+            self._pool.open(wait=True, timeout=15)
+            with self._pool.connection() as conn:
+                schema_postgres.migrate(conn)
+        except (PoolTimeout, psycopg.Error) as error:
+            self._pool.close()
+            raise LedgerUnavailable(
+                f"The ledger database {self.path} could not be reached or prepared: "
+                f"{str(error).splitlines()[0] if str(error) else type(error).__name__}"
+            ) from None
+
+    # ----------------------------------------------------------- transactions
+    @contextmanager
+    def reading(self) -> Iterator[LedgerCursor]:
+        try:
+            with self._pool.connection() as conn, conn.cursor() as cur:
+                yield cur  # type: ignore[misc]
+        except (psycopg.Error, PoolTimeout) as error:
+            raise translate(error, self.path) from None
+
+    @contextmanager
+    def writing(self) -> Iterator[LedgerCursor]:
+        if getattr(self._local, "conn", None) is not None:
+            raise RuntimeError("writing() does not nest")
+        try:
+            with self._pool.connection() as conn:
+                try:
+                    with conn.transaction(), conn.cursor() as cur:
+                        self._local.conn = conn
+                        yield cur  # type: ignore[misc]
+                finally:
+                    self._local.conn = None
+        except (psycopg.Error, PoolTimeout) as error:
+            raise translate(error, self.path) from None
+
+    def _write_connection(self) -> psycopg.Connection[Any]:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            raise RuntimeError("ids are handed out inside writing() only")
+        return conn  # type: ignore[no-any-return]
+
+    # -------------------------------------------------------------------- ids
+    def next_id(self, table: str) -> int:
+        return int(self.allocate_ids(table, 1)[0])
+
+    def allocate_ids(self, table: str, count: int) -> np.ndarray[Any, np.dtype[np.int64]]:
+        sequence = schema_postgres.SEQUENCES[table]
+        if count <= 0:
+            return np.zeros(0, dtype=np.int64)
+        with self._write_connection().cursor() as cur:
+            rows = cur.execute(
+                "SELECT nextval(?) FROM generate_series(1, ?)", [sequence, count]
+            ).fetchall()
+        return np.sort(np.fromiter((r[0] for r in rows), dtype=np.int64, count=count))
+
+    def last_id(self, table: str) -> int:
+        sequence = schema_postgres.SEQUENCES[table]
+        with self.reading() as cur:
+            # the name comes from the constant mapping, never from input
+            row = cur.execute(f"SELECT last_value, is_called FROM {sequence}").fetchone()  # noqa: S608
+        assert row is not None
+        return int(row[0]) if row[1] else int(row[0]) - 1
+
+    # ------------------------------------------------------------------- bulk
+    def insert_arrow(self, cur: Any, table: str, data: pa.Table) -> None:
+        """COPY the rows in as CSV (each value quoted, so an empty text stays empty and
+        only a missing value is NULL)."""
+        if data.num_rows == 0:
+            return
+        columns = ", ".join(data.column_names)
+        options = pacsv.WriteOptions(include_header=False, quoting_style="all_valid")
+        # table and column names come from this package's code, never from input
+        with cur.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT csv)") as copy:
+            for batch in data.to_batches(max_chunksize=_COPY_ROWS):
+                buffer = io.BytesIO()
+                pacsv.write_csv(batch, buffer, write_options=options)
+                copy.write(buffer.getvalue())
+
+    def frame(self, sql: str, params: list[object]) -> pd.DataFrame:
+        with self.reading() as cur:
+            cur.execute(sql, params)
+            described = cur.description or []
+            rows = cur.fetchall()
+        names = [d.name for d in described]
+        columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+        arrays = [
+            pa.array(list(values), type=_ARROW_TYPES.get(d.type_code))
+            for values, d in zip(columns, described, strict=True)
+        ]
+        return pa.table(arrays, names=names).to_pandas(types_mapper=pd.ArrowDtype)
+
+    # -------------------------------------------------------------- directory
+    def directory_stamp(self) -> object:
+        with self.reading() as cur:
+            row = cur.execute("SELECT generation FROM directory_version WHERE id = 1").fetchone()
+        return int(row[0]) if row else 0
+
+    def bump_directory(self, cur: Any) -> None:
+        cur.execute("UPDATE directory_version SET generation = generation + 1 WHERE id = 1")
+
+    # -------------------------------------------------------------- lifecycle
+    def checkpoint(self) -> None:
+        """Nothing to do: the server makes each commit durable itself."""
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+def translate(error: Exception, where: str) -> BillingError:
+    """Map a psycopg (or pool) error to the BillingError a user can act on."""
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    if isinstance(error, psycopg.errors.NumericValueOutOfRange):
+        return BillingError("That amount is beyond what the ledger can hold.")
+    if isinstance(error, psycopg.errors.SerializationFailure | psycopg.errors.DeadlockDetected):
+        return LedgerBusy(
+            "The ledger was busy with another change to the same data; nothing was changed. "
+            "Try again."
+        )
+    if isinstance(error, psycopg.errors.LockNotAvailable):
+        return LedgerBusy("The ledger is busy; nothing was changed. Try again.")
+    if isinstance(error, psycopg.IntegrityError):
+        return BillingError(f"That change conflicts with existing data: {text}")
+    if isinstance(error, PoolTimeout | psycopg.OperationalError):
+        return LedgerUnavailable(f"The ledger database {where} could not be reached: {text}")
+    return BillingError(f"The ledger could not complete the operation: {text}")
