@@ -31,9 +31,10 @@ run: seed
 
 test: install-test
 	bash scripts/install-browser.sh
+	bash scripts/install-postgres.sh
 	$(VENV)/bin/ruff check billing_core app.py pages tests bench
 	$(VENV)/bin/mypy
-	$(PY) -m pytest -q -m "not stress"
+	$(PY) -m pytest -q -m "not stress"  # every ledger, page and hardening test on DuckDB and PostgreSQL
 
 stress: install-test
 	$(PY) -m pytest -q -m stress tests/hardening

@@ -1,4 +1,5 @@
-"""billing_core: the en-credits ledger (DuckDB) and every rule of the billing console."""
+"""billing_core: the en-credits ledger (embedded DuckDB or a PostgreSQL server) and every rule of the
+billing console."""
 
 from .errors import (
     AccountLocked,
@@ -9,6 +10,7 @@ from .errors import (
     InvalidAmount,
     InvalidInput,
     InvalidTransition,
+    LedgerBusy,
     LedgerCorrupt,
     LedgerUnavailable,
     NotFound,
@@ -53,6 +55,7 @@ __all__ = [
     "InvalidInput",
     "InvalidTransition",
     "Ledger",
+    "LedgerBusy",
     "LedgerCorrupt",
     "LedgerUnavailable",
     "NotFound",

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from typing import Any
 
 from .errors import AccountLocked, AuthenticationFailed
 from .models import User
@@ -45,34 +46,63 @@ class SignInOps:
 
     def _attempt(self, key: str, secret: str) -> User:
         now = self.db.clock()
-        with self.db.reading() as cur:
-            failures = cur.execute(
-                """
-                SELECT count(*), min(attempted_at) FROM sign_in_attempts
-                WHERE email = ? AND NOT succeeded AND attempted_at > ?
-                """,
-                [key, now - WINDOW],
-            ).fetchone()
-            row = cur.execute(
-                """
-                SELECT id, email, name, is_admin, created_at, password_hash
-                FROM users WHERE email = ? AND id <> ?
-                """,
-                [key, SYSTEM_USER_ID],
-            ).fetchone()
+        if self.db.lock_rows:
+            # Several processes may check one email at once: hold the account's row while
+            # counting, checking and recording (an unknown email has no account to guess).
+            with self.db.writing() as cur:
+                cur.execute("SELECT id FROM users WHERE email = ?" + self.db.lock_rows, [key]).fetchall()
+                user, refusal = self._judge(cur, key, secret, now)
+                if not isinstance(refusal, AccountLocked):
+                    self._record(cur, key, now, refusal is None)
+        else:
+            # One process: the email's lock above serialises; the hash is checked outside
+            # the write lock, which every debit waits on.
+            with self.db.reading() as cur:
+                user, refusal = self._judge(cur, key, secret, now)
+            if not isinstance(refusal, AccountLocked):
+                with self.db.writing() as cur:
+                    self._record(cur, key, now, refusal is None)
+        if refusal is not None:
+            raise refusal
+        assert user is not None
+        return user
+
+    @staticmethod
+    def _record(cur: Any, key: str, at: datetime, ok: bool) -> None:
+        cur.execute(
+            "INSERT INTO sign_in_attempts (email, attempted_at, succeeded) VALUES (?, ?, ?)",
+            [key, at, ok],
+        )
+
+    @staticmethod
+    def _judge(
+        cur: Any, key: str, secret: str, now: datetime
+    ) -> tuple[User | None, AuthenticationFailed | None]:
+        """(the user, None) when the password matches; else (None, why not)."""
+        failures = cur.execute(
+            """
+            SELECT count(*), min(attempted_at) FROM sign_in_attempts
+            WHERE email = ? AND NOT succeeded AND attempted_at > ?
+            """,
+            [key, now - WINDOW],
+        ).fetchone()
+        row = cur.execute(
+            """
+            SELECT id, email, name, is_admin, created_at, password_hash
+            FROM users WHERE email = ? AND id <> ?
+            """,
+            [key, SYSTEM_USER_ID],
+        ).fetchone()
         count, oldest = failures or (0, None)
         if count >= MAX_FAILURES and isinstance(oldest, datetime):
             wait = max(1, math.ceil(((oldest + WINDOW) - now).total_seconds() / 60))
-            raise AccountLocked(f"Too many failed sign-ins for this email. Try again in {wait} minutes.")
-        ok = bool(key) and password_matches(row[5] if row else None, secret)
-        with self.db.writing() as cur:
-            cur.execute(
-                "INSERT INTO sign_in_attempts (email, attempted_at, succeeded) VALUES (?, ?, ?)",
-                [key, now, ok],
+            return None, AccountLocked(
+                f"Too many failed sign-ins for this email. Try again in {wait} minutes."
             )
+        ok = bool(key) and password_matches(row[5] if row else None, secret)
         if not ok or row is None:
-            raise AuthenticationFailed(_NEUTRAL)
-        return User(id=row[0], email=row[1], name=row[2], is_admin=row[3], created_at=as_utc(row[4]))
+            return None, AuthenticationFailed(_NEUTRAL)
+        return User(id=row[0], email=row[1], name=row[2], is_admin=row[3], created_at=as_utc(row[4])), None
 
     def user_for_sso(self, email: str) -> User:
         """The ledger user for an email vouched for by the identity provider."""

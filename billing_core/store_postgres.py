@@ -122,7 +122,15 @@ class PostgresDatabase(Database):
     # ----------------------------------------------------------- transactions
     @contextmanager
     def reading(self) -> Iterator[LedgerCursor]:
+        """A pooled connection's cursor; inside this thread's write transaction, a cursor
+        of that transaction (a thread never holds two connections, so a full pool
+        cannot leave writers waiting on each other for a second one)."""
+        held = getattr(self._local, "conn", None)
         try:
+            if held is not None:
+                with held.cursor() as cur:
+                    yield cur
+                return
             with self._pool.connection() as conn, conn.cursor() as cur:
                 yield cur  # type: ignore[misc]
         except (psycopg.Error, PoolTimeout) as error:
