@@ -100,7 +100,41 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help=f"rows per transaction (default {CHUNK_ROWS:,})",
     )
+    migrate = sub.add_parser(
+        "migrate",
+        help="copy a DuckDB ledger into a new PostgreSQL (or DuckDB) ledger, checking everything",
+        description="Copy every row of a DuckDB ledger file into an empty ledger (a postgresql:// "
+        "URL, usually) in one transaction, then run verify() on both and compare row counts and "
+        "balances. Stop the app that holds the file first.",
+    )
+    migrate.add_argument("--from", dest="source", required=True, metavar="FILE", help="DuckDB ledger file")
+    migrate.add_argument(
+        "--to", dest="target", required=True, metavar="URL", help="postgresql://user@host:port/db (or a file)"
+    )
     return parser
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from .migrate import copy_ledger
+    from .store import is_server_url
+
+    if is_server_url(args.source):
+        raise InvalidInput("Migrate from a DuckDB ledger file (--from data/billing.duckdb).")
+    if not os.path.exists(args.source):
+        raise InvalidInput(f"There is no ledger file {args.source}.")
+    with open_ledger(args.source) as source, open_ledger(args.target) as target:
+        report = copy_ledger(source, target, _copy_progress if sys.stderr.isatty() else None)
+        print(
+            f"Copied {args.source} to {target.path}: {report.wallets} wallets, "
+            f"{report.entries:,} entries, {sum(report.rows.values()):,} rows in all; "
+            f"verify() passed on both, every table's row count and every balance match "
+            f"(total {format_credits(report.total_balance)})."
+        )
+    return 0
+
+
+def _copy_progress(table: str, rows: int) -> None:
+    print(f"\rcopying {table}: {rows:,} rows\033[K", end="", file=sys.stderr, flush=True)
 
 
 def _actor(ledger: Ledger, email: str | None) -> User:
@@ -114,11 +148,17 @@ def _actor(ledger: Ledger, email: str | None) -> User:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "migrate":
+        return _migrate(args)
     path = args.db or default_path()
     if args.command == "seed" and args.if_missing and path != ":memory:" and os.path.exists(path):
         print(f"{path} exists; not seeding.")
         return 0
     with open_ledger(path) as ledger:
+        path = ledger.path  # a server's URL without its password
+        if args.command == "seed" and args.if_missing and ledger.has_data():
+            print(f"{path} already holds a ledger; not seeding.")
+            return 0
         if args.command == "init":
             print(f"Ledger ready at {path}.")
             return 0

@@ -38,6 +38,14 @@ class Ledger(DirectoryOps, WalletOps, RequestOps, HistoryOps, AnalyticsOps, Sign
         what fits is posted, the rest reported; see billing_core.ingest."""
         return consume_many(self.db, actor, events)
 
+    def has_data(self) -> bool:
+        """Whether anyone or anything beyond the built-in system account was set up."""
+        with self.db.reading() as cur:
+            row = cur.execute(
+                "SELECT (SELECT count(*) FROM workspaces) + (SELECT count(*) FROM users WHERE id <> 0)"
+            ).fetchone()
+        return bool(row and row[0])
+
     def verify(self) -> VerificationReport:
         """Recompute every balance, entry and rollup; raise LedgerCorrupt on any difference."""
         return verify(self.db)

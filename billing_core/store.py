@@ -102,6 +102,11 @@ class Database(ABC):
     def frame(self, sql: str, params: list[object]) -> pd.DataFrame:
         """A read as a DataFrame with Arrow-backed columns (money stays decimal)."""
 
+    @abstractmethod
+    def after_bulk_copy(self, cur: Any) -> None:
+        """After rows with their own ids were copied in (billing migrate): move the id
+        counters past them and mark the directory changed."""
+
     # ------------------------------------------------------------- directory
     @abstractmethod
     def directory_stamp(self) -> object:

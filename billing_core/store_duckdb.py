@@ -177,6 +177,9 @@ class DuckDatabase(Database):
         # only this process writes the file, so its own count of changes is the stamp
         return self._local_generation
 
+    def after_bulk_copy(self, cur: Any) -> None:
+        self._load_ids()
+
     def bump_directory(self, cur: Any) -> None:
         """Nothing to write: the stamp is this process's own count of changes."""
 

@@ -213,6 +213,10 @@ class PostgresDatabase(Database):
             row = cur.execute("SELECT generation FROM directory_version WHERE id = 1").fetchone()
         return int(row[0]) if row else 0
 
+    def after_bulk_copy(self, cur: Any) -> None:
+        schema_postgres.sync_sequences(cur)
+        self.bump_directory(cur)
+
     def bump_directory(self, cur: Any) -> None:
         cur.execute("UPDATE directory_version SET generation = generation + 1 WHERE id = 1")
 
