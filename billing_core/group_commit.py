@@ -23,7 +23,7 @@ from typing import Any
 import pyarrow as pa
 
 from . import rollups
-from .errors import BillingError, IdempotencyConflict, NotFound
+from .errors import BillingError, IdempotencyConflict, LedgerBusy, NotFound
 from .journal import ENTRY_COLUMNS, WalletState, check_debit, row_to_transaction
 from .models import EntryKind, Transaction, WalletStatus
 from .money import to_decimal
@@ -106,7 +106,7 @@ class DebitWriter:
             batch.append(item)
         return False
 
-    def _commit(self, batch: list[tuple[Debit, Future[Transaction]]]) -> None:
+    def _commit(self, batch: list[tuple[Debit, Future[Transaction]]], tries: int = 3) -> None:
         try:
             with self.db.writing() as cur:
                 outcomes = _apply(self.db, cur, [d for d, _ in batch])
@@ -114,6 +114,10 @@ class DebitWriter:
             if len(batch) > 1:  # the batch rolled back: give each debit its own try,
                 for item in batch:  # so one caller's unwritable debit fails only that caller
                     self._commit([item])
+                return
+            if isinstance(error, LedgerBusy) and tries > 1:
+                # another process held or stored what this debit needed: decide it again
+                self._commit(batch, tries - 1)
                 return
             failure = (
                 error

@@ -100,24 +100,30 @@ class PostgresDatabase(Database):
     def __init__(self, url: str, clock: Clock) -> None:
         super().__init__(safe_url(url), clock)
         self._local = threading.local()
-        self._pool = ConnectionPool(
-            url,
-            min_size=1,
-            max_size=pool_size(),
-            kwargs={"autocommit": True, "cursor_factory": LedgerCursor, "options": "-c TimeZone=UTC"},
-            name="billing-ledger",
-            open=False,
-        )
+        options: dict[str, Any] = {
+            "autocommit": True,
+            "cursor_factory": LedgerCursor,
+            "options": "-c TimeZone=UTC",
+        }
         try:
-            self._pool.open(wait=True, timeout=15)
-            with self._pool.connection() as conn:
+            # one plain connection first: a wrong URL fails at once with the server's reason
+            # (a pool would keep retrying in the background until its timeout)
+            timeout = conninfo_to_dict(url).get("connect_timeout", 10)
+            with psycopg.connect(url, connect_timeout=timeout, **options) as conn:
                 schema_postgres.migrate(conn)
-        except (PoolTimeout, psycopg.Error) as error:
-            self._pool.close()
+        except psycopg.Error as error:
             raise LedgerUnavailable(
                 f"The ledger database {self.path} could not be reached or prepared: "
-                f"{str(error).splitlines()[0] if str(error) else type(error).__name__}"
+                f"{str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__}"
             ) from None
+        self._pool = ConnectionPool(
+            url, min_size=1, max_size=pool_size(), kwargs=options, name="billing-ledger", open=False
+        )
+        try:
+            self._pool.open(wait=True, timeout=30)
+        except PoolTimeout:
+            self._pool.close()
+            raise LedgerUnavailable(f"The ledger database {self.path} could not be reached.") from None
 
     # ----------------------------------------------------------- transactions
     @contextmanager
@@ -240,6 +246,9 @@ def translate(error: Exception, where: str) -> BillingError:
         )
     if isinstance(error, psycopg.errors.LockNotAvailable):
         return LedgerBusy("The ledger is busy; nothing was changed. Try again.")
+    if isinstance(error, psycopg.errors.UniqueViolation) and "idempotency_keys" in text:
+        # another process stored the same key a moment ago: a retry sees it and replays
+        return LedgerBusy("Another call with the same idempotency key was being recorded. Try again.")
     if isinstance(error, psycopg.IntegrityError):
         return BillingError(f"That change conflicts with existing data: {text}")
     if isinstance(error, PoolTimeout | psycopg.OperationalError):

@@ -1,0 +1,147 @@
+"""What only the PostgreSQL store has to get right: several Ledgers (processes) on one
+database, the server's own guards, and its errors."""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+
+import pytest
+
+import billing_core
+from billing_core import BillingError, LedgerUnavailable, PermissionDenied
+from tests.conftest import PostgresForTests, fund
+
+
+@pytest.fixture
+def url(postgres: PostgresForTests) -> object:
+    name, url = postgres.fresh()
+    yield url
+    postgres.drop(name)
+
+
+def test_a_directory_change_in_one_process_is_seen_by_another_at_once(url: str) -> None:
+    one, two = billing_core.open_ledger(url), billing_core.open_ledger(url)
+    try:
+        admin = one.add_user("ada@example.com", "Ada", admin=True)
+        space = one.create_workspace("Acme")
+        alice = one.add_user("alice@example.com", "Alice")
+        with pytest.raises(PermissionDenied):
+            two.wallet(alice, space.id)  # `two` has cached the directory by now
+        one.add_member(space.id, alice.id)
+        assert two.wallet(alice, space.id).workspace_name == "Acme"
+        assert two.user_by_email("ada@example.com") == admin
+    finally:
+        one.close()
+        two.close()
+
+
+def test_one_key_sent_through_two_processes_at_once_debits_once(url: str) -> None:
+    one, two = billing_core.open_ledger(url), billing_core.open_ledger(url)
+    try:
+        admin = one.add_user("ada@example.com", "Ada", admin=True)
+        space = one.create_workspace("Acme").id
+        fund(one, admin, space, "1000")
+        rounds = 300
+
+        def send(book: billing_core.Ledger, key: str, barrier: threading.Barrier, got: list[object]) -> None:
+            barrier.wait()
+            try:
+                entry = book.consume(admin, space, "1", feature="AI", description="x", idempotency_key=key)
+                got.append(entry.id)
+            except BillingError as error:
+                got.append(error)
+
+        for round_ in range(rounds):
+            barrier = threading.Barrier(2)
+            got: list[object] = []
+            threads = [
+                threading.Thread(target=send, args=(book, f"k{round_}", barrier, got)) for book in (one, two)
+            ]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert len(set(got)) == 1 and isinstance(got[0], int), got  # both told the same entry
+        assert one.wallet(admin, space).balance == Decimal(1000 - rounds)
+        one.verify()
+    finally:
+        one.close()
+        two.close()
+
+
+def test_the_server_refuses_to_rewrite_the_journal_whoever_connects(url: str) -> None:
+    with billing_core.open_ledger(url) as ledger:
+        admin = ledger.add_user("ada@example.com", "Ada", admin=True)
+        space = ledger.create_workspace("Acme").id
+        fund(ledger, admin, space, "10")
+        for statement in (
+            "UPDATE entries SET amount = 1000",
+            "DELETE FROM postings",
+            "DELETE FROM audit_log",
+            "UPDATE idempotency_keys SET amount = 0",
+        ):
+            with pytest.raises(BillingError, match="append-only"), ledger.db.writing() as cur:
+                cur.execute(statement)
+        ledger.verify()
+        assert ledger.wallet(admin, space).balance == Decimal(10)
+
+
+def test_an_unreachable_server_is_a_clear_error_without_the_password() -> None:
+    with pytest.raises(LedgerUnavailable) as refused:
+        billing_core.open_ledger("postgresql://billing:s3cret@127.0.0.1:1/billing?connect_timeout=2")
+    assert "could not be reached" in str(refused.value)
+    assert "s3cret" not in str(refused.value)
+
+
+def test_percent_signs_and_question_marks_in_text_are_data(url: str) -> None:
+    with billing_core.open_ledger(url) as ledger:
+        admin = ledger.add_user("ada@example.com", "Ada", admin=True)
+        space = ledger.create_workspace("50% off? Yes").id
+        fund(ledger, admin, space, "10")
+        ledger.consume(admin, space, "1", feature="AI %s", description="100% sure? %(x)s ?")
+        page = ledger.history(admin, space, search="100% sure?")
+        assert [t.description for t in page.items] == ["100% sure? %(x)s ?"]
+        assert ledger.find_workspace(admin, "50% off? yes").id == space
+
+
+def test_one_key_for_two_workspaces_from_two_processes_is_one_debit_and_one_conflict(url: str) -> None:
+    """Different wallets are locked independently, so both processes may store the key at
+    the same instant: the loser must retry and see the winner's key, not fail obscurely."""
+    one, two = billing_core.open_ledger(url), billing_core.open_ledger(url)
+    try:
+        admin = one.add_user("ada@example.com", "Ada", admin=True)
+        spaces = [one.create_workspace(name).id for name in ("Acme", "Beta")]
+        for space in spaces:
+            fund(one, admin, space, "1000")
+        outcomes: list[str] = []
+        for round_ in range(100):
+            barrier = threading.Barrier(2)
+            got: list[object] = []
+
+            def send(book: billing_core.Ledger, space: int, key: str, barrier: threading.Barrier,
+                     got: list[object]) -> None:
+                barrier.wait()
+                try:
+                    got.append(book.consume(admin, space, "1", feature="AI", description="x",
+                                            idempotency_key=key))
+                except BillingError as error:
+                    got.append(error)
+
+            threads = [
+                threading.Thread(target=send, args=(book, space, f"k{round_}", barrier, got))
+                for book, space in ((one, spaces[0]), (two, spaces[1]))
+            ]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            kinds = sorted(type(g).__name__ for g in got)
+            assert kinds == ["IdempotencyConflict", "Transaction"], got
+            outcomes += kinds
+        total = sum(one.wallet(admin, s).balance for s in spaces)
+        assert total == Decimal(2000 - 100)
+        one.verify()
+    finally:
+        one.close()
+        two.close()
