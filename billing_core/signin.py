@@ -37,7 +37,9 @@ class SignInOps:
     db: Database
 
     def authenticate(self, email: str, password: str) -> User:
-        key = email.strip().lower()[:200] if isinstance(email, str) and is_encodable(email) else ""
+        # text no account can hold (a NUL, a lone surrogate) is an unknown email
+        usable = isinstance(email, str) and is_encodable(email) and "\x00" not in email
+        key = email.strip().lower()[:200] if usable else ""
         secret = password if isinstance(password, str) and is_encodable(password) else ""
         # Count, check and record one attempt per email at a time, so parallel guesses
         # get no more tries than the lockout allows.
@@ -106,7 +108,9 @@ class SignInOps:
 
     def user_for_sso(self, email: str) -> User:
         """The ledger user for an email vouched for by the identity provider."""
-        key = (email or "").strip().lower()
+        if not isinstance(email, str) or not is_encodable(email) or "\x00" in email:
+            raise AuthenticationFailed("The identity provider sent an email address that is not valid.")
+        key = email.strip().lower()
         with self.db.reading() as cur:
             row = cur.execute(
                 "SELECT id, email, name, is_admin, created_at FROM users WHERE email = ? AND id <> ?",

@@ -159,16 +159,18 @@ def replay_problems(ledger: Ledger) -> list[str]:
 
 
 def fingerprint(ledger: Ledger) -> dict[tuple[str, object], int]:
-    """A hash of every row of the append-only tables, keyed by (table, row key)."""
-    found: dict[tuple[str, object], int] = {}
+    """A hash of every row of the append-only tables, keyed by (table, row key).
+
+    The hash is md5 of the whole row cast to text, which DuckDB and PostgreSQL both do."""
+    found: dict[tuple[str, object], str] = {}
     for table, key in (("entries", "id"), ("audit_log", "id"), ("postings", "entry_id || ':' || account_id")):
         # table and key come from the constant tuple above
-        for k, h in rows(ledger, f"SELECT {key}, hash(t) FROM {table} t"):  # noqa: S608
+        for k, h in rows(ledger, f"SELECT {key}, md5(CAST(t AS VARCHAR)) FROM {table} t"):  # noqa: S608
             found[(table, k)] = h
     return found
 
 
-Fingerprint = dict[tuple[str, object], int]
+Fingerprint = dict[tuple[str, object], str]
 
 
 def history_rewritten(before: Fingerprint, after: Fingerprint) -> list[str]:

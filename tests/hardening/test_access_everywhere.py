@@ -98,6 +98,7 @@ NOT_ACTOR_SCOPED = {
     "system_user": "the CLI's operator",
     "today": "the ledger's clock",
     "verify": "whole-ledger check run by the operator",
+    "has_data": "the CLI's seed --if-missing: a yes/no, no data",
     "checkpoint": "maintenance",
     "compact_rollups": "maintenance of derived rows (verify() recomputes them)",
     "consume_many": "a batch of events for many workspaces: its own test below",
@@ -232,16 +233,15 @@ def test_the_scope_check_sees_a_leak(ledger: Ledger, people: dict) -> None:
         assert scope_problems(ledger, name, result, acme_only), name
 
 
-def test_new_members_can_act_at_once_while_others_read(size, tally) -> None:
+def test_new_members_can_act_at_once_while_others_read(size, tally, new_ledger) -> None:
     """Access is checked against a cached directory: a member added a moment ago is let in
     at once, however many readers are reloading the cache meanwhile, and a person who is in
     no workspace is kept out throughout."""
     import threading
 
-    import billing_core
     from tests.hardening.books import cast
 
-    ledger = billing_core.open_ledger(":memory:")
+    ledger = new_ledger()
     try:
         people = cast(ledger, 3, funding="100000")
         admin, outsider = people["admins"][0], people["outsider"]

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from decimal import Decimal
 
-import billing_core
-from billing_core import InsufficientCredits
+from billing_core import InsufficientCredits, Ledger
 from tests.hardening.books import audit_counts, audit_problems, in_threads, one, replay_problems
 from tests.hardening.conftest import Tally
 
 
-def one_race(threads: int, per_thread: int, tally: Tally) -> None:
+def one_race(new_ledger: Callable[..., Ledger], threads: int, per_thread: int, tally: Tally) -> None:
     """`threads` x `per_thread` one-credit debits on a wallet holding half of that, while
     another thread reads the balance throughout."""
     balance = threads * per_thread // 2
-    ledger = billing_core.open_ledger(":memory:")
+    ledger = new_ledger()
     try:
         admin = ledger.add_user("ada@example.com", "Ada", admin=True)
         member = ledger.add_user("alice@example.com", "Alice")
@@ -75,8 +75,8 @@ def one_race(threads: int, per_thread: int, tally: Tally) -> None:
     tally.add(runs=1, operations=threads * per_thread)
 
 
-def test_debit_race_spends_exactly_the_balance_and_never_overdraws(size, tally) -> None:
+def test_debit_race_spends_exactly_the_balance_and_never_overdraws(size, tally, new_ledger) -> None:
     threads, per_thread = size.pick((8, 40), (16, 250))
     for _ in range(size.pick(2, 20)):
-        one_race(threads, per_thread, tally)
+        one_race(new_ledger, threads, per_thread, tally)
     tally.assert_clean()

@@ -12,7 +12,6 @@ from collections import Counter
 from decimal import Decimal
 from typing import Any
 
-import billing_core
 from billing_core import InvalidTransition, Ledger
 from tests.hardening.books import (
     audit_counts,
@@ -64,10 +63,10 @@ def approving(ledger: Ledger, admins: list[Any]) -> Any:
     return lambda n, request_id, _: ledger.approve_request(admins[n], request_id) and "approved"
 
 
-def test_racing_admins_approve_each_request_exactly_once(size, tally) -> None:
+def test_racing_admins_approve_each_request_exactly_once(size, tally, new_ledger) -> None:
     rounds, requests_each, threads = size.pick((1, 10, 4), (3, 50, 8))
     for _ in range(rounds):
-        ledger = billing_core.open_ledger(":memory:")
+        ledger = new_ledger()
         try:
             people = cast(ledger, 5, admins=threads)
             requests = open_requests(ledger, people, requests_each)
@@ -100,12 +99,12 @@ def test_racing_admins_approve_each_request_exactly_once(size, tally) -> None:
 VERBS = ("approved", "rejected", "cancelled")
 
 
-def test_racing_decisions_settle_each_request_once_and_then_refuse_all(size, tally) -> None:
+def test_racing_decisions_settle_each_request_once_and_then_refuse_all(size, tally, new_ledger) -> None:
     """Approve, reject and cancel race for each request: one wins, the state is the winner's,
     a credit exists only if approval won. Then every further decision, raced again, is
     refused and writes nothing."""
     requests_each, threads = size.pick((12, 6), (50, 8))
-    ledger = billing_core.open_ledger(":memory:")
+    ledger = new_ledger()
     try:
         people = cast(ledger, 4, admins=2)
         requests = open_requests(ledger, people, requests_each)

@@ -349,12 +349,12 @@ def fuzz_targets(ledger: Ledger, people: dict[str, Any]) -> dict[str, Callable[.
     }
 
 
-def test_no_argument_makes_billing_core_raise_anything_but_a_billing_error(size, tally) -> None:
+def test_no_argument_makes_billing_core_raise_anything_but_a_billing_error(size, tally, new_ledger) -> None:
     """Any value in any argument: a result or a BillingError, never another exception.
 
     The defects this fuzzing found (lone surrogates, a date range of a date and a
     datetime, find_workspace) are fixed and also pinned by their own tests."""
-    ledger = billing_core.open_ledger(":memory:")
+    ledger = new_ledger()
     try:
         people = dict(zip(("admin", "admin2"), cast(ledger, 2, funding="1000")["admins"], strict=True))
         ledger.request_credits(ledger.user_by_email("m0.0@example.com"), 1, "5")  # type: ignore[arg-type]

@@ -6,7 +6,6 @@ import threading
 from collections import Counter
 from decimal import Decimal
 
-import billing_core
 from billing_core import IdempotencyConflict
 from tests.hardening.books import (
     audit_problems,
@@ -19,9 +18,9 @@ from tests.hardening.books import (
 )
 
 
-def test_one_key_sent_many_times_at_once_debits_once(size, tally) -> None:
+def test_one_key_sent_many_times_at_once_debits_once(size, tally, new_ledger) -> None:
     rounds, threads = size.pick((3, 20), (10, 100))
-    ledger = billing_core.open_ledger(":memory:")
+    ledger = new_ledger()
     try:
         people = cast(ledger, 1, funding="1000")
         space = people["spaces"][0]
@@ -57,11 +56,11 @@ def test_one_key_sent_many_times_at_once_debits_once(size, tally) -> None:
     tally.assert_clean()
 
 
-def test_one_key_raced_with_other_charges_debits_once_and_refuses_the_rest(size, tally) -> None:
+def test_one_key_raced_with_other_charges_debits_once_and_refuses_the_rest(size, tally, new_ledger) -> None:
     """The same key raced with a different amount, workspace or feature: whichever call
     commits first owns the key; the calls identical to it replay, every other is refused."""
     rounds, threads = size.pick((3, 16), (10, 100))
-    ledger = billing_core.open_ledger(":memory:")
+    ledger = new_ledger()
     try:
         people = cast(ledger, 2, funding="1000")
         a, b = people["spaces"]
@@ -102,8 +101,8 @@ def test_one_key_raced_with_other_charges_debits_once_and_refuses_the_rest(size,
     tally.assert_clean()
 
 
-def test_a_replayed_key_never_fails_new_debits_committed_with_it() -> None:
-    ledger = billing_core.open_ledger(":memory:")
+def test_a_replayed_key_never_fails_new_debits_committed_with_it(new_ledger) -> None:
+    ledger = new_ledger()
     try:
         people = cast(ledger, 2, funding="100")
         a, b = people["spaces"]

@@ -19,7 +19,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import billing_core
 from billing_core import (
     BillingError,
     InsufficientCredits,
@@ -52,9 +51,9 @@ def amount(rng: random.Random, top: int) -> Decimal:
     return Decimal(rng.randint(1, top * 10_000)).scaleb(-4)
 
 
-def test_mixed_race_matches_the_journal(size, tally) -> None:
+def test_mixed_race_matches_the_journal(size, tally, new_ledger) -> None:
     wallets, threads, per_thread = size.pick((4, 8, 40), (8, 32, 500))
-    ledger = billing_core.open_ledger(":memory:")
+    ledger = new_ledger()
     try:
         people = cast(ledger, wallets, members_each=2, funding="500")
         admins, spaces, members = people["admins"], people["spaces"], people["members"]

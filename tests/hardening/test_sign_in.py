@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pytest
@@ -28,13 +29,12 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def book() -> tuple[Ledger, FakeClock]:
+def book(new_ledger: Callable[..., Ledger]) -> tuple[Ledger, FakeClock]:
     clock = FakeClock(datetime(2026, 11, 27, 12, 0))
-    ledger = billing_core.open_ledger(":memory:", clock=clock)
+    ledger = new_ledger(clock=clock)
     for name in ("alice", "bob", "carol", "dave"):
         ledger.add_user(f"{name}@example.com", name.title(), password=f"{PASSWORD} {name}")
-    yield ledger, clock
-    ledger.close()
+    return ledger, clock
 
 
 def attempt(ledger: Ledger, email: object, password: object) -> str:

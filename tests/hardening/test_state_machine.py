@@ -10,6 +10,7 @@ size, the idempotency keys and the audit counts per action must agree with the m
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -25,12 +26,12 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-import billing_core
 from billing_core import (
     IdempotencyConflict,
     InsufficientCredits,
     InvalidAmount,
     InvalidTransition,
+    Ledger,
     NotFound,
     PermissionDenied,
     RequestStatus,
@@ -56,11 +57,11 @@ class Request:
     status: str = "pending"
 
 
-def run_machine(size: Any, tally: Any) -> None:
+def run_machine(size: Any, tally: Any, new_ledger: Callable[..., Ledger]) -> None:
     class LedgerVersusModel(RuleBasedStateMachine):
         @initialize()
         def setup(self) -> None:
-            self.ledger = billing_core.open_ledger(":memory:")
+            self.ledger = new_ledger()  # a fresh ledger on the store under test, each example
             self.users = {
                 name: self.ledger.add_user(f"{name}@example.com", name.title(), admin=name in ADMINS)
                 for name in PEOPLE
@@ -285,9 +286,9 @@ def run_machine(size: Any, tally: Any) -> None:
     )
 
 
-def test_ledger_agrees_with_a_model_after_every_step(size, tally) -> None:
+def test_ledger_agrees_with_a_model_after_every_step(size, tally, new_ledger) -> None:
     try:
-        run_machine(size, tally)
+        run_machine(size, tally, new_ledger)
     except Exception as error:
         tally.problem(f"{type(error).__name__}: {error}")  # hypothesis has shrunk it
         raise

@@ -1,7 +1,8 @@
+from collections.abc import Callable
 from pathlib import Path
 
 import billing_core
-from billing_core import RequestStatus, WalletStatus
+from billing_core import Ledger, RequestStatus, WalletStatus
 from billing_core.demo import seed_demo
 from tests.conftest import DEMO_UNTIL
 
@@ -30,9 +31,9 @@ def test_demo_tells_the_product_story(demo_file: Path, tmp_path: Path) -> None:
         assert {"AI chat", "AI summaries", "Image generation", "Exports"} <= features
 
 
-def test_demo_is_deterministic_for_a_seed() -> None:
+def test_demo_is_deterministic_for_a_seed(new_ledger: Callable[..., Ledger]) -> None:
     def fingerprint(seed: int) -> list:
-        with billing_core.open_ledger(":memory:") as ledger:
+        with new_ledger() as ledger:
             seed_demo(ledger, workspaces=3, months=1, seed=seed, until=DEMO_UNTIL)
             with ledger.db.reading() as cur:
                 return cur.execute(

@@ -1,18 +1,18 @@
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pyarrow as pa
 import pytest
 
-import billing_core
 from billing_core import EntryKind, InvalidInput, Ledger
 from tests.conftest import FakeClock, fund
 
 
 @pytest.fixture
-def clocked() -> tuple[Ledger, FakeClock]:
+def clocked(new_ledger: Callable[..., Ledger]) -> tuple[Ledger, FakeClock]:
     clock = FakeClock(datetime(2026, 11, 1, 9, 0))
-    return billing_core.open_ledger(":memory:", clock=clock), clock
+    return new_ledger(clock=clock), clock
 
 
 def setup_history(ledger: Ledger, clock: FakeClock, n: int) -> tuple:

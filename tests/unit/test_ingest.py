@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -106,11 +106,9 @@ def outcomes_of(result: billing_core.IngestResult) -> list[str]:
 
 
 @pytest.fixture
-def twin() -> Iterator[Ledger]:
+def twin(new_ledger: Callable[..., Ledger]) -> Ledger:
     """A second ledger with the same people, workspaces and funding, fed by `consume`."""
-    book = billing_core.open_ledger(":memory:")
-    yield book
-    book.close()
+    return new_ledger()
 
 
 def mirror(book: Ledger) -> dict[str, object]:
@@ -581,7 +579,13 @@ batch_rows = st.lists(
 )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# new_ledger is function-scoped, so hypothesis warns that it is shared by all examples:
+# it is a factory, and each example asks it for two fresh ledgers.
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(
     rows=batch_rows,
     funding=st.tuples(st.integers(0, 40), st.integers(0, 40)),
@@ -589,12 +593,13 @@ batch_rows = st.lists(
     earlier=st.sampled_from([None, "k1", "k2"]),
 )
 def test_consume_many_matches_consume_called_once_per_event(
+    new_ledger: Callable[..., Ledger],
     rows: list[tuple[int, Decimal, str, int, str | None]],
     funding: tuple[int, int],
     inactive: bool,
     earlier: str | None,
 ) -> None:
-    books = [billing_core.open_ledger(":memory:") for _ in range(2)]
+    books = [new_ledger() for _ in range(2)]
     try:
         setups = [mirror(book) for book in books]
         for book, setup in zip(books, setups, strict=True):

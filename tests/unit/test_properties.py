@@ -1,21 +1,39 @@
 """Property: any sequence of operations keeps the books balanced and matches a simple model."""
 
+from collections.abc import Callable
 from decimal import Decimal
+from typing import ClassVar
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
-import billing_core
-from billing_core import BillingError, InsufficientCredits, InvalidTransition, RequestStatus, WalletInactive
+from billing_core import (
+    BillingError,
+    InsufficientCredits,
+    InvalidTransition,
+    Ledger,
+    RequestStatus,
+    WalletInactive,
+)
 
 amounts = st.decimals(min_value=Decimal("0.0001"), max_value=Decimal(500), places=4)
 
 
 class LedgerMachine(RuleBasedStateMachine):
+    # the `new_ledger` factory of the store under test, set by the test below
+    new_ledger: ClassVar[Callable[..., Ledger]]
+
     @initialize()
     def setup(self) -> None:
-        self.ledger = billing_core.open_ledger(":memory:")
+        self.ledger = type(self).new_ledger()  # a fresh ledger for every example
         self.admin = self.ledger.add_user("ada@example.com", "Ada", admin=True)
         self.member = self.ledger.add_user("m@example.com", "Mem")
         self.spaces = [self.ledger.create_workspace(n).id for n in ("A", "B")]
@@ -101,10 +119,17 @@ class LedgerMachine(RuleBasedStateMachine):
             self.ledger.verify()
 
 
-LedgerMachine.TestCase.settings = settings(
-    max_examples=40,
-    stateful_step_count=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-test_ledger_state_machine = LedgerMachine.TestCase
+def test_ledger_state_machine(new_ledger: Callable[..., Ledger]) -> None:
+    LedgerMachine.new_ledger = new_ledger
+    try:
+        run_state_machine_as_test(
+            LedgerMachine,
+            settings=settings(
+                max_examples=40,
+                stateful_step_count=25,
+                deadline=None,
+                suppress_health_check=[HealthCheck.too_slow],
+            ),
+        )
+    finally:
+        del LedgerMachine.new_ledger

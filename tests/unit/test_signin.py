@@ -1,16 +1,16 @@
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pytest
 
-import billing_core
-from billing_core import AccountLocked, AuthenticationFailed, InvalidInput
+from billing_core import AccountLocked, AuthenticationFailed, InvalidInput, Ledger
 from tests.conftest import FakeClock
 
 
 @pytest.fixture
-def book() -> tuple:
+def book(new_ledger: Callable[..., Ledger]) -> tuple:
     clock = FakeClock(datetime(2026, 11, 27, 12, 0))
-    ledger = billing_core.open_ledger(":memory:", clock=clock)
+    ledger = new_ledger(clock=clock)
     ledger.add_user("alice@example.com", "Alice", password="correct horse")
     return ledger, clock
 

@@ -1,19 +1,19 @@
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
-import billing_core
 from billing_core import InvalidInput, Ledger, PermissionDenied
 from billing_core.analytics import run_out_date
 from tests.conftest import FakeClock
 
 
 @pytest.fixture
-def history() -> tuple[Ledger, dict]:
+def history(new_ledger: Callable[..., Ledger]) -> tuple[Ledger, dict]:
     """Ten days of known spend in two workspaces."""
     clock = FakeClock(datetime(2026, 11, 1, 8, 0))
-    ledger = billing_core.open_ledger(":memory:", clock=clock)
+    ledger = new_ledger(clock=clock)
     admin = ledger.add_user("ada@example.com", "Ada", admin=True)
     alice = ledger.add_user("alice@example.com", "Alice")
     bob = ledger.add_user("bob@example.com", "Bob")
@@ -142,10 +142,13 @@ def test_verify_catches_a_rollup_that_disagrees(history: tuple) -> None:
     from billing_core import LedgerCorrupt
 
     ledger, _ = history
-    with ledger.db.writing() as cur:
+    with ledger.db.writing() as cur:  # one rollup row per key in this history: change the first
+        key = cur.execute(
+            "SELECT workspace_id, feature, day FROM daily_rollups ORDER BY day, workspace_id, feature LIMIT 1"
+        ).fetchone()
         cur.execute(
-            "UPDATE daily_rollups SET debits = debits + 1"
-            " WHERE rowid = (SELECT min(rowid) FROM daily_rollups)"
+            "UPDATE daily_rollups SET debits = debits + 1 WHERE workspace_id = ? AND feature = ? AND day = ?",
+            list(key),
         )
     with pytest.raises(LedgerCorrupt, match="rollups"):
         ledger.verify()
