@@ -55,11 +55,15 @@ def directory(db: Database) -> Directory:
 
 
 def resolve_actor(db: Database, actor: object) -> User:
+    return _known_actor(directory(db), actor)
+
+
+def _known_actor(snapshot: Directory, actor: object) -> User:
     if actor is None:
         raise PermissionDenied("Sign in to do this.")
     if not isinstance(actor, User):
         raise PermissionDenied("Only a signed-in user can do this.")
-    known = directory(db).users.get(actor.id) if isinstance(actor.id, int) else None
+    known = snapshot.users.get(actor.id) if isinstance(actor.id, int) else None
     if known is None or known.email != str(actor.email).lower():
         raise PermissionDenied("Your account is not known to this ledger; sign in again.")
     return known
@@ -73,9 +77,13 @@ def require_admin(db: Database, actor: object, doing: str) -> User:
 
 
 def workspace_name(db: Database, workspace_id: object) -> str:
+    return _name_of(directory(db), workspace_id)
+
+
+def _name_of(snapshot: Directory, workspace_id: object) -> str:
     if isinstance(workspace_id, bool) or not isinstance(workspace_id, int):
         raise NotFound(f"There is no workspace {workspace_id!r}.")
-    name = directory(db).workspaces.get(workspace_id)
+    name = snapshot.workspaces.get(workspace_id)
     if name is None:
         raise NotFound(f"There is no workspace with id {workspace_id}.")
     return name
@@ -83,9 +91,10 @@ def workspace_name(db: Database, workspace_id: object) -> str:
 
 def require_workspace(db: Database, actor: object, workspace_id: object) -> tuple[User, str]:
     """The actor may see and act on this workspace: an admin, or one of its members."""
-    user = resolve_actor(db, actor)
-    name = workspace_name(db, workspace_id)
-    if not user.is_admin and (workspace_id, user.id) not in directory(db).memberships:
+    snapshot = directory(db)  # one snapshot for the whole check (on a server, one stamp read)
+    user = _known_actor(snapshot, actor)
+    name = _name_of(snapshot, workspace_id)
+    if not user.is_admin and (workspace_id, user.id) not in snapshot.memberships:
         # not naming the workspace: its name is not the outsider's to learn
         raise PermissionDenied("You are not a member of this workspace.")
     return user, name

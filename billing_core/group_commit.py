@@ -1,5 +1,10 @@
 """Group commit for debits: many concurrent `consume` calls, one transaction per batch.
 
+On PostgreSQL each process has its own writer; the writers of several processes run
+side by side, each batch locking its wallets in id order. (Each call as its own
+transaction in the caller's thread was measured slower: 381/s vs 1,377/s with 16
+threads on one process.)
+
 Callers enqueue a checked `Debit` and wait on a Future. One writer thread takes
 everything queued (up to `MAX_BATCH`), decides each debit in arrival order
 against the wallets' running balances (so a batch never overdraws and each call
@@ -130,9 +135,11 @@ class DebitWriter:
             for _, future in batch:
                 future.set_exception(error)
             raise
-        self.batches += 1
-        self.debits += len(batch)
-        if self.batches % COMPACT_EVERY == 0:
+        with self._start_lock:
+            self.batches += 1
+            self.debits += len(batch)
+            compact = self.batches % COMPACT_EVERY == 0
+        if compact:
             rollups.compact(self.db, self.db.clock().date() - timedelta(days=1))
         for (_, future), outcome in zip(batch, outcomes, strict=True):
             if isinstance(outcome, BaseException):

@@ -39,6 +39,7 @@ from .errors import BillingError, LedgerBusy, LedgerUnavailable
 from .store import Clock, Database
 
 _COPY_ROWS = 100_000  # rows per chunk of a bulk COPY
+_VALUES_ROWS = 64  # up to this many rows go in as one INSERT … VALUES instead
 
 
 def pool_size() -> int:
@@ -192,6 +193,13 @@ class PostgresDatabase(Database):
         if data.num_rows == 0:
             return
         columns = ", ".join(data.column_names)
+        if data.num_rows <= _VALUES_ROWS:  # a few rows (a debit's): one INSERT, one round trip
+            marks = "(" + ", ".join(["?"] * data.num_columns) + ")"
+            values = [v for row in data.to_pylist() for v in row.values()]
+            # table and column names come from this package's code, never from input
+            cur.execute(f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([marks] * data.num_rows),
+                        values)
+            return
         options = pacsv.WriteOptions(include_header=False, quoting_style="all_valid")
         # table and column names come from this package's code, never from input
         with cur.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT csv)") as copy:
