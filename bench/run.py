@@ -1,4 +1,10 @@
-"""`make bench` / `make bench-small`: build a large ledger, measure, print one table.
+"""`make bench` / `make bench-small`: build a large ledger, measure it on each store, print one table.
+
+The ledger is built in DuckDB (bench/build.py), then copied into PostgreSQL with
+`billing_core.migrate.copy_ledger` (what `billing migrate` does): into a throwaway
+server on loopback started here (tests/pg_server.py; fsync off, a test server's
+setting), or into the empty database of `--pg-url`. The same measurements then run
+on each store, and the table shows them side by side: a DuckDB and a PostgreSQL column.
 
 Figures with a naive counterpart are measured side by side in the same run and
 shown as a ratio, so the table holds on a noisy machine. Reads are also measured
@@ -16,20 +22,37 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import billing_core  # noqa: E402
 from bench.build import build  # noqa: E402
-from billing_core.journal import EntryKind, lock_wallet, post  # noqa: E402
+from billing_core import EntryKind  # noqa: E402
+from billing_core.journal import lock_wallet, post  # noqa: E402
+from billing_core.migrate import copy_ledger  # noqa: E402
 
 BUSY = 1  # the busy workspace of bench.build
+STORES = ("duckdb", "postgresql")
+THREADS = 16
 Figure = tuple[float, float]  # median, p95 in ms
+
+# The raw-scan side of the daily spend figure: the rollup query's result, from the entries.
+# Written in the SQL both stores accept (explicit GROUP BY, ::DATE) and read through
+# `db.frame`, as the rollup query is.
+RAW_SPEND = """
+SELECT e.created_at::DATE AS period, e.workspace_id, w.name AS workspace, sum(e.amount) AS spent
+FROM entries e JOIN workspaces w ON w.id = e.workspace_id
+WHERE e.kind = 'debit' AND e.created_at >= ? AND e.created_at < ?
+GROUP BY 1, 2, 3 ORDER BY period, workspace
+"""
 
 
 def timed(fn: Callable[[], object], repeat: int) -> Figure:
@@ -43,53 +66,53 @@ def timed(fn: Callable[[], object], repeat: int) -> Figure:
     return statistics.median(samples), samples[min(len(samples) - 1, int(len(samples) * 0.95))]
 
 
-def reads(path: Path, repeat: int) -> dict[str, Figure]:
-    """The read figures of one ledger."""
-    ledger = billing_core.open_ledger(str(path))
-    admin = ledger.user_by_email("user1@bench.example")
-    assert admin is not None
-    with ledger.db.reading() as cur:
-        in_busy = cur.execute("SELECT count(*) FROM entries WHERE workspace_id = ?", [BUSY]).fetchone()[0]
-    depth = min(100_000, max(0, in_busy - 60))
-    with ledger.db.reading() as cur:
-        row = cur.execute(
-            "SELECT id FROM entries WHERE workspace_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?",
-            [BUSY, depth],
-        ).fetchone()
-    cursor = f"before:{row[0] + 1}"
+@contextmanager
+def opened(where: str) -> Iterator[billing_core.Ledger]:
+    ledger = billing_core.open_ledger(where)
+    try:
+        yield ledger
+    finally:
+        ledger.close()
 
-    def offset_page() -> None:
+
+def reads(where: str, repeat: int) -> dict[str, Figure]:
+    """The read figures of one ledger (a DuckDB file or a postgresql:// URL)."""
+    with opened(where) as ledger:
+        admin = ledger.user_by_email("user1@bench.example")
+        assert admin is not None
         with ledger.db.reading() as cur:
-            cur.execute(
-                "SELECT id, kind, amount, description, feature, created_at FROM entries "
-                "WHERE workspace_id = ? ORDER BY id DESC LIMIT 50 OFFSET ?",
+            in_busy = cur.execute("SELECT count(*) FROM entries WHERE workspace_id = ?", [BUSY]).fetchone()[0]
+        depth = min(100_000, max(0, in_busy - 60))
+        with ledger.db.reading() as cur:
+            row = cur.execute(
+                "SELECT id FROM entries WHERE workspace_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?",
                 [BUSY, depth],
-            ).fetchall()
+            ).fetchone()
+        cursor = f"before:{row[0] + 1}"
 
-    last = _last_day(ledger)
-    start, end = last - timedelta(days=89), last
+        def offset_page() -> None:
+            with ledger.db.reading() as cur:
+                cur.execute(
+                    "SELECT id, kind, amount, description, feature, created_at FROM entries "
+                    "WHERE workspace_id = ? ORDER BY id DESC LIMIT 50 OFFSET ?",
+                    [BUSY, depth],
+                ).fetchall()
 
-    def raw_scan() -> None:
-        with ledger.db.reading() as cur:
-            cur.sql(
-                "SELECT e.created_at::DATE AS period, e.workspace_id, w.name AS workspace, "
-                "sum(e.amount) AS spent FROM entries e JOIN workspaces w ON w.id = e.workspace_id "
-                "WHERE e.kind = 'debit' AND e.created_at >= ? AND e.created_at < ? "
-                "GROUP BY ALL ORDER BY period, workspace",
-                params=[start, end + timedelta(days=1)],
-            ).to_arrow_table()
+        last = _last_day(ledger)
+        start, end = last - timedelta(days=89), last
 
-    figures = {
-        "balance": timed(lambda: ledger.wallet(admin, BUSY), repeat),
-        "first": timed(lambda: ledger.history(admin, BUSY, limit=50), repeat),
-        "deep": timed(lambda: ledger.history(admin, BUSY, limit=50, cursor=cursor), repeat),
-        "offset": timed(offset_page, max(5, repeat // 5)),
-        "rollups": timed(lambda: ledger.spend_by_workspace(admin, start, end), max(5, repeat // 5)),
-        "raw": timed(raw_scan, max(3, repeat // 20)),
-        "depth": (float(depth), 0.0),
-    }
-    ledger.close()
-    return figures
+        def raw_scan() -> None:
+            ledger.db.frame(RAW_SPEND, [start, end + timedelta(days=1)])
+
+        return {
+            "balance": timed(lambda: ledger.wallet(admin, BUSY), repeat),
+            "first": timed(lambda: ledger.history(admin, BUSY, limit=50), repeat),
+            "deep": timed(lambda: ledger.history(admin, BUSY, limit=50, cursor=cursor), repeat),
+            "offset": timed(offset_page, max(5, repeat // 5)),
+            "rollups": timed(lambda: ledger.spend_by_workspace(admin, start, end), max(5, repeat // 5)),
+            "raw": timed(raw_scan, max(3, repeat // 20)),
+            "depth": (float(depth), 0.0),
+        }
 
 
 def _last_day(ledger: billing_core.Ledger) -> date:
@@ -97,74 +120,329 @@ def _last_day(ledger: billing_core.Ledger) -> date:
         return cur.execute("SELECT max(day) FROM daily_rollups").fetchone()[0]  # type: ignore[no-any-return]
 
 
-def debits_per_second(path: Path, wallets: list[int], per_thread: int, naive: bool) -> float:
-    """16 threads debiting at once: through `consume` (group commit) or one transaction each."""
-    ledger = billing_core.open_ledger(str(path))
-    member = ledger.user_by_email("user1@bench.example")
-    assert member is not None
-    barrier = threading.Barrier(16)
-    one_credit = billing_core.parse_amount("0.01")
+def debits_per_second(where: str, wallets: list[int], per_thread: int, naive: bool,
+                      threads: int = THREADS) -> float:
+    """`threads` threads debiting at once: through `consume` (group commit) or one transaction each."""
+    with opened(where) as ledger:
+        member = ledger.user_by_email("user1@bench.example")
+        assert member is not None
+        barrier = threading.Barrier(threads)
+        one_credit = billing_core.parse_amount("0.01")
 
-    def one_transaction(workspace_id: int) -> None:
-        with ledger.db.writing() as cur:
-            wallet = lock_wallet(cur, workspace_id)
-            post(ledger.db, cur, wallet, kind=EntryKind.DEBIT, amount=one_credit,
-                 description="bench", feature="AI chat", actor_id=member.id, at=ledger.db.clock())
+        def one_transaction(workspace_id: int) -> None:
+            with ledger.db.writing() as cur:
+                wallet = lock_wallet(ledger.db, cur, workspace_id)
+                post(ledger.db, cur, wallet, kind=EntryKind.DEBIT, amount=one_credit,
+                     description="bench", feature="AI chat", actor_id=member.id, at=ledger.db.clock())
 
-    def work(i: int) -> None:
-        barrier.wait()
-        for _ in range(per_thread):
-            if naive:
-                one_transaction(wallets[i % len(wallets)])
-            else:
-                ledger.consume(member, wallets[i % len(wallets)], one_credit, feature="AI chat",
-                               description="bench")
+        def work(i: int) -> None:
+            barrier.wait()
+            for _ in range(per_thread):
+                if naive:
+                    one_transaction(wallets[i % len(wallets)])
+                else:
+                    ledger.consume(member, wallets[i % len(wallets)], one_credit, feature="AI chat",
+                                   description="bench")
 
-    started = time.perf_counter()
-    with ThreadPoolExecutor(16) as pool:
-        list(pool.map(work, range(16)))
-    rate = 16 * per_thread / (time.perf_counter() - started)
-    ledger.verify()
-    ledger.close()
-    return rate
+        started = time.perf_counter()
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(work, range(threads)))
+        return threads * per_thread / (time.perf_counter() - started)
 
 
-def page_figures(path: Path, repeat: int) -> dict[str, float]:
+def page_figures(where: str, repeat: int) -> dict[str, float]:
     done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "page_timings.py"), str(path), str(repeat)],
+        [sys.executable, str(ROOT / "bench" / "page_timings.py"), where, str(repeat)],
         capture_output=True, text=True, check=True, cwd=ROOT,
     )
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
-def ingest_rate(path: Path, events: int) -> float | None:
+def ingest_rate(where: str, events: int) -> float | None:
     """Events/s of `Ledger.consume_many` on `events` usage events, if it exists."""
     import pyarrow as pa
 
-    ledger = billing_core.open_ledger(str(path))
-    if not hasattr(ledger, "consume_many"):
-        ledger.close()
-        return None
-    admin = ledger.user_by_email("user1@bench.example")
-    workspaces = ledger.db.last_id("workspaces")
-    now = ledger.db.clock()
-    table = pa.table({
-        "workspace": pa.array([1 + i % workspaces for i in range(events)], pa.int64()),
-        "amount": pa.array(["0.05"] * events, pa.string()),
-        "feature": pa.array(["AI chat"] * events, pa.string()),
-        "description": pa.array(["bulk"] * events, pa.string()),
-        "occurred_at": pa.array([now] * events, pa.timestamp("us")),
-        "idempotency_key": pa.array([f"bench-{i}" for i in range(events)], pa.string()),
-    })
+    with opened(where) as ledger:
+        if not hasattr(ledger, "consume_many"):
+            return None
+        admin = ledger.user_by_email("user1@bench.example")
+        assert admin is not None
+        workspaces = ledger.db.last_id("workspaces")
+        now = ledger.db.clock()
+        table = pa.table({
+            "workspace": pa.array([1 + i % workspaces for i in range(events)], pa.int64()),
+            "amount": pa.array(["0.05"] * events, pa.string()),
+            "feature": pa.array(["AI chat"] * events, pa.string()),
+            "description": pa.array(["bulk"] * events, pa.string()),
+            "occurred_at": pa.array([now] * events, pa.timestamp("us")),
+            "idempotency_key": pa.array([f"bench-{i}" for i in range(events)], pa.string()),
+        })
+        started = time.perf_counter()
+        result = ledger.consume_many(admin, table)
+        rate = events / (time.perf_counter() - started)
+        assert result.posted == events, result
+        return rate
+
+
+def verify_seconds(where: str) -> float:
+    """Seconds of `Ledger.verify()` over the whole ledger (it raises on any difference)."""
+    with opened(where) as ledger:
+        started = time.perf_counter()
+        ledger.verify()
+        return time.perf_counter() - started
+
+
+@dataclass
+class Measured:
+    """Every figure of one store."""
+
+    big: dict[str, Figure]
+    little: dict[str, Figure] | None
+    pages: dict[str, float]
+    single: float
+    grouped: float
+    naive: float
+    one_wallet: float
+    ingest: float | None
+    verify: float
+    seconds: float
+
+
+def measure(large: str, small: str | None, args: argparse.Namespace, label: str) -> Measured:
+    """The same measurements, in the same order, on one store; the writes come last."""
     started = time.perf_counter()
-    ledger.consume_many(admin, table)
-    rate = events / (time.perf_counter() - started)
-    ledger.close()
-    return rate
+
+    def step(what: str) -> None:
+        print(f"  {label}: {what} ({time.perf_counter() - started:.0f} s)", flush=True)
+
+    step("reads")
+    big = reads(large, args.repeat)
+    little = reads(small, args.repeat) if small is not None else None
+    step("page timings")
+    pages = page_figures(large, args.page_repeat)
+    wallets = list(range(2, 2 + THREADS))
+    step("debits")
+    single = debits_per_second(large, wallets, args.debits_per_thread * 4, naive=False, threads=1)
+    grouped = debits_per_second(large, wallets, args.debits_per_thread, naive=False)
+    naive = debits_per_second(large, wallets, args.debits_per_thread, naive=True)
+    one_wallet = debits_per_second(large, [BUSY], args.debits_per_thread, naive=False)
+    step("bulk ingest")
+    ingest = ingest_rate(large, args.ingest)
+    step("verify")
+    checked = verify_seconds(large)
+    seconds = time.perf_counter() - started
+    print(f"  {label}: done in {seconds:.0f} s", flush=True)
+    return Measured(big, little, pages, single, grouped, naive, one_wallet, ingest, checked, seconds)
+
+
+# ----------------------------------------------------------------------------- PostgreSQL
+
+
+@dataclass
+class Server:
+    """Where the PostgreSQL ledgers live: the large one, the 10k one (if a database could be
+    made for it), and what the copy and the server's settings were."""
+
+    large: str
+    small: str | None
+    version: str = ""
+    settings: dict[str, str] = field(default_factory=dict)
+    throwaway: bool = True
+    copied_rows: int = 0
+    copy_seconds: float = 0.0
+    copy_sent: float = 0.0
+    vacuum_seconds: float = 0.0
+    cleanup: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        for undo in reversed(self.cleanup):
+            try:
+                undo()
+            except Exception as error:  # noqa: BLE001 - reported, the rest still runs
+                print(f"cleanup failed: {error}", file=sys.stderr)
+        self.cleanup.clear()
+
+
+def _with_database(url: str, name: str) -> str:
+    return urlsplit(url)._replace(path="/" + name).geturl()
+
+
+def _admin(url: str, statement: object) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+        conn.execute(statement)  # type: ignore[call-overload]
+
+
+def start_server(pg_url: str | None) -> Server:
+    """A throwaway server with two empty databases, or the given server's empty database
+    (plus, if the role may create databases, a second one for the 10k ledger, dropped after)."""
+    if pg_url is None:
+        from tests.pg_server import ThrowawayPostgres
+
+        pg = ThrowawayPostgres().start()
+        server = Server(large=pg.create_database("bench_large"), small=pg.create_database("bench_10k"))
+        server.cleanup.append(pg.stop)
+    else:
+        from psycopg import sql
+
+        name = (urlsplit(pg_url).path.lstrip("/") or "postgres") + "_bench_10k"
+        small: str | None = _with_database(pg_url, name)
+        try:
+            _admin(pg_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        except Exception as error:  # noqa: BLE001 - the 10k ratios are then left out
+            print(f"no database for the 10k ledger on {pg_url.split('@')[-1]} ({error}); "
+                  "the PostgreSQL 'vs 10k' ratios are left out", flush=True)
+            small = None
+        server = Server(large=pg_url, small=small, throwaway=False)
+        if small is not None:
+            drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            server.cleanup.append(lambda: _admin(pg_url, drop))
+    import psycopg
+
+    with psycopg.connect(server.large, autocommit=True) as conn:
+        server.version = str(conn.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
+        for setting in ("fsync", "synchronous_commit", "full_page_writes", "shared_buffers"):
+            server.settings[setting] = str(conn.execute(f"SHOW {setting}").fetchone()[0])  # type: ignore[index]
+    return server
+
+
+def copy_in(source: Path, url: str) -> tuple[int, float, float]:
+    """Copy the DuckDB ledger at `source` into the empty ledger at `url` (as `billing migrate`
+    does: one transaction, COPY, both verified and compared). Returns (rows, seconds, and the
+    seconds until the last batch was sent: the source's verify() and the COPY)."""
+    with opened(str(source)) as duck, opened(url) as target:
+        started = time.perf_counter()
+        landed = [started]
+        report = copy_ledger(duck, target, progress=lambda _table, _rows: landed.append(time.perf_counter()))
+        return sum(report.rows.values()), time.perf_counter() - started, landed[-1] - started
+
+
+def settle(url: str) -> float:
+    """VACUUM ANALYZE and CHECKPOINT after the bulk copy (what autovacuum does on its own a
+    while after a large load), so the reads see planner statistics and the visibility map,
+    and the server sits idle while the other store is measured. Returns the seconds."""
+    import psycopg
+
+    started = time.perf_counter()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM (ANALYZE)")
+        conn.execute("CHECKPOINT")
+    return time.perf_counter() - started
+
+
+def prepare_postgres(pg_url: str | None, large: Path, small: Path) -> Server:
+    server = start_server(pg_url)
+    try:
+        print(f"PostgreSQL {server.version}: copying the built ledger in", flush=True)
+        server.copied_rows, server.copy_seconds, server.copy_sent = copy_in(large, server.large)
+        server.vacuum_seconds = settle(server.large)
+        if server.small is not None:
+            copy_in(small, server.small)
+            settle(server.small)
+        print(f"copied {server.copied_rows:,} rows in {server.copy_seconds:.1f} s, "
+              f"VACUUM ANALYZE {server.vacuum_seconds:.1f} s", flush=True)
+    except BaseException:
+        server.close()
+        raise
+    return server
+
+
+# ----------------------------------------------------------------------------- the table
 
 
 def ms(figure: Figure) -> str:
     return f"{figure[0]:.2f} / {figure[1]:.2f} ms"
+
+
+def rows_of(results: dict[str, Measured | None], server: Server | None,
+            args: argparse.Namespace) -> list[tuple[str, str, str, str, str]]:
+    def cells(fn: Callable[[Measured], str]) -> tuple[str, str]:
+        duck, pg = (results.get(s) for s in STORES)
+        return ("not run" if duck is None else fn(duck)), ("not run" if pg is None else fn(pg))
+
+    def vs_small(m: Measured, key: str) -> str:
+        if m.little is None:
+            return "no 10k ledger"
+        return f"{m.big[key][0] / m.little[key][0]:.2f}x vs 10k"
+
+    def rate(value: float) -> str:
+        return f"{value:,.0f}/s"
+
+    durability = ""
+    pg_note = ""
+    if server is not None:
+        s = server.settings
+        durability = (f"PostgreSQL: fsync={s['fsync']}, synchronous_commit={s['synchronous_commit']}"
+                      + (" (a test server's setting, not a production one)"
+                         if s["fsync"] == "off" else ""))
+        pg_note = "PostgreSQL: " + ("fsync off (test server)" if s["fsync"] == "off" else "fsync on")
+        if server.settings.get("synchronous_commit") == "off":
+            pg_note += ", synchronous_commit off"
+    measured = [m for m in results.values() if m is not None]
+    depth = int(measured[0].big["depth"][0]) if measured else 0
+    pool = os.environ.get("BILLING_PG_POOL") or "10"
+
+    copy_cell = "not run"
+    if server is not None:
+        copy_cell = f"{server.copied_rows / server.copy_seconds:,.0f} rows/s"
+    rows = [
+        ("wallet balance", *cells(lambda m: f"{ms(m.big['balance'])}; {vs_small(m, 'balance')}"),
+         "<= 2 ms", ""),
+        ("history first page (50 rows)",
+         *cells(lambda m: f"{ms(m.big['first'])}; {vs_small(m, 'first')}"), "<= 15 ms", ""),
+        (f"history page at depth {depth:,} vs first page",
+         *cells(lambda m: f"{ms(m.big['deep'])} = {m.big['deep'][0] / m.big['first'][0]:.2f}x; "
+                          f"{vs_small(m, 'deep')}"),
+         "<= 1.5x", "keyset cursor"),
+        ("same page by OFFSET vs by keyset",
+         *cells(lambda m: f"{ms(m.big['offset'])}; OFFSET {m.big['offset'][0] / m.big['deep'][0]:.1f}x "
+                          "slower"),
+         "report", ""),
+        ("daily spend by workspace, 90 days, rollups vs raw scan",
+         *cells(lambda m: f"{ms(m.big['rollups'])}; raw {m.big['raw'][0]:.0f} ms = "
+                          f"{m.big['raw'][0] / m.big['rollups'][0]:.1f}x; {vs_small(m, 'rollups')}"),
+         "<= 50 ms, >= 10x", "both sides return a DataFrame through db.frame"),
+        ("debits/s, 1 thread, one consume at a time", *cells(lambda m: rate(m.single)), "report",
+         pg_note),
+        (f"debits/s, {THREADS} threads on {THREADS} wallets, group commit",
+         *cells(lambda m: rate(m.grouped)), ">= 5,000/s", pg_note),
+        ("group commit vs one transaction per debit",
+         *cells(lambda m: f"naive {rate(m.naive)}; {m.grouped / m.naive:.1f}x"), ">= 15x",
+         f"{THREADS} threads; PostgreSQL: pool of {pool} connections (BILLING_PG_POOL)"
+         + (f", {pg_note.removeprefix('PostgreSQL: ')}" if pg_note else "")),
+        (f"debits/s, {THREADS} threads all on one wallet", *cells(lambda m: rate(m.one_wallet)),
+         ">= 2,000/s", pg_note),
+        (f"bulk ingest of {args.ingest:,} usage events (consume_many, batched)",
+         *cells(lambda m: "not built" if m.ingest is None else f"{m.ingest:,.0f} events/s"),
+         ">= 500,000 events/s",
+         "PostgreSQL: decided in a scratch DuckDB, written by COPY"
+         + (f"; {pg_note.removeprefix('PostgreSQL: ')}" if pg_note else "")),
+        ("Workspace Billing page, full AppTest run",
+         *cells(lambda m: f"{m.pages['billing_p50']:.0f} / {m.pages['billing_p95']:.0f} ms"),
+         "<= 400 ms", ""),
+        ("Approvals page, full AppTest run",
+         *cells(lambda m: f"{m.pages['approvals_p50']:.0f} / {m.pages['approvals_p95']:.0f} ms"),
+         "<= 600 ms", ""),
+        ("app process RSS with the ledger open", *cells(lambda m: f"{m.pages['rss_mb']:.0f} MB"),
+         "<= 600 MB",
+         "PostgreSQL: the app process only; the server's memory is not counted"
+         + (f" (shared_buffers {server.settings['shared_buffers']})" if server is not None else "")),
+        ("verify() of the whole ledger, after the writes", *cells(lambda m: f"{m.verify:.1f} s"),
+         "report", ""),
+        ("copy of the built ledger into PostgreSQL (billing migrate)", "n/a (the source)", copy_cell,
+         "report",
+         "" if server is None else
+         f"{server.copied_rows:,} rows in {server.copy_seconds:.1f} s, one transaction: the source's "
+         f"verify() and the COPY {server.copy_sent:.1f} s, then the commit, verify() of the copy and "
+         f"the comparison; then VACUUM ANALYZE {server.vacuum_seconds:.1f} s"),
+    ]
+    if durability:
+        rows.append(("PostgreSQL server settings", "", durability.removeprefix("PostgreSQL: "), "",
+                     ("throwaway server on loopback (tests/pg_server.py)" if server and server.throwaway
+                      else "the server of --pg-url")
+                     + "; DuckDB syncs its WAL to disk at every commit"))
+    return rows
 
 
 def main() -> None:
@@ -177,51 +455,46 @@ def main() -> None:
     parser.add_argument("--ingest", type=int, default=1_000_000)
     parser.add_argument("--page-repeat", type=int, default=10)
     parser.add_argument("--dir", default=os.environ.get("BENCH_DIR") or tempfile.gettempdir())
+    parser.add_argument("--stores", default=",".join(STORES),
+                        help="the stores to measure, comma-separated (default: duckdb,postgresql)")
+    parser.add_argument("--pg-url", default=None,
+                        help="an empty database on a PostgreSQL server to copy the ledger into (it is "
+                             "left holding it) instead of a throwaway server; a second database, "
+                             "<name>_bench_10k, is made and dropped if the role may create databases")
     args = parser.parse_args()
+    stores = [s.strip() for s in args.stores.split(",") if s.strip()]
+    if not stores or any(s not in STORES for s in stores):
+        parser.error(f"--stores takes {', '.join(STORES)}")
+    if args.pg_url is not None and not args.pg_url.startswith(("postgresql://", "postgres://")):
+        parser.error("--pg-url takes a postgresql:// URL")
+
+    begun = time.perf_counter()
     folder = Path(args.dir)
     large, small = folder / f"bench-{args.entries}.duckdb", folder / "bench-10000.duckdb"
     seconds = build(large, entries=args.entries, workspaces=args.workspaces, users=args.users)
     build(small, entries=10_000, workspaces=args.workspaces, users=args.users)
     print(f"built {args.entries:,} entries over {args.workspaces:,} workspaces and "
           f"{args.users:,} users in {seconds:.1f} s", flush=True)
-    big, little = reads(large, args.repeat), reads(small, args.repeat)
-    pages = page_figures(large, args.page_repeat)
-    grouped = debits_per_second(large, list(range(2, 18)), args.debits_per_thread, naive=False)
-    naive = debits_per_second(large, list(range(2, 18)), args.debits_per_thread, naive=True)
-    one_wallet = debits_per_second(large, [BUSY], args.debits_per_thread, naive=False)
-    ingest = ingest_rate(large, args.ingest)
 
-    def vs_small(key: str) -> str:
-        return f"{big[key][0] / little[key][0]:.2f}x vs 10k"
+    results: dict[str, Measured | None] = {s: None for s in STORES}
+    server = prepare_postgres(args.pg_url, large, small) if "postgresql" in stores else None
+    try:
+        if "duckdb" in stores:
+            results["duckdb"] = measure(str(large), str(small), args, "DuckDB")
+        if server is not None:
+            results["postgresql"] = measure(server.large, server.small, args, "PostgreSQL")
+    finally:
+        if server is not None:
+            server.close()
 
-    rows = [
-        ("wallet balance, p50", ms(big["balance"]), "<= 2 ms", vs_small("balance")),
-        ("history first page (50 rows)", ms(big["first"]), "<= 15 ms", vs_small("first")),
-        (f"history page at depth {int(big['depth'][0]):,} vs first page", ms(big["deep"]),
-         "<= 1.5x", f"{big['deep'][0] / big['first'][0]:.2f}x; {vs_small('deep')}"),
-        ("same page by OFFSET vs by keyset", ms(big["offset"]), "report",
-         f"OFFSET {big['offset'][0] / big['deep'][0]:.1f}x slower"),
-        ("daily spend by workspace, 90 days, rollups vs raw scan", ms(big["rollups"]),
-         "<= 50 ms, >= 10x",
-         f"{big['raw'][0] / big['rollups'][0]:.1f}x (raw {big['raw'][0]:.0f} ms); "
-         f"{vs_small('rollups')}"),
-        ("debits/s, 16 threads on 16 wallets, group commit", f"{grouped:,.0f}/s", ">= 5,000/s", ""),
-        ("group commit vs one transaction per debit", f"naive {naive:,.0f}/s", ">= 15x",
-         f"{grouped / naive:.1f}x"),
-        ("debits/s, 16 threads all on one wallet", f"{one_wallet:,.0f}/s", ">= 2,000/s", ""),
-        (f"bulk ingest of {args.ingest:,} usage events", "not built" if ingest is None
-         else f"{ingest:,.0f} events/s", ">= 500,000 events/s", ""),
-        ("Workspace Billing page, full AppTest run",
-         f"{pages['billing_p50']:.0f} / {pages['billing_p95']:.0f} ms", "<= 400 ms", ""),
-        ("Approvals page, full AppTest run",
-         f"{pages['approvals_p50']:.0f} / {pages['approvals_p95']:.0f} ms", "<= 600 ms", ""),
-        ("app process RSS with the ledger open", f"{pages['rss_mb']:.0f} MB", "<= 600 MB", ""),
-    ]
-    print(f"\nbilling_core on DuckDB {__import__('duckdb').__version__}, "
-          f"{args.entries:,} entries (median / p95)\n")
-    print("| figure | measured | target | side by side |")
-    print("|---|---|---|---|")
-    for row in rows:
+    engines = [f"DuckDB {__import__('duckdb').__version__}"]
+    if server is not None:
+        engines.append(f"PostgreSQL {server.version}")
+    print(f"\nbilling_core on {' and '.join(engines)}, {args.entries:,} entries "
+          f"(median / p95; whole run {time.perf_counter() - begun:.0f} s)\n")
+    print("| figure | DuckDB | PostgreSQL | target | notes |")
+    print("|---|---|---|---|---|")
+    for row in rows_of(results, server, args):
         print("| " + " | ".join(row) + " |")
 
 

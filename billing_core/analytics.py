@@ -45,6 +45,11 @@ def _frame(db: Database, sql: str, params: list[object]) -> pd.DataFrame:
     return db.frame(sql, params)
 
 
+def _period(unit: str) -> str:
+    """SQL for the period a rollup day falls in (a day is its own period: no conversion)."""
+    return "r.day" if unit == "day" else f"CAST(date_trunc('{unit}', r.day) AS DATE)"
+
+
 def _scope(db: Database, actor: User, workspace_id: int | None) -> tuple[bool, int, int | None]:
     """(see_all, user_id, workspace_id) for the `_SCOPE` filter."""
     user = resolve_actor(db, actor)
@@ -80,7 +85,7 @@ class AnalyticsOps:
         return _frame(
             self.db,
             f"""
-            SELECT date_trunc('{unit}', r.day)::DATE AS period, r.feature,
+            SELECT {_period(unit)} AS period, r.feature,
                    sum(r.debits) AS spent, sum(r.debit_count)::BIGINT AS uses
             FROM daily_rollups r
             WHERE r.day BETWEEN ? AND ? AND r.debit_count > 0 AND {_SCOPE}
@@ -99,11 +104,15 @@ class AnalyticsOps:
         return _frame(
             self.db,
             f"""
-            SELECT date_trunc('{unit}', r.day)::DATE AS period, r.workspace_id,
-                   w.name AS workspace, sum(r.debits) AS spent
-            FROM daily_rollups r JOIN workspaces w ON w.id = r.workspace_id
-            WHERE r.day BETWEEN ? AND ? AND r.debit_count > 0 AND {_SCOPE}
-            GROUP BY 1, 2, 3 ORDER BY period, workspace
+            WITH spent AS (
+                SELECT {_period(unit)} AS period, r.workspace_id, sum(r.debits) AS spent
+                FROM daily_rollups r
+                WHERE r.day BETWEEN ? AND ? AND r.debit_count > 0 AND {_SCOPE}
+                GROUP BY 1, 2
+            )
+            SELECT s.period, s.workspace_id, w.name AS workspace, s.spent
+            FROM spent s JOIN workspaces w ON w.id = s.workspace_id
+            ORDER BY s.period, workspace
             """,  # noqa: S608 - unit is one of GRANULARITIES
             [start, end, see_all, user_id, ws, ws],
         )
@@ -124,7 +133,7 @@ class AnalyticsOps:
             self.db,
             f"""
             WITH p AS (
-                SELECT date_trunc('{unit}', r.day)::DATE AS period,
+                SELECT {_period(unit)} AS period,
                        sum(r.credits) AS credit, sum(r.debits) AS debit
                 FROM daily_rollups r
                 WHERE r.day BETWEEN ? AND ? AND {_SCOPE}

@@ -3,8 +3,9 @@ PostgreSQL server, usually) with every invariant checked.
 
 The source is verified first; the whole copy is one transaction on the target
 (all of it lands, or nothing); the target's id sequences are moved past the
-copied ids; then the target is verified and compared with the source: the same
-rows in every table, the same balance in every wallet.
+copied ids and its planner statistics refreshed; then the target is verified and
+compared with the source: the same rows in every table, the same balance in every
+wallet.
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ def copy_ledger(
     finally:
         reader.close()
     target.db.directory_changed()
+    target.db.refresh_statistics()
     return _compare(source, target)
 
 

@@ -107,6 +107,10 @@ class Database(ABC):
         """After rows with their own ids were copied in (billing migrate): move the id
         counters past them and mark the directory changed."""
 
+    @abstractmethod
+    def refresh_statistics(self) -> None:
+        """After a bulk load, let the query planner see the new tables (committed data)."""
+
     # ------------------------------------------------------------- directory
     @abstractmethod
     def directory_stamp(self) -> object:

@@ -180,6 +180,9 @@ class DuckDatabase(Database):
     def after_bulk_copy(self, cur: Any) -> None:
         self._load_ids()
 
+    def refresh_statistics(self) -> None:
+        """Nothing to do: DuckDB keeps its statistics as it writes."""
+
     def bump_directory(self, cur: Any) -> None:
         """Nothing to write: the stamp is this process's own count of changes."""
 

@@ -231,6 +231,10 @@ class PostgresDatabase(Database):
         schema_postgres.sync_sequences(cur)
         self.bump_directory(cur)
 
+    def refresh_statistics(self) -> None:
+        with self.reading() as cur:
+            cur.execute("ANALYZE")
+
     def bump_directory(self, cur: Any) -> None:
         cur.execute("UPDATE directory_version SET generation = generation + 1 WHERE id = 1")
 
