@@ -158,9 +158,17 @@ def _load_wallets(cur: Any, workspace_ids: set[int], lock_rows: str) -> dict[int
     return {int(r[0]): WalletState(int(r[0]), int(r[1]), WalletStatus(r[2]), to_decimal(r[3])) for r in rows}
 
 
-def _load_keys(cur: Any, keys: set[str]) -> dict[str, tuple[int, int, Decimal, str | None]]:
-    """The stored keys among `keys`: one index lookup each (a list filter would scan them all)."""
+def _load_keys(db: Database, cur: Any, keys: set[str]) -> dict[str, tuple[int, int, Decimal, str | None]]:
+    """The stored keys among `keys`: one index lookup each on DuckDB (a list filter would
+    scan them all); one query on a server, whose planner probes the index per key."""
     rows = []
+    if keys and db.lock_rows:
+        rows = cur.execute(
+            "SELECT key, entry_id, workspace_id, amount, feature FROM idempotency_keys "
+            "WHERE key IN (SELECT unnest(?::VARCHAR[]))",
+            [sorted(keys)],
+        ).fetchall()
+        keys = set()
     for key in sorted(keys):
         rows += cur.execute(
             "SELECT key, entry_id, workspace_id, amount, feature FROM idempotency_keys WHERE key = ?",
@@ -172,7 +180,7 @@ def _load_keys(cur: Any, keys: set[str]) -> dict[str, tuple[int, int, Decimal, s
 def _apply(db: Database, cur: Any, debits: list[Debit]) -> list[Transaction | BillingError]:
     """Decide every debit in order and write the accepted ones. Runs inside one transaction."""
     wallets = _load_wallets(cur, {d.workspace_id for d in debits}, db.lock_rows)
-    known = _load_keys(cur, {d.key for d in debits if d.key is not None})
+    known = _load_keys(db, cur, {d.key for d in debits if d.key is not None})
     at: datetime = db.clock()
     outcomes: list[Transaction | BillingError] = []
     accepted: list[Transaction] = []
@@ -196,7 +204,7 @@ def _apply(db: Database, cur: Any, debits: list[Debit]) -> list[Transaction | Bi
         before.setdefault(debit.workspace_id, wallet.balance)
         wallets[debit.workspace_id] = replace(wallet, balance=wallet.balance - debit.amount)
         entry = Transaction(
-            id=db.next_id("entries"),
+            id=-1 - len(accepted),  # a placeholder: the batch's ids are taken at once below
             workspace_id=debit.workspace_id,
             kind=EntryKind.DEBIT,
             amount=debit.amount,
@@ -209,8 +217,16 @@ def _apply(db: Database, cur: Any, debits: list[Debit]) -> list[Transaction | Bi
             new_keys[debit.key] = entry
         accepted.append(entry)
         outcomes.append(entry)
-    if accepted:
-        _write(db, cur, at, accepted, wallets, before, new_keys)
+    if not accepted:
+        return outcomes
+    ids = db.allocate_ids("entries", len(accepted))
+    numbered = {e.id: replace(e, id=int(i)) for e, i in zip(accepted, ids, strict=True)}
+    accepted = [numbered[e.id] for e in accepted]
+    new_keys = {k: numbered[e.id] for k, e in new_keys.items()}
+    outcomes = [numbered.get(o.id, o) if isinstance(o, Transaction) and o.id < 0 else o for o in outcomes]
+    audit_ids = db.allocate_ids("audit_log", len(accepted))
+    with db.pipelined(cur):  # nothing below needs an answer before the commit
+        _write(db, cur, at, accepted, wallets, before, new_keys, audit_ids)
     return outcomes
 
 
@@ -251,6 +267,7 @@ def _write(
     wallets: dict[int, WalletState],
     before: dict[int, Decimal],
     new_keys: dict[str, Transaction],
+    audit_ids: Any,
 ) -> None:
     n = len(accepted)
     naive = at.replace(tzinfo=None)
@@ -346,7 +363,7 @@ def _write(
         "audit_log",
         pa.table(
             {
-                "id": pa.array(db.allocate_ids("audit_log", n), pa.int64()),
+                "id": pa.array(audit_ids, pa.int64()),
                 "recorded_at": pa.repeat(pa.scalar(naive, pa.timestamp("us")), n),
                 "actor_id": pa.array([e.actor_id for e in accepted], pa.int64()),
                 "action": pa.repeat("wallet.consume", n),

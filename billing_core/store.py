@@ -23,7 +23,7 @@ import os
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, overload
@@ -92,6 +92,11 @@ class Database(ABC):
     @abstractmethod
     def last_id(self, table: str) -> int:
         """The highest id handed out for `table` so far (an estimate of its size)."""
+
+    def pipelined(self, cur: Any) -> AbstractContextManager[None]:
+        """Statements whose results nobody reads, sent without waiting for each answer
+        where the store can (errors surface by the end of the block)."""
+        return nullcontext()
 
     # ------------------------------------------------------------------ bulk
     @abstractmethod

@@ -21,7 +21,7 @@ import os
 import re
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -39,7 +39,7 @@ from .errors import BillingError, LedgerBusy, LedgerUnavailable
 from .store import Clock, Database
 
 _COPY_ROWS = 100_000  # rows per chunk of a bulk COPY
-_VALUES_ROWS = 64  # up to this many rows go in as one INSERT … VALUES instead
+_VALUES_ROWS = 2_048  # up to this many rows (a debit batch) go in as one INSERT … VALUES
 
 
 def pool_size() -> int:
@@ -185,6 +185,9 @@ class PostgresDatabase(Database):
             row = cur.execute(f"SELECT last_value, is_called FROM {sequence}").fetchone()  # noqa: S608
         assert row is not None
         return int(row[0]) if row[1] else int(row[0]) - 1
+
+    def pipelined(self, cur: Any) -> AbstractContextManager[None]:
+        return cur.connection.pipeline()  # type: ignore[no-any-return]
 
     # ------------------------------------------------------------------- bulk
     def insert_arrow(self, cur: Any, table: str, data: pa.Table) -> None:
