@@ -30,6 +30,9 @@ from .errors import BillingError, LedgerCorrupt, LedgerUnavailable
 from .store import ID_TABLES, Clock, Database
 
 
+_VALUES_ROWS = 32  # up to this many rows go in as one INSERT … VALUES
+
+
 def memory_limit() -> str:
     """DuckDB's cache and working memory: $BILLING_DB_MEMORY, else 384MB. DuckDB keeps
     pages it has read up to this limit, so it is most of the app's memory."""
@@ -187,8 +190,18 @@ class DuckDatabase(Database):
         """Nothing to write: the stamp is this process's own count of changes."""
 
     def insert_arrow(self, cur: Any, table: str, data: pa.Table) -> None:
-        name = f"arrow_{table}"
         columns = ", ".join(data.column_names)
+        if data.num_rows <= _VALUES_ROWS:  # registering a table costs more than binding a few rows
+            if data.num_rows:
+                marks = "(" + ", ".join(["?"] * data.num_columns) + ")"
+                values = [v for row in data.to_pylist() for v in row.values()]
+                # table and column names come from this package's code, never from input
+                cur.execute(
+                    f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([marks] * data.num_rows),  # noqa: S608
+                    values,
+                )
+            return
+        name = f"arrow_{table}"
         cur.register(name, data)
         try:
             # table and column names come from this package's code, never from input
