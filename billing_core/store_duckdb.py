@@ -29,7 +29,6 @@ from . import schema
 from .errors import BillingError, LedgerCorrupt, LedgerUnavailable
 from .store import ID_TABLES, Clock, Database
 
-
 _VALUES_ROWS = 32  # up to this many rows go in as one INSERT … VALUES
 
 
