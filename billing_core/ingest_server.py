@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from .errors import LedgerBusy
 from .ingest import _ingest, _registered
 from .models import IngestResult, User
 from .store import Database
@@ -90,8 +91,20 @@ def _mirror(server: Any, scratch: Any, events: pa.Table, user: User) -> dict[int
     return {int(r[0]): r[3] for r in wallets}
 
 
-def consume_many_on_server(db: Database, user: User, events: pa.Table) -> IngestResult:
-    """ingest.consume_many for a server ledger; see the module docstring."""
+def consume_many_on_server(db: Database, user: User, events: pa.Table, tries: int = 3) -> IngestResult:
+    """ingest.consume_many for a server ledger; see the module docstring. A batch that met
+    another process's write of one of its keys (LedgerBusy: nothing was written) is decided
+    again, now seeing that key."""
+    for attempt in range(tries):
+        try:
+            return _consume_once(db, user, events)
+        except LedgerBusy:
+            if attempt == tries - 1:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _consume_once(db: Database, user: User, events: pa.Table) -> IngestResult:
     scratch = DuckDatabase(":memory:", db.clock)
     try:
         with db.writing() as server, scratch.writing() as cur:

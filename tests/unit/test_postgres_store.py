@@ -145,3 +145,37 @@ def test_one_key_for_two_workspaces_from_two_processes_is_one_debit_and_one_conf
     finally:
         one.close()
         two.close()
+
+
+def test_an_ingest_that_meets_another_process_storing_its_key_is_decided_again(url: str) -> None:
+    """Process two is storing key K (for another workspace) while process one ingests an
+    event with K: one's write of K waits, fails when two commits, and the batch is decided
+    again, now refusing K as reused for a different charge, instead of failing."""
+    import time
+
+    from tests.unit.test_ingest import events
+
+    one, two = billing_core.open_ledger(url), billing_core.open_ledger(url)
+    try:
+        admin = one.add_user("ada@example.com", "Ada", admin=True)
+        acme, beta = (one.create_workspace(n).id for n in ("Acme", "Beta"))
+        fund(one, admin, acme, "100")
+        result: list[object] = []
+        with two.db.writing() as cur:  # two's write of K, not yet committed
+            cur.execute(
+                "INSERT INTO idempotency_keys (key, entry_id, workspace_id, amount, feature) "
+                "VALUES ('K', 999, ?, 1, 'AI')",
+                [beta],
+            )
+            batch = events(("Acme", "2", "AI", 0), ("Acme", "3", "AI", 1), keys=["K", "other"])
+            worker = threading.Thread(target=lambda: result.append(one.consume_many(admin, batch)))
+            worker.start()
+            time.sleep(1.0)  # one has decided the batch without K and waits on K's index entry
+        worker.join(timeout=30)
+        [outcome] = result
+        assert outcome.posted == 1 and outcome.rejected_count == 1, outcome  # type: ignore[attr-defined]
+        assert "different" in outcome.rejected["reason"][0]  # type: ignore[attr-defined]
+        assert one.wallet(admin, acme).balance == Decimal(97)
+    finally:
+        one.close()
+        two.close()
