@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import select
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -94,6 +95,17 @@ _ARROW_TYPES = {
 }
 
 
+def _check_if_suspect(conn: psycopg.Connection[Any]) -> None:
+    """Checked as the pool hands a connection out. An idle connection's socket has nothing
+    to read unless the server spoke: after a restart, a failover or an administrator's
+    termination it has (its goodbye). Only then is the connection really checked (a round
+    trip), and the pool replaces it if dead, so the call goes on on a live one instead of
+    failing. A select() of the socket costs microseconds, not a round trip."""
+    ready, _, _ = select.select([conn.pgconn.socket], [], [], 0)
+    if ready:
+        ConnectionPool.check_connection(conn)
+
+
 class PostgresDatabase(Database):
     kind = "postgresql"
     lock_rows = " FOR UPDATE"
@@ -118,7 +130,13 @@ class PostgresDatabase(Database):
                 f"{str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__}"
             ) from None
         self._pool = ConnectionPool(
-            url, min_size=1, max_size=pool_size(), kwargs=options, name="billing-ledger", open=False
+            url,
+            min_size=1,
+            max_size=pool_size(),
+            kwargs=options,
+            name="billing-ledger",
+            open=False,
+            check=_check_if_suspect,
         )
         try:
             self._pool.open(wait=True, timeout=30)

@@ -179,3 +179,23 @@ def test_an_ingest_that_meets_another_process_storing_its_key_is_decided_again(u
     finally:
         one.close()
         two.close()
+
+
+def test_connections_the_server_dropped_are_replaced_without_an_error(url: str) -> None:
+    """After a server restart or failover every pooled connection is dead: the next calls
+    get fresh connections instead of failing."""
+    import psycopg
+
+    with billing_core.open_ledger(url) as ledger:
+        admin = ledger.add_user("ada@example.com", "Ada", admin=True)
+        space = ledger.create_workspace("Acme").id
+        fund(ledger, admin, space, "10")
+        ledger.consume(admin, space, "1", feature="AI", description="before")
+        with psycopg.connect(url, autocommit=True) as other:
+            other.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        assert ledger.wallet(admin, space).balance == Decimal(9)
+        ledger.consume(admin, space, "1", feature="AI", description="after")
+        assert ledger.wallet(admin, space).balance == Decimal(8)
