@@ -39,12 +39,6 @@ def _check_granularity(granularity: str) -> str:
     return granularity
 
 
-def _frame(db: Database, sql: str, params: list[object]) -> pd.DataFrame:
-    """A read as a DataFrame whose columns stay Arrow-backed, so money is an exact
-    decimal128(…, 4) column (each cell a Decimal), with no per-cell objects."""
-    return db.frame(sql, params)
-
-
 def _period(unit: str) -> str:
     """SQL for the period a rollup day falls in (a day is its own period: no conversion)."""
     return "r.day" if unit == "day" else f"CAST(date_trunc('{unit}', r.day) AS DATE)"
@@ -82,8 +76,7 @@ class AnalyticsOps:
         _check_range(start, end)
         unit = _check_granularity(granularity)
         see_all, user_id, ws = _scope(self.db, actor, workspace_id)
-        return _frame(
-            self.db,
+        return self.db.frame(
             f"""
             SELECT {_period(unit)} AS period, r.feature,
                    sum(r.debits) AS spent, sum(r.debit_count)::BIGINT AS uses
@@ -101,8 +94,7 @@ class AnalyticsOps:
         _check_range(start, end)
         unit = _check_granularity(granularity)
         see_all, user_id, ws = _scope(self.db, actor, None)
-        return _frame(
-            self.db,
+        return self.db.frame(
             f"""
             WITH spent AS (
                 SELECT {_period(unit)} AS period, r.workspace_id, sum(r.debits) AS spent
@@ -129,8 +121,7 @@ class AnalyticsOps:
         _check_range(start, end)
         unit = _check_granularity(granularity)
         see_all, user_id, ws = _scope(self.db, actor, workspace_id)
-        return _frame(
-            self.db,
+        return self.db.frame(
             f"""
             WITH p AS (
                 SELECT {_period(unit)} AS period,
@@ -151,8 +142,7 @@ class AnalyticsOps:
         """End-of-day balance for every day in the range: columns day, balance."""
         _check_range(start, end)
         require_workspace(self.db, actor, workspace_id)
-        return _frame(
-            self.db,
+        return self.db.frame(
             """
             WITH days AS (
                 SELECT (CAST(? AS DATE) + CAST(g.i AS INTEGER))::DATE AS day
@@ -207,8 +197,7 @@ class AnalyticsOps:
             raise InvalidInput("Measure the burn rate over 1 to 366 days.")
         today = self.today()
         see_all, user_id, _ = _scope(self.db, actor, None)
-        frame = _frame(
-            self.db,
+        frame = self.db.frame(
             """
             SELECT w.workspace_id, s.name AS workspace, w.status, w.balance,
                    coalesce(sp.spent, 0)::DECIMAL(18,4) AS spent,
@@ -246,8 +235,7 @@ class AnalyticsOps:
         """The people whose feature use spent the most: columns user, email, spent, uses."""
         _check_range(start, end)
         see_all, user_id, ws = _scope(self.db, actor, workspace_id)
-        return _frame(
-            self.db,
+        return self.db.frame(
             f"""
             SELECT u.name AS "user", u.email, sum(r.amount) AS spent, count(*) AS uses
             FROM entries r JOIN users u ON u.id = r.actor_id

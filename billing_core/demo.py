@@ -22,7 +22,7 @@ from .ledger import Ledger
 from .models import WalletStatus
 from .money import QUANTUM
 from .passwords import hash_password
-from .schema import PLATFORM_ACCOUNTS, SYSTEM_USER_ID, TOPUPS_ACCOUNT, USAGE_ACCOUNT
+from .schema import PLATFORM_ACCOUNTS, TOPUPS_ACCOUNT, USAGE_ACCOUNT
 
 DEMO_PASSWORD = "en-credits-demo"
 WORKSPACE_NAMES = [
@@ -118,12 +118,7 @@ def seed_demo(
         raise InvalidInput("Seed 1 to 500 workspaces.")
     if not 1 <= months <= 36:
         raise InvalidInput("Seed 1 to 36 months of usage.")
-    with ledger.db.reading() as cur:
-        used = cur.execute(
-            "SELECT (SELECT count(*) FROM workspaces) + (SELECT count(*) FROM users WHERE id <> ?)",
-            [SYSTEM_USER_ID],
-        ).fetchone()
-    if used and used[0]:
+    if ledger.has_data():
         raise InvalidInput("This ledger already holds data; seed the demo into a new ledger only.")
     rng = random.Random(seed)
     # One hash serves every demo account: they share a published password anyway,

@@ -162,7 +162,7 @@ def _load_keys(db: Database, cur: Any, keys: set[str]) -> dict[str, tuple[int, i
     """The stored keys among `keys`: one index lookup each on DuckDB (a list filter would
     scan them all); one query on a server, whose planner probes the index per key."""
     rows = []
-    if keys and db.lock_rows:
+    if keys and db.kind == "postgresql":
         rows = cur.execute(
             "SELECT key, entry_id, workspace_id, amount, feature FROM idempotency_keys "
             "WHERE key IN (SELECT unnest(?::VARCHAR[]))",

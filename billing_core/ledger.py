@@ -17,6 +17,7 @@ from .history import HistoryOps
 from .ingest import consume_many
 from .models import AuditRecord, IngestResult, User, VerificationReport
 from .requests import RequestOps
+from .schema import SYSTEM_USER_ID
 from .signin import SignInOps
 from .store import Clock, Database, open_database, utc_now
 from .text import clean_limit
@@ -42,7 +43,8 @@ class Ledger(DirectoryOps, WalletOps, RequestOps, HistoryOps, AnalyticsOps, Sign
         """Whether anyone or anything beyond the built-in system account was set up."""
         with self.db.reading() as cur:
             row = cur.execute(
-                "SELECT (SELECT count(*) FROM workspaces) + (SELECT count(*) FROM users WHERE id <> 0)"
+                "SELECT (SELECT count(*) FROM workspaces) + (SELECT count(*) FROM users WHERE id <> ?)",
+                [SYSTEM_USER_ID],
             ).fetchone()
         return bool(row and row[0])
 

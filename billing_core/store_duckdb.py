@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from . import schema
 from .errors import BillingError, LedgerCorrupt, LedgerUnavailable
-from .store import ID_TABLES, Clock, Database
+from .store import ID_TABLES, Clock, Database, insert_values
 
 _VALUES_ROWS = 32  # up to this many rows go in as one INSERT … VALUES
 
@@ -189,17 +189,10 @@ class DuckDatabase(Database):
         """Nothing to write: the stamp is this process's own count of changes."""
 
     def insert_arrow(self, cur: Any, table: str, data: pa.Table) -> None:
-        columns = ", ".join(data.column_names)
         if data.num_rows <= _VALUES_ROWS:  # registering a table costs more than binding a few rows
-            if data.num_rows:
-                marks = "(" + ", ".join(["?"] * data.num_columns) + ")"
-                values = [v for row in data.to_pylist() for v in row.values()]
-                # table and column names come from this package's code, never from input
-                cur.execute(
-                    f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([marks] * data.num_rows),  # noqa: S608
-                    values,
-                )
+            insert_values(cur, table, data)
             return
+        columns = ", ".join(data.column_names)
         name = f"arrow_{table}"
         cur.register(name, data)
         try:

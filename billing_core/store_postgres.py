@@ -37,7 +37,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from . import schema_postgres
 from .errors import BillingError, LedgerBusy, LedgerUnavailable
-from .store import Clock, Database
+from .store import Clock, Database, insert_values
 
 _COPY_ROWS = 100_000  # rows per chunk of a bulk COPY
 _VALUES_ROWS = 2_048  # up to this many rows (a debit batch) go in as one INSERT … VALUES
@@ -209,18 +209,12 @@ class PostgresDatabase(Database):
 
     # ------------------------------------------------------------------- bulk
     def insert_arrow(self, cur: Any, table: str, data: pa.Table) -> None:
-        """COPY the rows in as CSV (each value quoted, so an empty text stays empty and
-        only a missing value is NULL)."""
-        if data.num_rows == 0:
+        """A batch's few rows as one INSERT; more by COPY as CSV (each value quoted, so an
+        empty text stays empty and only a missing value is NULL)."""
+        if data.num_rows <= _VALUES_ROWS:  # a debit batch's rows: one INSERT (pipelined)
+            insert_values(cur, table, data)
             return
         columns = ", ".join(data.column_names)
-        if data.num_rows <= _VALUES_ROWS:  # a few rows (a debit's): one INSERT, one round trip
-            marks = "(" + ", ".join(["?"] * data.num_columns) + ")"
-            values = [v for row in data.to_pylist() for v in row.values()]
-            # table and column names come from this package's code, never from input
-            cur.execute(f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([marks] * data.num_rows),
-                        values)
-            return
         options = pacsv.WriteOptions(include_header=False, quoting_style="all_valid")
         # table and column names come from this package's code, never from input
         with cur.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT csv)") as copy:

@@ -58,6 +58,10 @@ class PostgresForTests:
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresForTests]:
+    """The run's server; every PostgreSQL-only test takes it, so a run limited to other
+    stores ($BILLING_TEST_STORES) skips them here, once."""
+    if "postgresql" not in STORES:
+        pytest.skip("a PostgreSQL test; this run is limited to " + ", ".join(STORES))
     try:
         server = PostgresForTests()
     except Exception as error:  # noqa: BLE001 - reported as the reason

@@ -18,8 +18,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import billing_core
 from tests.conftest import REPO_ROOT, PostgresForTests
 
@@ -122,6 +120,3 @@ def _check(url: str, plan: dict[str, Any], start: dict[int, Decimal], outcomes: 
         assert balances[space] == opening - spent + credited >= 0
     assert report.entries == len(stored) + len(approved) + len(start)
 
-
-pytestmark = pytest.mark.skipif("postgresql" not in os.environ.get("BILLING_TEST_STORES", "postgresql"),
-                                reason="a PostgreSQL test; this run is limited to other stores")
