@@ -12,12 +12,13 @@ import csv
 import os
 import sys
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TextIO
 
 import pandas as pd
 
+from .clock import parse_instant
 from .errors import BillingError, InvalidInput
 from .ingest import open_event_file, read_chunks
 from .ledger import Ledger, open_ledger
@@ -56,6 +57,13 @@ def _parser() -> argparse.ArgumentParser:
         type=date.fromisoformat,
         default=None,
         help="last day of the demo history, YYYY-MM-DD (default: today)",
+    )
+    seed.add_argument(
+        "--now",
+        type=_instant,
+        default=None,
+        metavar="TIME",
+        help="the instant the demo ends at, ISO 8601 (default: the ledger's clock)",
     )
     seed.add_argument(
         "--if-missing", action="store_true", help="do nothing when the ledger file already exists"
@@ -112,6 +120,13 @@ def _parser() -> argparse.ArgumentParser:
         "--to", dest="target", required=True, metavar="URL", help="postgresql://user@host:port/db (or a file)"
     )
     return parser
+
+
+def _instant(text: str) -> datetime:
+    try:
+        return parse_instant(text)
+    except InvalidInput as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _migrate(args: argparse.Namespace) -> int:
@@ -171,6 +186,7 @@ def _run(args: argparse.Namespace) -> int:
                 months=args.months,
                 seed=args.seed,
                 until=args.until,
+                now=args.now,
             )
             ledger.verify()
             print(

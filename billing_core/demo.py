@@ -112,8 +112,15 @@ def seed_demo(
     months: int = 6,
     seed: int = 42,
     until: date | None = None,
+    now: datetime | None = None,
 ) -> dict[str, int]:
-    """Fill an empty ledger with the demo. Returns counts of what was written."""
+    """Fill an empty ledger with the demo. Returns counts of what was written.
+
+    The story ends at `now` (default: the ledger's clock; `until` means the end of that
+    day): the simulation runs over whole days and is then moved in time so its last
+    day ends exactly at `now`. So the demo looks the same at any hour: the teams still
+    waiting asked a few hours before `now`, and nothing happens after it.
+    """
     if not 1 <= workspaces <= 500:
         raise InvalidInput("Seed 1 to 500 workspaces.")
     if not 1 <= months <= 36:
@@ -145,7 +152,10 @@ def seed_demo(
     for workspace_id, people in roster.items():
         for user_id in people:
             ledger.add_member(workspace_id, user_id)
-    end = until or ledger.db.clock().date()
+    if until is not None:
+        now = datetime.combine(until + timedelta(days=1), time())
+    moment = now or ledger.db.clock()
+    end = (moment - timedelta(microseconds=1)).date() + timedelta(days=1)
     books = _simulate(
         rng,
         spaces=[w.id for w in spaces],
@@ -154,6 +164,7 @@ def seed_demo(
         start=end - timedelta(days=30 * months),
         end=end,
     )
+    _shift(books, moment - datetime.combine(end, time()))
     _write(ledger, books)
     return {
         "users": len(admins) + len(members),
@@ -390,6 +401,21 @@ def _to_books(
                 entry_of_request.get(req["id"]),
             )
         )
+
+
+def _shift(books: _Books, offset: timedelta) -> None:
+    """Move every time in the books by `offset` (at most a day back): the simulation ends at
+    midnight, the demo at `now`."""
+    if not offset:
+        return
+
+    def moved(value: object) -> object:
+        return value + offset if isinstance(value, datetime) else value
+
+    books.entries = [tuple(moved(v) for v in row) for row in books.entries]
+    books.requests = [tuple(moved(v) for v in row) for row in books.requests]
+    books.audits = [tuple(moved(v) for v in row) for row in books.audits]
+    books.status_changes = [(w, when + offset, a) for w, when, a in books.status_changes]
 
 
 def _decimal_array(values: list[Decimal]) -> pa.Array:

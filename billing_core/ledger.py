@@ -6,11 +6,12 @@ history, analytics, sign-in); this class puts them together over one Database.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from . import audit, rollups
 from .access import require_admin
 from .analytics import AnalyticsOps
+from .clock import Clock, clock_from_env
 from .directory import DirectoryOps
 from .group_commit import DebitWriter
 from .history import HistoryOps
@@ -19,7 +20,7 @@ from .models import AuditRecord, IngestResult, User, VerificationReport
 from .requests import RequestOps
 from .schema import SYSTEM_USER_ID
 from .signin import SignInOps
-from .store import Clock, Database, open_database, utc_now
+from .store import Database, as_utc, open_database
 from .text import clean_limit
 from .verify import verify
 from .wallets import WalletOps
@@ -33,6 +34,10 @@ class Ledger(DirectoryOps, WalletOps, RequestOps, HistoryOps, AnalyticsOps, Sign
     @property
     def path(self) -> str:
         return self.db.path
+
+    def now(self) -> datetime:
+        """The ledger's clock as an aware UTC datetime: what relative times are measured from."""
+        return as_utc(self.db.clock())
 
     def consume_many(self, actor: User, events: object) -> IngestResult:
         """Debit a batch of usage events (a DataFrame or Arrow table) in one transaction:
@@ -87,7 +92,8 @@ class Ledger(DirectoryOps, WalletOps, RequestOps, HistoryOps, AnalyticsOps, Sign
         self.close()
 
 
-def open_ledger(path: str | None = None, *, clock: Clock = utc_now) -> Ledger:
+def open_ledger(path: str | None = None, *, clock: Clock | None = None) -> Ledger:
     """Open (creating and migrating as needed) the ledger at `path`: a DuckDB file,
-    ":memory:", or a postgresql:// URL; by default $BILLING_DB, else data/billing.duckdb."""
-    return Ledger(open_database(path, clock))
+    ":memory:", or a postgresql:// URL; by default $BILLING_DB, else data/billing.duckdb.
+    `clock` (naive UTC) defaults to $BILLING_CLOCK when set, else the system clock."""
+    return Ledger(open_database(path, clock or clock_from_env()))

@@ -227,6 +227,7 @@ class RequestOps:
                   AND (? IS NULL OR r.workspace_id = ?)
                   AND (? IS NULL OR r.status = ?)
                 ORDER BY CASE WHEN r.status = 'pending' THEN r.requested_at END ASC,
+                         CASE WHEN r.status = 'pending' THEN r.id END ASC,
                          r.requested_at DESC, r.id DESC
                 LIMIT ?
                 """,

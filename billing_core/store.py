@@ -22,7 +22,6 @@ from __future__ import annotations
 import os
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,10 +31,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from .clock import Clock, utc_now
+
 DEFAULT_PATH = Path("data") / "billing.duckdb"
 ID_TABLES = ("users", "workspaces", "accounts", "entries", "credit_requests", "audit_log")
-
-Clock = Callable[[], datetime]
 
 
 def default_path() -> str:
@@ -45,11 +44,6 @@ def default_path() -> str:
 
 def is_server_url(where: str) -> bool:
     return where.startswith(("postgresql://", "postgres://"))
-
-
-def utc_now() -> datetime:
-    """The current time as a naive UTC datetime (how the ledger stores time)."""
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class Database(ABC):

@@ -26,8 +26,9 @@ import pandas as pd
 import pyarrow as pa
 
 from . import schema
+from .clock import Clock
 from .errors import BillingError, LedgerCorrupt, LedgerUnavailable
-from .store import ID_TABLES, Clock, Database, insert_values
+from .store import ID_TABLES, Database, insert_values
 
 _VALUES_ROWS = 32  # up to this many rows go in as one INSERT … VALUES
 

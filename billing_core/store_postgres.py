@@ -36,8 +36,9 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from . import schema_postgres
+from .clock import Clock
 from .errors import BillingError, LedgerBusy, LedgerUnavailable
-from .store import Clock, Database, insert_values
+from .store import Database, insert_values
 
 _COPY_ROWS = 100_000  # rows per chunk of a bulk COPY
 _VALUES_ROWS = 2_048  # up to this many rows (a debit batch) go in as one INSERT … VALUES

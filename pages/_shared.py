@@ -7,7 +7,7 @@ rule here: those live in billing_core; this only carries state and renders.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -118,11 +118,12 @@ def plain(text: object) -> str:
     return "".join(f"\\{c}" if c in _MARKDOWN_SPECIAL else c for c in value)
 
 
-def ago(moment: datetime | None, now: datetime | None = None) -> str:
-    """`"3 h ago"`, `"2 d ago"`, `"just now"`: coarse, for queues."""
+def ago(moment: datetime | None) -> str:
+    """`"3 h ago"`, `"2 d ago"`, `"just now"`: coarse, for queues; measured from the
+    ledger's clock, never the wall clock."""
     if moment is None:
         return ""
-    seconds = int(((now or datetime.now(UTC)) - moment).total_seconds())
+    seconds = int((get_ledger().now() - moment).total_seconds())
     for size, unit in ((86_400, "d"), (3_600, "h"), (60, "min")):
         if seconds >= size:
             return f"{seconds // size} {unit} ago"

@@ -14,16 +14,22 @@ import itertools
 import os
 import shutil
 from collections.abc import Callable, Iterator
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 import billing_core
 from billing_core import Ledger, User
+from billing_core.clock import CLOCK_VARIABLE, FixedClock
 from billing_core.demo import seed_demo
 
-DEMO_UNTIL = date(2026, 11, 27)
+# Every test's "now": the demo ends here and the app's clock is pinned here, so no test
+# reads the wall clock or depends on the hour it runs at.
+DEMO_NOW = datetime(2026, 11, 27, 0, 0, 0)
+DEMO_UNTIL = DEMO_NOW.date()  # "today" for the demo; its last full day is the 26th
+# Every ledger a test opens without its own clock, here or in a child process, is pinned too.
+os.environ[CLOCK_VARIABLE] = DEMO_NOW.isoformat() + "Z"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 STORES = [s for s in os.environ.get("BILLING_TEST_STORES", "duckdb,postgresql").split(",") if s]
 _EMPTY_TEMPLATE = "billing_empty"
@@ -43,7 +49,7 @@ class PostgresForTests:
         billing_core.open_ledger(url).close()
         url = self.server.create_database(_DEMO_TEMPLATE, template=_EMPTY_TEMPLATE)
         book = billing_core.open_ledger(url)
-        seed_demo(book, until=DEMO_UNTIL)
+        seed_demo(book, now=DEMO_NOW)
         book.close()
 
     def fresh(self, demo: bool = False) -> tuple[str, str]:
@@ -88,7 +94,7 @@ def new_ledger(store: str, request: pytest.FixtureRequest) -> Iterator[Callable[
     )
 
     def make(clock: Callable[[], datetime] | None = None, demo: bool = False) -> Ledger:
-        kwargs = {"clock": clock} if clock is not None else {}
+        kwargs = {"clock": clock or FakeClock()}  # never the wall clock
         if server is None:
             assert not demo, "use demo_file for the DuckDB demo"
             book = billing_core.open_ledger(":memory:", **kwargs)
@@ -106,14 +112,11 @@ def new_ledger(store: str, request: pytest.FixtureRequest) -> Iterator[Callable[
             server.drop(name)
 
 
-class FakeClock:
-    """A settable clock for tests: naive UTC datetimes, as the ledger stores time."""
+class FakeClock(FixedClock):
+    """A settable clock for tests (`clock.now = ...`): naive UTC, as the ledger stores time."""
 
     def __init__(self, start: datetime = datetime(2026, 11, 27, 12, 0, 0)) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
+        super().__init__(start)
 
 
 @pytest.fixture
@@ -148,7 +151,7 @@ def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo ledger, seeded once per test session (copy it before changing it)."""
     path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
     book = billing_core.open_ledger(str(path))
-    seed_demo(book, until=DEMO_UNTIL)
+    seed_demo(book, now=DEMO_NOW)
     book.close()
     return path
 
@@ -173,6 +176,7 @@ def app_ledger(demo_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ledge
     from pages import _shared
 
     monkeypatch.setenv("BILLING_DB", demo_url)
+    monkeypatch.setenv(CLOCK_VARIABLE, DEMO_NOW.isoformat() + "Z")
     _shared.get_ledger.clear()
     book = _shared.get_ledger()
     yield book

@@ -63,6 +63,10 @@ DEFAULT_TIMEOUT_MS = 20_000
 SERVER_START_TIMEOUT_S = 60
 SEED_TIMEOUT_S = 600
 
+# The clock of the seeded demo and of every served app: pinned, so no browser test depends
+# on the wall clock or the hour it runs at (billing_core.clock reads $BILLING_CLOCK).
+PINNED_CLOCK = {"BILLING_CLOCK": "2026-11-27T00:00:00Z"}
+
 # Demo data written by `billing_core.cli seed`.
 DEMO_PASSWORD = "en-credits-demo"
 ADMIN_EMAIL = "ada@example.com"
@@ -149,6 +153,7 @@ def seed_ledger(db_path: Path) -> None:
             text=True,
             timeout=SEED_TIMEOUT_S,
             stdin=subprocess.DEVNULL,
+            env={**os.environ, **PINNED_CLOCK},
         )
     except subprocess.TimeoutExpired as exc:
         pytest.fail(f"seeding timed out after {SEED_TIMEOUT_S}s: {cmd}\n{exc.stderr}", pytrace=False)
@@ -224,7 +229,7 @@ def start_streamlit(
         "--browser.gatherUsageStats=false",
         "--server.fileWatcherType=none",
     ]  # fmt: skip
-    env = {**os.environ, **env_extra, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, **PINNED_CLOCK, **env_extra, "PYTHONUNBUFFERED": "1"}
     out_log = log_dir / "streamlit.stdout.log"
     err_log = log_dir / "streamlit.stderr.log"
     with open(out_log, "wb") as out, open(err_log, "wb") as err:

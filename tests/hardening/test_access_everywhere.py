@@ -97,6 +97,7 @@ NOT_ACTOR_SCOPED = {
     "user_by_id": "restoring a session; returns no money data",
     "system_user": "the CLI's operator",
     "today": "the ledger's clock",
+    "now": "the ledger's clock",
     "verify": "whole-ledger check run by the operator",
     "has_data": "the CLI's seed --if-missing: a yes/no, no data",
     "checkpoint": "maintenance",

@@ -1,0 +1,50 @@
+"""The ledger's clock: what "now" is for every timestamp it writes and every relative
+time the app shows.
+
+Time is naive UTC inside the ledger. The clock is injected (`open_ledger(clock=...)`) so
+tests, the demo and a served app under test can pin "now" to a fixed instant and never
+depend on the wall clock or the time of day. `$BILLING_CLOCK` (an ISO 8601 instant, such
+as `2026-11-27T18:00:00Z`) pins the clock of every ledger opened without an explicit one:
+the test suite uses it for the app it serves; never set it in production.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from .errors import InvalidInput
+
+Clock = Callable[[], datetime]
+CLOCK_VARIABLE = "BILLING_CLOCK"
+
+
+def utc_now() -> datetime:
+    """The current time as a naive UTC datetime (how the ledger stores time)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def parse_instant(text: str) -> datetime:
+    """An ISO 8601 instant as naive UTC; a time without a zone is taken as UTC."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput(f"{text!r} is not an ISO 8601 time such as 2026-11-27T18:00:00Z.") from None
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+class FixedClock:
+    """A clock that says what it is told: `clock.now` is the instant, settable."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def clock_from_env() -> Clock:
+    """A FixedClock at `$BILLING_CLOCK` when it is set, else the system's UTC clock."""
+    pinned = os.environ.get(CLOCK_VARIABLE)
+    return FixedClock(parse_instant(pinned)) if pinned else utc_now
