@@ -6,7 +6,11 @@ rule here: those live in billing_core; this only carries state and renders.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -16,6 +20,7 @@ import streamlit as st
 
 import billing_core
 from billing_core import BillingError, Ledger, User, Workspace
+from billing_core.export import csv_bytes
 
 T = TypeVar("T")
 USER_KEY = "billing.user_id"
@@ -55,6 +60,32 @@ def sign_out() -> None:
             del st.session_state[key]
 
 
+PAGE_ERRORS_VARIABLE = "BILLING_PAGE_ERRORS"  # "raise": let a bug surface (the page tests set it)
+_log = logging.getLogger("billing.pages")
+
+
+@contextmanager
+def section(name: str) -> Iterator[None]:
+    """One part of a page, behind its own error boundary: a BillingError is shown as its
+    message; anything else (a bug) as one readable sentence, its detail logged, and the
+    rest of the page is still drawn. No page ever shows a traceback."""
+    try:
+        yield
+    except BillingError as error:
+        st.error(plain(str(error)), icon="⚠️")
+    except Exception:
+        if os.environ.get(PAGE_ERRORS_VARIABLE) == "raise":
+            raise
+        reference = secrets.token_hex(4)
+        _log.exception("page section %r failed (reference %s)", name, reference)
+        st.error(
+            f"This part of the page ({plain(name)}) could not be shown because of an error on "
+            f"our side. The rest of the page is fine. The details were logged with reference "
+            f"{reference}.",
+            icon="⚠️",
+        )
+
+
 def attempt(action: Callable[[], T]) -> T | None:
     """Run a billing_core call; show a BillingError's message and return None."""
     try:
@@ -73,9 +104,14 @@ def viewer_timezone() -> ZoneInfo:
 
 
 def local_time(moment: datetime | None) -> str:
+    """A time in the viewer's zone, to the minute; at the ends of the calendar, where the
+    zone's offset would leave the years a datetime can hold, in UTC (marked so)."""
     if moment is None:
         return ""
-    return moment.astimezone(viewer_timezone()).strftime("%Y-%m-%d %H:%M")
+    try:
+        return moment.astimezone(viewer_timezone()).strftime("%Y-%m-%d %H:%M")
+    except (OverflowError, ValueError):
+        return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def credits(amount: object) -> str:
@@ -143,7 +179,7 @@ def csv_download(frame: pd.DataFrame, *, name: str, key: str, label: str = "Down
     """A download button for the data behind a chart or table (clicking it does not rerun)."""
     st.download_button(
         label,
-        data=frame.to_csv(index=False).encode("utf-8"),
+        data=csv_bytes(frame),  # cells a spreadsheet would run as formulas are made inert
         file_name=f"{name}.csv",
         mime="text/csv",
         key=key,

@@ -176,6 +176,7 @@ def app_ledger(demo_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ledge
     from pages import _shared
 
     monkeypatch.setenv("BILLING_DB", demo_url)
+    monkeypatch.setenv(_shared.PAGE_ERRORS_VARIABLE, "raise")  # a bug fails the test
     monkeypatch.setenv(CLOCK_VARIABLE, DEMO_NOW.isoformat() + "Z")
     _shared.get_ledger.clear()
     book = _shared.get_ledger()

@@ -1,0 +1,46 @@
+"""billing_core.export: CSV cells a spreadsheet would run are made inert; numbers stay numbers."""
+
+from __future__ import annotations
+
+import csv
+import io
+from decimal import Decimal
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from billing_core.export import csv_bytes, csv_chunks, inert
+
+HOSTILE = ["=HYPERLINK(\"http://evil\")", "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx"]
+
+
+def rows(data: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_a_text_cell_that_starts_like_a_formula_is_quoted(text: str):
+    assert inert(text) == "'" + text
+    frame = pd.DataFrame({"note": [text]})
+    assert rows(csv_bytes(frame))[1] == ["'" + text]
+
+
+def test_negative_numbers_in_numeric_columns_stay_numbers():
+    frame = pd.DataFrame({
+        "float": [-1.5],
+        "int": [-3],
+        "decimal": [Decimal("-2.5000")],
+        "arrow": pd.Series([Decimal("-4.25")], dtype=pd.ArrowDtype(pa.decimal128(18, 4))),
+        "text": ["-7"],
+    })
+    assert rows(csv_bytes(frame))[1] == ["-1.5", "-3", "-2.5000", "-4.2500", "'-7"]
+
+
+def test_a_hostile_column_name_is_quoted_too():
+    assert rows(csv_bytes(pd.DataFrame({"=cmd": ["ok"]})))[0] == ["'=cmd"]
+
+
+def test_chunks_write_the_header_once():
+    parts = [pd.DataFrame({"a": ["=x"]}), pd.DataFrame({"a": ["y"]})]
+    assert rows(b"".join(csv_chunks(parts))) == [["a"], ["'=x"], ["y"]]
