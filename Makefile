@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check --quiet
-DB     ?= data/billing.duckdb
+DEMO_DB := data/billing.duckdb
+DB     ?= $(DEMO_DB)
 PORT   ?= 8501
+ADDRESS ?= 127.0.0.1  # loopback only; `make run ADDRESS=0.0.0.0` serves other machines
 
 .PHONY: run test install install-test seed lint stress bench bench-small clean
 
@@ -22,12 +24,16 @@ install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
 
+# Seeding the demo (with its published password) is an explicit act: `make seed DB=...`.
 seed: install
-	$(VENV)/bin/billing seed --db $(DB) --if-missing
+	$(VENV)/bin/billing seed --db "$(DB)" --if-missing
 
-run: seed
-	BILLING_DB=$(DB) $(PY) -m streamlit run app.py --server.port $(PORT) \
-		--server.headless true --browser.gatherUsageStats false
+# `make run` seeds only its own default file, data/billing.duckdb, when it is missing; any
+# other DB (a PostgreSQL URL, another file) is served as it is, never seeded.
+run: install
+	@if [ "$(DB)" = "$(DEMO_DB)" ]; then $(VENV)/bin/billing seed --db "$(DB)" --if-missing; fi
+	BILLING_DB="$(DB)" $(PY) -m streamlit run app.py --server.address $(strip $(ADDRESS)) \
+		--server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
 test: install-test
 	bash scripts/install-browser.sh

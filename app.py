@@ -10,8 +10,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from billing_core import User
-from pages._shared import current_user, sign_out, sso_configured
+from billing_core import BillingError, User
+from pages._shared import current_user, get_ledger, plain, sign_out, sso_configured
 
 ROOT = Path(__file__).resolve().parent
 
@@ -74,7 +74,17 @@ def sidebar(user: User) -> None:
                 st.rerun()
 
 
-user = current_user()
+try:
+    get_ledger()  # opened once per process; a missing or foreign database is refused here
+    user = current_user()
+except BillingError as error:  # no ledger where $BILLING_DB points, or it cannot be opened
+    st.title("The billing console cannot open its ledger")
+    st.error(plain(str(error)), icon=":material/database:")
+    st.markdown(
+        "An operator can create the embedded demo ledger with `make run`, or an empty one with "
+        "`billing init --db PATH` (a PostgreSQL database too: `billing init --db postgresql://…`)."
+    )
+    st.stop()
 sections = navigation_for(user)
 if user is None:
     current = st.navigation(sections[""], position="hidden")

@@ -20,7 +20,7 @@ def build(path: Path, *, entries: int, workspaces: int, users: int, days: int = 
     for suffix in ("", ".wal"):
         Path(str(path) + suffix).unlink(missing_ok=True)
     started = time.perf_counter()
-    ledger = billing_core.open_ledger(str(path))
+    ledger = billing_core.open_ledger(str(path), create=True)
     db = ledger.db
     with db.writing() as cur:
         cur.execute(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import getpass
 import os
 import sys
 from collections.abc import Sequence
@@ -108,6 +109,18 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help=f"rows per transaction (default {CHUNK_ROWS:,})",
     )
+    admin = sub.add_parser("admin", help="administrators: create the first one, and more")
+    admin_verbs = admin.add_subparsers(dest="verb", required=True)
+    create = admin_verbs.add_parser(
+        "create",
+        parents=[common],
+        help="add an administrator who signs in with a password",
+        description="Add an administrator. The password is read from the terminal without echo "
+        "(twice), or from the first line of standard input with --password-stdin.",
+    )
+    create.add_argument("email")
+    create.add_argument("--name", required=True)
+    create.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     migrate = sub.add_parser(
         "migrate",
         help="copy a DuckDB ledger into a new PostgreSQL (or DuckDB) ledger, checking everything",
@@ -137,7 +150,7 @@ def _migrate(args: argparse.Namespace) -> int:
         raise InvalidInput("Migrate from a DuckDB ledger file (--from data/billing.duckdb).")
     if not os.path.exists(args.source):
         raise InvalidInput(f"There is no ledger file {args.source}.")
-    with open_ledger(args.source) as source, open_ledger(args.target) as target:
+    with open_ledger(args.source) as source, open_ledger(args.target, create=True) as target:
         report = copy_ledger(source, target, _copy_progress if sys.stderr.isatty() else None)
         print(
             f"Copied {args.source} to {target.path}: {report.wallets} wallets, "
@@ -153,9 +166,18 @@ def _copy_progress(table: str, rows: int) -> None:
 
 
 def _actor(ledger: Ledger, email: str | None) -> User:
-    email = email or os.environ.get("BILLING_ACTOR")
-    if not email:
+    """The user `--as` (else $BILLING_ACTOR) names; the system operator only when neither
+    is given at all. An empty or blank one is a mistake (an unset variable in a script,
+    say), never a way to become the operator."""
+    if email is None:
+        email = os.environ.get("BILLING_ACTOR")
+    if email is None:
         return ledger.system_user()
+    if not email.strip():
+        raise InvalidInput(
+            "--as (or $BILLING_ACTOR) is empty: give the email of the ledger user to act as, "
+            "or leave both out to act as the system operator."
+        )
     user = ledger.user_by_email(email)
     if user is None:
         raise InvalidInput(f"There is no user {email} in this ledger.")
@@ -169,7 +191,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "seed" and args.if_missing and path != ":memory:" and os.path.exists(path):
         print(f"{path} exists; not seeding.")
         return 0
-    with open_ledger(path) as ledger:
+    with open_ledger(path, create=args.command in ("init", "seed")) as ledger:
         path = ledger.path  # a server's URL without its password
         if args.command == "seed" and args.if_missing and ledger.has_data():
             print(f"{path} already holds a ledger; not seeding.")
@@ -202,6 +224,8 @@ def _run(args: argparse.Namespace) -> int:
                 f"{report.postings:,} postings, {report.rollup_rows:,} rollup rows checked."
             )
             return 0
+        if args.command == "admin":
+            return _admin(ledger, args)
         actor = _actor(ledger, args.actor)
         if args.command == "ingest":
             return _ingest(ledger, actor, args)
@@ -238,6 +262,25 @@ def _run(args: argparse.Namespace) -> int:
                 )
             return 0
     raise AssertionError(args.command)  # pragma: no cover - argparse restricts commands
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise InvalidInput("No terminal to ask for the password: pass it with --password-stdin.")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Password again: ") != first:
+        raise InvalidInput("The two passwords differ; nothing was changed.")
+    return first
+
+
+def _admin(ledger: Ledger, args: argparse.Namespace) -> int:
+    """`billing admin create`: an administrator, by the operator at the server."""
+    password = _read_password(args.password_stdin)
+    user = ledger.add_user(args.email, args.name, admin=True, password=password)
+    print(f"Administrator {user.email} ({user.name}) created; they can sign in now.")
+    return 0
 
 
 def _ingest(ledger: Ledger, actor: User, args: argparse.Namespace) -> int:

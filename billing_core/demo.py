@@ -76,6 +76,7 @@ DESCRIPTIONS = {
     "Exports": ["PDF export", "CSV export", "Report export"],
     "Translation": ["Document translation", "Message translation"],
 }
+_SET_UP = ("workspaces", "users", "memberships")  # dated back to the start of the story
 ZERO_WORKSPACE = 4  # Umbrella Labs: spends its last credit on the final day
 INACTIVE_WORKSPACE = 5  # Hooli Data: deactivated by an admin
 
@@ -164,8 +165,9 @@ def seed_demo(
         start=end - timedelta(days=30 * months),
         end=end,
     )
-    _shift(books, moment - datetime.combine(end, time()))
-    _write(ledger, books)
+    offset = moment - datetime.combine(end, time())
+    _shift(books, offset)
+    _write(ledger, books, founded=datetime.combine(end - timedelta(days=30 * months), time()) + offset)
     return {
         "users": len(admins) + len(members),
         "workspaces": workspaces,
@@ -422,9 +424,13 @@ def _decimal_array(values: list[Decimal]) -> pa.Array:
     return pa.array(values, type=pa.decimal128(18, 4))
 
 
-def _write(ledger: Ledger, books: _Books) -> None:
+def _write(ledger: Ledger, books: _Books, *, founded: datetime) -> None:
     db = ledger.db
     with db.writing() as cur:
+        # the story starts when the workspaces, people and memberships were set up
+        for table in _SET_UP:
+            # table names are the constants above
+            cur.execute(f"UPDATE {table} SET created_at = ? WHERE created_at > ?", [founded, founded])  # noqa: S608
         entry_ids = db.allocate_ids("entries", len(books.entries))
         request_ids = db.allocate_ids("credit_requests", len(books.requests))
         # the books number entries and requests from 1: the demo seeds an empty ledger

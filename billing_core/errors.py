@@ -49,7 +49,11 @@ class AuthenticationFailed(BillingError):
 
 
 class AccountLocked(AuthenticationFailed):
-    """Too many failed sign-ins for this email; try again later."""
+    """Too many failed sign-ins for this email from here: wait a moment and try again."""
+
+
+class ClientThrottled(AuthenticationFailed):
+    """Too many failed sign-ins from this client, whatever the email; try again later."""
 
 
 class LedgerUnavailable(BillingError):

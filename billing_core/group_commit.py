@@ -158,33 +158,38 @@ def _load_wallets(cur: Any, workspace_ids: set[int], lock_rows: str) -> dict[int
     return {int(r[0]): WalletState(int(r[0]), int(r[1]), WalletStatus(r[2]), to_decimal(r[3])) for r in rows}
 
 
-def _load_keys(db: Database, cur: Any, keys: set[str]) -> dict[str, tuple[int, int, Decimal, str | None]]:
+KeyRef = tuple[int, str]  # (workspace_id, key): a key belongs to its workspace
+
+
+def _load_keys(db: Database, cur: Any, keys: set[KeyRef]) -> dict[KeyRef, tuple[int, Decimal, str | None]]:
     """The stored keys among `keys`: one index lookup each on DuckDB (a list filter would
     scan them all); one query on a server, whose planner probes the index per key."""
     rows = []
-    if keys and db.kind == "postgresql":
+    wanted = sorted(keys)
+    if wanted and db.kind == "postgresql":
         rows = cur.execute(
-            "SELECT key, entry_id, workspace_id, amount, feature FROM idempotency_keys "
-            "WHERE key IN (SELECT unnest(?::VARCHAR[]))",
-            [sorted(keys)],
+            "SELECT workspace_id, key, entry_id, amount, feature FROM idempotency_keys "
+            "WHERE (workspace_id, key) IN (SELECT unnest(?::BIGINT[]), unnest(?::VARCHAR[]))",
+            [[w for w, _ in wanted], [k for _, k in wanted]],
         ).fetchall()
-        keys = set()
-    for key in sorted(keys):
+        wanted = []
+    for workspace_id, key in wanted:
         rows += cur.execute(
-            "SELECT key, entry_id, workspace_id, amount, feature FROM idempotency_keys WHERE key = ?",
-            [key],
+            "SELECT workspace_id, key, entry_id, amount, feature FROM idempotency_keys "
+            "WHERE workspace_id = ? AND key = ?",
+            [workspace_id, key],
         ).fetchall()
-    return {r[0]: (int(r[1]), int(r[2]), to_decimal(r[3]), r[4]) for r in rows}
+    return {(int(r[0]), r[1]): (int(r[2]), to_decimal(r[3]), r[4]) for r in rows}
 
 
 def _apply(db: Database, cur: Any, debits: list[Debit]) -> list[Transaction | BillingError]:
     """Decide every debit in order and write the accepted ones. Runs inside one transaction."""
     wallets = _load_wallets(cur, {d.workspace_id for d in debits}, db.lock_rows)
-    known = _load_keys(db, cur, {d.key for d in debits if d.key is not None})
+    known = _load_keys(db, cur, {(d.workspace_id, d.key) for d in debits if d.key is not None})
     at: datetime = db.clock()
     outcomes: list[Transaction | BillingError] = []
     accepted: list[Transaction] = []
-    new_keys: dict[str, Transaction] = {}
+    new_keys: dict[KeyRef, Transaction] = {}
     before: dict[int, Decimal] = {}
     for debit in debits:
         wallet = wallets.get(debit.workspace_id)
@@ -214,7 +219,7 @@ def _apply(db: Database, cur: Any, debits: list[Debit]) -> list[Transaction | Bi
             actor_id=debit.actor_id,
         )
         if debit.key is not None:
-            new_keys[debit.key] = entry
+            new_keys[(debit.workspace_id, debit.key)] = entry
         accepted.append(entry)
         outcomes.append(entry)
     if not accepted:
@@ -233,20 +238,21 @@ def _apply(db: Database, cur: Any, debits: list[Debit]) -> list[Transaction | Bi
 def _replay(
     cur: Any,
     debit: Debit,
-    known: dict[str, tuple[int, int, Decimal, str | None]],
-    new_keys: dict[str, Transaction],
+    known: dict[KeyRef, tuple[int, Decimal, str | None]],
+    new_keys: dict[KeyRef, Transaction],
 ) -> Transaction | BillingError | None:
-    if debit.key in new_keys:
-        first = new_keys[debit.key]
-        same = (first.workspace_id, first.amount, first.feature)
+    ref = (debit.workspace_id, str(debit.key))
+    if ref in new_keys:
+        first = new_keys[ref]
+        same = (first.amount, first.feature)
         entry: Transaction | None = first
-    elif debit.key in known:
-        entry_id, workspace_id, amount, feature = known[debit.key]
-        same = (workspace_id, amount, feature)
+    elif ref in known:
+        entry_id, amount, feature = known[ref]
+        same = (amount, feature)
         entry = None
     else:
         return None
-    if same != (debit.workspace_id, debit.amount, debit.feature):
+    if same != (debit.amount, debit.feature):
         return IdempotencyConflict(
             "This idempotency key was already used for a different charge; use a new key."
         )
@@ -266,7 +272,7 @@ def _write(
     accepted: list[Transaction],
     wallets: dict[int, WalletState],
     before: dict[int, Decimal],
-    new_keys: dict[str, Transaction],
+    new_keys: dict[KeyRef, Transaction],
     audit_ids: Any,
 ) -> None:
     n = len(accepted)
@@ -344,7 +350,7 @@ def _write(
                    unnest(?::DECIMAL(18,4)[]), unnest(?::VARCHAR[])
             """,
             [
-                list(new_keys),
+                [key for _, key in new_keys],
                 [e.id for e in new_keys.values()],
                 [e.workspace_id for e in new_keys.values()],
                 [e.amount for e in new_keys.values()],

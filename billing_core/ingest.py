@@ -16,9 +16,11 @@ decided at once; in one that would overdraw, the leading events that fit are
 found by a running sum in SQL and only the rest are walked one by one in Python
 (as are the workspaces of a key reused within the batch for different charges).
 
-Idempotency keys: a key already in the ledger, or posted earlier in the batch,
-for the same charge (workspace, amount, feature) is a skipped duplicate; for a
-different charge it is a rejection. Entries take their ids in occurred_at order
+Idempotency keys belong to a workspace: a key already in that workspace's ledger,
+or posted earlier in the batch for it, with the same charge (amount, feature) is a
+skipped duplicate; for a different charge it is a rejection. An event dated more
+than 5 minutes ahead of the ledger's clock, or before its workspace existed, is
+refused. Entries take their ids in occurred_at order
 and `created_at` = occurred_at; the audit row of each debit names its entry and
 the batch. A call holds the ledger's write lock throughout and keeps the batch
 in memory: give it up to a million or so events at a time (the CLI reads
@@ -33,7 +35,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
 
@@ -65,6 +67,9 @@ AMOUNT_TOO_PRECISE = "amount has more than 4 decimal places"
 INSUFFICIENT = "insufficient credits"
 INACTIVE = "wallet inactive"
 KEY_REUSED = "idempotency key reused for a different charge"
+OCCURRED_FUTURE = "occurred_at is in the future (more than 5 minutes ahead of the ledger's clock)"
+OCCURRED_TOO_EARLY = "occurred_at is before the workspace existed"
+FUTURE_LEEWAY = timedelta(minutes=5)  # clocks of the systems that send usage may run a little ahead
 
 FLOAT_COLUMN = (
     "The amount column holds floating-point numbers, which are not exact money: "
@@ -501,23 +506,25 @@ checked AS (
                WHEN e.ws_int IS NULL AND e.ws_text IS NULL THEN 'workspace missing'
                WHEN w.workspace_id IS NULL THEN 'unknown workspace'
                WHEN NOT $admin AND m.workspace_id IS NULL THEN 'not a member of this workspace'
-               WHEN ik.key IS NOT NULL AND NOT (ik.workspace_id = w.workspace_id AND ik.amount = e.amount
-                                                AND ik.feature IS NOT DISTINCT FROM e.f)
+               WHEN e.occurred > $latest THEN $future
+               WHEN e.occurred < s.created_at THEN $too_early
+               WHEN ik.key IS NOT NULL AND NOT (ik.amount = e.amount AND ik.feature IS NOT DISTINCT FROM e.f)
                    THEN $key_reused
            END AS reason,
            ik.key IS NOT NULL AS known
     FROM ev e
     LEFT JOIN names n ON n.ws_text = e.ws_text
     LEFT JOIN wallets w ON w.workspace_id = coalesce(e.ws_int, n.ws_id)
+    LEFT JOIN workspaces s ON s.id = w.workspace_id
     LEFT JOIN memberships m ON m.workspace_id = w.workspace_id AND m.user_id = $actor
-    LEFT JOIN idempotency_keys ik ON ik.key = e.k
+    LEFT JOIN idempotency_keys ik ON ik.workspace_id = w.workspace_id AND ik.key = e.k
 )"""
 _CHECK_GROUPED = """,
 groups AS (
-    SELECT k, min(struct_pack(t := occurred, r := row)).r AS lead,
-           min(ws) <> max(ws) OR min(amount) <> max(amount) OR min(f) <> max(f) AS tangled
+    SELECT ws, k, min(struct_pack(t := occurred, r := row)).r AS lead,
+           min(amount) <> max(amount) OR min(f) <> max(f) AS tangled
     FROM checked WHERE reason IS NULL AND NOT known AND k IS NOT NULL
-    GROUP BY k HAVING count(*) > 1
+    GROUP BY ws, k HAVING count(*) > 1
 )
 SELECT c.row, c.ws, c.account_id, c.amount, c.f, c.d, c.k, c.occurred,
        CASE WHEN c.reason IS NOT NULL THEN 'rejected'
@@ -527,7 +534,7 @@ SELECT c.row, c.ws, c.account_id, c.amount, c.f, c.d, c.k, c.occurred,
        c.reason,
        CASE WHEN g.lead <> c.row AND NOT g.tangled THEN g.lead END AS lead,
        coalesce(g.tangled, FALSE) AS tangled
-FROM checked c LEFT JOIN groups g ON g.k = c.k AND c.reason IS NULL AND NOT c.known
+FROM checked c LEFT JOIN groups g ON g.ws = c.ws AND g.k = c.k AND c.reason IS NULL AND NOT c.known
 """
 # Whether two rows may carry the same key once keys are stripped; if not, nothing is grouped.
 _KEYS_REPEAT = """
@@ -688,6 +695,9 @@ def _ingest(db: Database, cur: Any, user: User, events: pa.Table) -> IngestResul
             "admin": user.is_admin,
             "actor": user.id,
             "key_reused": KEY_REUSED,
+            "latest": db.clock() + FUTURE_LEEWAY,
+            "future": OCCURRED_FUTURE,
+            "too_early": OCCURRED_TOO_EARLY,
         },
     )
     workspaces = cur.execute(_WORKSPACES, {"units": _UNITS}).fetchall()
@@ -781,13 +791,13 @@ def _walk(rows: pa.Table, wallets: dict[int, tuple[WalletStatus, int]]) -> pa.Ta
     for spent in head.group_by("ws").aggregate([("units", "sum")]).to_pylist():
         balance[spent["ws"]] -= spent["units_sum"]
     inactive = {ws for ws, (status, _) in wallets.items() if status is WalletStatus.INACTIVE}
-    charged: dict[str, tuple[int, int, str]] = {}
+    charged: dict[tuple[int, str], tuple[int, str]] = {}  # (workspace, key) -> (units, feature)
     outcomes: list[str] = []
     reasons: list[str | None] = []
     columns = [tail.column(name).to_pylist() for name in ("ws", "units", "k", "f", "tangled")]
     for ws, units, key, feature, tangled in zip(*columns, strict=True):
-        if tangled and key in charged:
-            same = charged[key] == (ws, units, feature)
+        if tangled and (ws, key) in charged:
+            same = charged[(ws, key)] == (units, feature)
             outcomes.append("skipped" if same else "rejected")
             reasons.append(None if same else KEY_REUSED)
         elif ws in inactive:
@@ -801,7 +811,7 @@ def _walk(rows: pa.Table, wallets: dict[int, tuple[WalletStatus, int]]) -> pa.Ta
             outcomes.append("posted")
             reasons.append(None)
             if tangled:
-                charged[key] = (ws, units, feature)
+                charged[(ws, key)] = (units, feature)
     return pa.table(
         {
             "row": pa.concat_arrays([_whole(head.column("row")), _whole(tail.column("row"))]),

@@ -75,8 +75,8 @@ def _mirror(server: Any, scratch: Any, events: pa.Table, user: User) -> dict[int
     ).fetchall()
     stored = server.execute(
         "SELECT key, entry_id, workspace_id, amount, feature FROM idempotency_keys "
-        "WHERE key IN (SELECT unnest(?::VARCHAR[]))",
-        [keys],
+        "WHERE key IN (SELECT unnest(?::VARCHAR[])) AND workspace_id IN (SELECT unnest(?::BIGINT[]))",
+        [keys, [int(r[0]) for r in wallets]],
     ).fetchall()
     for table, rows, width in (
         ("wallets", wallets, 5),

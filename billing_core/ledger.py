@@ -53,6 +53,14 @@ class Ledger(DirectoryOps, WalletOps, RequestOps, HistoryOps, AnalyticsOps, Sign
             ).fetchone()
         return bool(row and row[0])
 
+    def has_admin(self) -> bool:
+        """Whether anyone can administer this ledger yet (the first-run question)."""
+        with self.db.reading() as cur:
+            row = cur.execute(
+                "SELECT count(*) FROM users WHERE is_admin AND id <> ?", [SYSTEM_USER_ID]
+            ).fetchone()
+        return bool(row and row[0])
+
     def verify(self) -> VerificationReport:
         """Recompute every balance, entry and rollup; raise LedgerCorrupt on any difference."""
         return verify(self.db)
@@ -92,8 +100,10 @@ class Ledger(DirectoryOps, WalletOps, RequestOps, HistoryOps, AnalyticsOps, Sign
         self.close()
 
 
-def open_ledger(path: str | None = None, *, clock: Clock | None = None) -> Ledger:
-    """Open (creating and migrating as needed) the ledger at `path`: a DuckDB file,
-    ":memory:", or a postgresql:// URL; by default $BILLING_DB, else data/billing.duckdb.
+def open_ledger(path: str | None = None, *, clock: Clock | None = None, create: bool = False) -> Ledger:
+    """Open (and migrate) the ledger at `path`: a DuckDB file, ":memory:", or a
+    postgresql:// URL; by default $BILLING_DB, else data/billing.duckdb. A new ledger is
+    made only with `create=True` (`billing init`); a missing file, an empty database
+    without `create`, and another program's database are refused, untouched.
     `clock` (naive UTC) defaults to $BILLING_CLOCK when set, else the system clock."""
-    return Ledger(open_database(path, clock or clock_from_env()))
+    return Ledger(open_database(path, clock or clock_from_env(), create=create))

@@ -1,8 +1,10 @@
 """The ledger's schema and its ordered migrations.
 
-Tables fall in two groups:
+Tables fall in three groups:
 - append-only: `entries` (one row per movement, the journal), `postings` (two per
-  entry, summing to zero), `audit_log`, `sign_in_attempts`;
+  entry, summing to zero), `audit_log`, `idempotency_keys`;
+- `sign_in_attempts`: recorded at every sign-in, failed ones pruned once they are
+  older than the sign-in window (signin.py);
 - current state, changed only inside audited transactions: `wallets` (status and a
   running balance that `verify()` recomputes from the postings), `credit_requests`
   (their workflow status), `daily_rollups` (spend per workspace, feature and day).
@@ -14,6 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+
+from .errors import LedgerUnavailable
 
 MIGRATIONS: Sequence[tuple[int, str]] = (
     (
@@ -115,6 +119,26 @@ MIGRATIONS: Sequence[tuple[int, str]] = (
         );
         """,
     ),
+    (
+        2,
+        # Idempotency keys are scoped to their workspace: one workspace's key neither blocks
+        # nor reveals another's. Sign-in attempts name the client they came from.
+        """
+        CREATE TABLE idempotency_keys_by_workspace (
+            key          VARCHAR NOT NULL,
+            entry_id     BIGINT NOT NULL,
+            workspace_id BIGINT NOT NULL,
+            amount       DECIMAL(18,4) NOT NULL,
+            feature      VARCHAR,
+            PRIMARY KEY (workspace_id, key)
+        );
+        INSERT INTO idempotency_keys_by_workspace
+            SELECT key, entry_id, workspace_id, amount, feature FROM idempotency_keys;
+        DROP TABLE idempotency_keys;
+        ALTER TABLE idempotency_keys_by_workspace RENAME TO idempotency_keys;
+        ALTER TABLE sign_in_attempts ADD COLUMN client VARCHAR;
+        """,
+    ),
 )
 
 LATEST = MIGRATIONS[-1][0]
@@ -126,6 +150,33 @@ SYSTEM_EMAIL = "system@billing.local"
 TOPUPS_ACCOUNT = "platform:top-ups"
 USAGE_ACCOUNT = "platform:usage"
 PLATFORM_ACCOUNTS = {TOPUPS_ACCOUNT: 1, USAGE_ACCOUNT: 2}
+
+
+LEDGER_MARK = "schema_version"  # the table every ledger has, from its first migration on
+TABLES_SQL = """
+    SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()
+"""
+
+
+def check_opening(where: str, tables: set[str], *, create: bool) -> None:
+    """Refuse to open a database that is not a ledger, before anything is written to it.
+
+    A ledger (it has `schema_version`) opens and is migrated. An empty database becomes a
+    ledger only when `create` is set (`billing init`, `billing seed`, the target of
+    `billing migrate`, `make run`'s own default file); a database holding other tables
+    belongs to another program and is never touched.
+    """
+    if LEDGER_MARK in tables:
+        return
+    if tables:
+        raise LedgerUnavailable(
+            f"{where} is another program's database (it holds tables, but not a billing "
+            "ledger's). It was not opened and nothing in it was changed."
+        )
+    if not create:
+        raise LedgerUnavailable(
+            f"{where} holds no ledger yet. To create one there, run: billing init --db {where}"
+        )
 
 
 def current_version(cur: Any) -> int:

@@ -66,6 +66,15 @@ MIGRATIONS: Sequence[tuple[int, str]] = (
             FOR EACH STATEMENT EXECUTE FUNCTION billing_append_only();
         """,
     ),
+    (
+        2,
+        """
+        ALTER TABLE idempotency_keys DROP CONSTRAINT idempotency_keys_pkey;
+        ALTER TABLE idempotency_keys ADD PRIMARY KEY (workspace_id, key);
+        ALTER TABLE sign_in_attempts ADD COLUMN client VARCHAR;
+        CREATE INDEX sign_ins_by_client ON sign_in_attempts (client, attempted_at);
+        """,
+    ),
 )
 
 SEQUENCES = {

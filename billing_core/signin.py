@@ -1,8 +1,20 @@
-"""Signing in: email and password against argon2 hashes, with a lockout.
+"""Signing in: email and password against argon2 hashes, slowed down, never locked out.
 
-One neutral message for a wrong password and an unknown email. After
-`MAX_FAILURES` failures for one email within `WINDOW`, that email is locked
-until the oldest of those failures ages out, whatever the password.
+One neutral message for a wrong password and an unknown email. Failed attempts are
+counted within `WINDOW`, after the email's last successful sign-in:
+
+- per email and client (the browser's address): after `FREE_FAILURES` failures, each
+  further try from that client must wait `BASE_DELAY`, doubling with each failure up to
+  `MAX_DELAY`, since its last failure. Tries during the wait are refused unchecked and
+  not counted, so hammering does not extend it; and an attacker elsewhere cannot lock
+  the owner out, because their failures slow only their own client;
+- per client, whatever the email: `CLIENT_MAX_FAILURES` failures stop that client
+  until the oldest ages out (guessing across many emails);
+- per email, from every client together: past `ACCOUNT_MAX_FAILURES` (a distributed
+  attack), every client waits `MAX_DELAY` after the last failure.
+
+Failed attempts older than the window are pruned as new ones are recorded, so guesses
+at unknown emails do not pile up; successful sign-ins are kept.
 """
 
 from __future__ import annotations
@@ -10,84 +22,163 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from .errors import AccountLocked, AuthenticationFailed
+from .errors import AccountLocked, AuthenticationFailed, ClientThrottled
 from .models import User
 from .passwords import password_matches
 from .schema import SYSTEM_USER_ID
 from .store import Database, as_utc
 from .text import is_encodable
 
-MAX_FAILURES = 5
 WINDOW = timedelta(minutes=15)
+FREE_FAILURES = 5  # per email and client before the slowdown starts
+MAX_FAILURES = FREE_FAILURES  # (the name older callers know)
+BASE_DELAY = timedelta(seconds=30)
+MAX_DELAY = timedelta(minutes=5)
+CLIENT_MAX_FAILURES = 20
+ACCOUNT_MAX_FAILURES = 100
 _NEUTRAL = "That email and password do not match an account."
 _LOCKS = tuple(threading.Lock() for _ in range(64))  # striped: bounded, whatever is typed
 
 
 @contextmanager
-def _email_lock(key: str) -> Iterator[None]:
-    with _LOCKS[hash(key) % len(_LOCKS)]:
+def _serialised(*names: str) -> Iterator[None]:
+    """Hold the stripes of every name (in one order, so no two callers deadlock)."""
+    with ExitStack() as stack:
+        for stripe in sorted({hash(n) % len(_LOCKS) for n in names}):
+            stack.enter_context(_LOCKS[stripe])
         yield
+
+
+def _client(value: object) -> str:
+    """The client's address as given (st.context.ip_address), or "" when unknown."""
+    if not isinstance(value, str) or not is_encodable(value) or "\x00" in value:
+        return ""
+    return value.strip()[:100]
+
+
+@dataclass(frozen=True, slots=True)
+class _Failures:
+    pair: int  # this email from this client
+    pair_last: datetime | None
+    account: int  # this email from every client
+    account_last: datetime | None
+    client: int  # this client, every email
+    client_oldest: datetime | None
+
+
+def _wait_text(wait: timedelta) -> str:
+    seconds = max(1, math.ceil(wait.total_seconds()))
+    if seconds < 120:
+        return f"{seconds} seconds"
+    return f"{math.ceil(seconds / 60)} minutes"
+
+
+def slowdown(failures: int) -> timedelta:
+    """How long a client waits after its last failure, once it has had `failures`."""
+    if failures < FREE_FAILURES:
+        return timedelta(0)
+    doubled: timedelta = BASE_DELAY * 2 ** min(failures - FREE_FAILURES, 16)
+    return min(MAX_DELAY, doubled)
 
 
 class SignInOps:
     db: Database
 
-    def authenticate(self, email: str, password: str) -> User:
+    def authenticate(self, email: str, password: str, *, client: str | None = None) -> User:
+        """The user these credentials belong to; `client` is the browser's address (the
+        app passes st.context.ip_address), which the slowdown is counted against."""
         # text no account can hold (a NUL, a lone surrogate) is an unknown email
         usable = isinstance(email, str) and is_encodable(email) and "\x00" not in email
         key = email.strip().lower()[:200] if usable else ""
         secret = password if isinstance(password, str) and is_encodable(password) else ""
-        # Count, check and record one attempt per email at a time, so parallel guesses
-        # get no more tries than the lockout allows.
-        with _email_lock(key):
-            return self._attempt(key, secret)
+        origin = _client(client)
+        # Count, check and record one attempt per email and per client at a time, so
+        # parallel guesses get no more tries than the slowdown allows.
+        with _serialised("email:" + key, "client:" + origin):
+            return self._attempt(key, secret, origin)
 
-    def _attempt(self, key: str, secret: str) -> User:
+    def _attempt(self, key: str, secret: str, origin: str) -> User:
         now = self.db.clock()
         if self.db.lock_rows:
             # Several processes may check one email at once: hold the account's row while
             # counting, checking and recording (an unknown email has no account to guess).
             with self.db.writing() as cur:
                 cur.execute("SELECT id FROM users WHERE email = ?" + self.db.lock_rows, [key]).fetchall()
-                user, refusal = self._judge(cur, key, secret, now)
-                if not isinstance(refusal, AccountLocked):
-                    self._record(cur, key, now, refusal is None)
+                user, refusal = self._judge(cur, key, secret, origin, now)
+                if refusal is None or type(refusal) is AuthenticationFailed:
+                    self._record(cur, key, origin, now, refusal is None)
         else:
-            # One process: the email's lock above serialises; the hash is checked outside
-            # the write lock, which every debit waits on.
+            # One process: the locks above serialise; the hash is checked outside the
+            # write lock, which every debit waits on.
             with self.db.reading() as cur:
-                user, refusal = self._judge(cur, key, secret, now)
-            if not isinstance(refusal, AccountLocked):
+                user, refusal = self._judge(cur, key, secret, origin, now)
+            if refusal is None or type(refusal) is AuthenticationFailed:
                 with self.db.writing() as cur:
-                    self._record(cur, key, now, refusal is None)
+                    self._record(cur, key, origin, now, refusal is None)
         if refusal is not None:
             raise refusal
         assert user is not None
         return user
 
     @staticmethod
-    def _record(cur: Any, key: str, at: datetime, ok: bool) -> None:
+    def _record(cur: Any, key: str, origin: str, at: datetime, ok: bool) -> None:
         cur.execute(
-            "INSERT INTO sign_in_attempts (email, attempted_at, succeeded) VALUES (?, ?, ?)",
-            [key, at, ok],
+            "INSERT INTO sign_in_attempts (email, client, attempted_at, succeeded) VALUES (?, ?, ?, ?)",
+            [key, origin, at, ok],
+        )
+        cur.execute(
+            "DELETE FROM sign_in_attempts WHERE NOT succeeded AND attempted_at <= ?", [at - WINDOW]
         )
 
     @staticmethod
+    def _failures(cur: Any, key: str, origin: str, now: datetime) -> _Failures:
+        last_ok = cur.execute(
+            "SELECT max(attempted_at) FROM sign_in_attempts WHERE email = ? AND succeeded", [key]
+        ).fetchone()
+        since = max(now - WINDOW, last_ok[0]) if last_ok and last_ok[0] else now - WINDOW
+        row = cur.execute(
+            """
+            SELECT count(*) FILTER (WHERE email = ? AND client = ? AND attempted_at > ?),
+                   max(attempted_at) FILTER (WHERE email = ? AND client = ? AND attempted_at > ?),
+                   count(*) FILTER (WHERE email = ? AND attempted_at > ?),
+                   max(attempted_at) FILTER (WHERE email = ? AND attempted_at > ?),
+                   count(*) FILTER (WHERE client = ? AND ? <> ''),
+                   min(attempted_at) FILTER (WHERE client = ? AND ? <> '')
+            FROM sign_in_attempts
+            WHERE NOT succeeded AND attempted_at > ? AND (email = ? OR client = ?)
+            """,
+            [key, origin, since, key, origin, since, key, since, key, since,
+             origin, origin, origin, origin, now - WINDOW, key, origin],
+        ).fetchone()
+        pair, pair_last, account, account_last, client, client_oldest = row or (0, None, 0, None, 0, None)
+        return _Failures(int(pair), pair_last, int(account), account_last, int(client), client_oldest)
+
+    @classmethod
     def _judge(
-        cur: Any, key: str, secret: str, now: datetime
+        cls, cur: Any, key: str, secret: str, origin: str, now: datetime
     ) -> tuple[User | None, AuthenticationFailed | None]:
         """(the user, None) when the password matches; else (None, why not)."""
-        failures = cur.execute(
-            """
-            SELECT count(*), min(attempted_at) FROM sign_in_attempts
-            WHERE email = ? AND NOT succeeded AND attempted_at > ?
-            """,
-            [key, now - WINDOW],
-        ).fetchone()
+        failures = cls._failures(cur, key, origin, now)
+        if failures.client >= CLIENT_MAX_FAILURES and failures.client_oldest is not None:
+            wait = failures.client_oldest + WINDOW - now
+            return None, ClientThrottled(
+                f"Too many failed sign-ins from your network. Try again in {_wait_text(wait)}."
+            )
+        waits = [timedelta(0)]
+        if failures.pair_last is not None:
+            waits.append(slowdown(failures.pair) - (now - failures.pair_last))
+        if failures.account >= ACCOUNT_MAX_FAILURES and failures.account_last is not None:
+            waits.append(MAX_DELAY - (now - failures.account_last))
+        wait = max(waits)
+        if wait > timedelta(0):
+            return None, AccountLocked(
+                f"Too many failed sign-ins for this email. Wait {_wait_text(wait)} and try again."
+            )
         row = cur.execute(
             """
             SELECT id, email, name, is_admin, created_at, password_hash
@@ -95,12 +186,6 @@ class SignInOps:
             """,
             [key, SYSTEM_USER_ID],
         ).fetchone()
-        count, oldest = failures or (0, None)
-        if count >= MAX_FAILURES and isinstance(oldest, datetime):
-            wait = max(1, math.ceil(((oldest + WINDOW) - now).total_seconds() / 60))
-            return None, AccountLocked(
-                f"Too many failed sign-ins for this email. Try again in {wait} minutes."
-            )
         ok = bool(key) and password_matches(row[5] if row else None, secret)
         if not ok or row is None:
             return None, AuthenticationFailed(_NEUTRAL)

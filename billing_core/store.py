@@ -147,16 +147,18 @@ def insert_values(cur: Any, table: str, data: pa.Table) -> None:
     cur.execute(f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([marks] * data.num_rows), values)
 
 
-def open_database(where: str | None = None, clock: Clock = utc_now) -> Database:
-    """The store named by `where` (see the module docstring), created and migrated as needed."""
+def open_database(where: str | None = None, clock: Clock = utc_now, *, create: bool = False) -> Database:
+    """The store named by `where` (see the module docstring), migrated as needed. A new
+    ledger is created only with `create` (or in memory); a database that is not a
+    ledger is refused untouched (schema.check_opening)."""
     target = where or default_path()
     if is_server_url(target):
         from .store_postgres import PostgresDatabase
 
-        return PostgresDatabase(target, clock)
+        return PostgresDatabase(target, clock, create=create)
     from .store_duckdb import DuckDatabase
 
-    return DuckDatabase(target, clock)
+    return DuckDatabase(target, clock, create=create)
 
 
 @overload

@@ -39,8 +39,12 @@ def memory_limit() -> str:
     return os.environ.get("BILLING_DB_MEMORY") or "384MB"
 
 
-def _connect(path: str) -> duckdb.DuckDBPyConnection:
-    if path != ":memory:":
+def _connect(path: str, *, create: bool) -> duckdb.DuckDBPyConnection:
+    if path != ":memory:" and not os.path.exists(path):
+        if not create:
+            raise LedgerUnavailable(
+                f"There is no ledger at {path}. To create one, run: billing init --db {path}"
+            )
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     try:
         return duckdb.connect(path, config={"memory_limit": memory_limit()})
@@ -96,11 +100,11 @@ class DuckDatabase(Database):
     kind = "duckdb"
     lock_rows = ""  # writes are serialised: what a write transaction reads is current
 
-    def __init__(self, path: str, clock: Clock) -> None:
+    def __init__(self, path: str, clock: Clock, *, create: bool = False) -> None:
         super().__init__(path, clock)
         self._claim = _claim(path)
         try:
-            self._con = _connect(path)
+            self._con = _connect(path, create=create)
         except BaseException:
             _release(self._claim)
             raise
@@ -110,8 +114,14 @@ class DuckDatabase(Database):
         self._next_ids: dict[str, int] = {}
         self._closed = False
         try:
+            tables = {str(r[0]) for r in self._writer.execute(schema.TABLES_SQL).fetchall()}
+            schema.check_opening(path, tables, create=create or path == ":memory:")
             schema.migrate(self._writer)
             self._load_ids()
+        except BillingError:
+            self._con.close()
+            _release(self._claim)
+            raise
         except duckdb.Error as error:
             self._con.close()
             _release(self._claim)

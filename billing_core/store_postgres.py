@@ -35,7 +35,7 @@ import pyarrow.csv as pacsv
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from . import schema_postgres
+from . import schema, schema_postgres
 from .clock import Clock
 from .errors import BillingError, LedgerBusy, LedgerUnavailable
 from .store import Database, insert_values
@@ -111,7 +111,7 @@ class PostgresDatabase(Database):
     kind = "postgresql"
     lock_rows = " FOR UPDATE"
 
-    def __init__(self, url: str, clock: Clock) -> None:
+    def __init__(self, url: str, clock: Clock, *, create: bool = False) -> None:
         super().__init__(safe_url(url), clock)
         self._local = threading.local()
         options: dict[str, Any] = {
@@ -124,6 +124,9 @@ class PostgresDatabase(Database):
             # (a pool would keep retrying in the background until its timeout)
             timeout = conninfo_to_dict(url).get("connect_timeout", 10)
             with psycopg.connect(url, connect_timeout=timeout, **options) as conn:
+                with conn.cursor() as cur:
+                    tables = {str(r[0]) for r in cur.execute(schema.TABLES_SQL).fetchall()}
+                schema.check_opening(self.path, tables, create=create)
                 schema_postgres.migrate(conn)
         except psycopg.Error as error:
             raise LedgerUnavailable(

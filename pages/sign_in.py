@@ -27,7 +27,7 @@ def submit_password() -> None:
     password = st.session_state.get(PASSWORD_KEY, "")
     st.session_state[PASSWORD_KEY] = ""
     try:
-        user = get_ledger().authenticate(email, password)
+        user = get_ledger().authenticate(email, password, client=st.context.ip_address)
     except BillingError as error:
         st.session_state[ERROR_KEY] = str(error)
         return
@@ -60,6 +60,14 @@ def identity_provider_section() -> None:
 
 st.title("Sign in")
 st.caption("Track your workspaces' en-credits, review transactions and ask for top-ups.")
+
+if not get_ledger().has_admin():
+    st.info(
+        "This ledger has no administrator yet. Whoever runs the server creates the first one "
+        "with `billing admin create EMAIL --name NAME` (it asks for the password), then signs "
+        "in here.",
+        icon=":material/admin_panel_settings:",
+    )
 
 left, _ = st.columns([2, 3])
 with left:

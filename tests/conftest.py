@@ -46,7 +46,7 @@ class PostgresForTests:
 
         self.server = ThrowawayPostgres().start()
         url = self.server.create_database(_EMPTY_TEMPLATE)
-        billing_core.open_ledger(url).close()
+        billing_core.open_ledger(url, create=True).close()
         url = self.server.create_database(_DEMO_TEMPLATE, template=_EMPTY_TEMPLATE)
         book = billing_core.open_ledger(url)
         seed_demo(book, now=DEMO_NOW)
@@ -150,7 +150,7 @@ def fund(ledger: Ledger, admin: User, workspace_id: int, amount: str) -> None:
 def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo ledger, seeded once per test session (copy it before changing it)."""
     path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
-    book = billing_core.open_ledger(str(path))
+    book = billing_core.open_ledger(str(path), create=True)
     seed_demo(book, now=DEMO_NOW)
     book.close()
     return path

@@ -100,6 +100,7 @@ NOT_ACTOR_SCOPED = {
     "now": "the ledger's clock",
     "verify": "whole-ledger check run by the operator",
     "has_data": "the CLI's seed --if-missing: a yes/no, no data",
+    "has_admin": "the first-run screen: a yes/no, no data",
     "checkpoint": "maintenance",
     "compact_rollups": "maintenance of derived rows (verify() recomputes them)",
     "consume_many": "a batch of events for many workspaces: its own test below",

@@ -32,7 +32,7 @@ CHILD = Path(__file__).resolve().parent / "crash_child.py"
 
 
 def prepare(path: Path) -> None:
-    ledger = billing_core.open_ledger(str(path))
+    ledger = billing_core.open_ledger(str(path), create=True)
     try:
         cast(ledger, 4, members_each=2, funding="2000")
     finally:
@@ -201,7 +201,7 @@ def app_starts_on(path: Path, monkeypatch: pytest.MonkeyPatch, tally) -> None:
 
 
 def test_a_checkpoint_taken_while_others_read_and_write_succeeds_or_says_why(tmp_path: Path) -> None:
-    ledger = billing_core.open_ledger(str(tmp_path / "busy.duckdb"))
+    ledger = billing_core.open_ledger(str(tmp_path / "busy.duckdb"), create=True)
     try:
         people = cast(ledger, 2, funding="100000")
         admin, space = people["admins"][0], people["spaces"][0]

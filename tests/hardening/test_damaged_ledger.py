@@ -99,7 +99,7 @@ def damaged_source(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object
     copy of the same ledger; with the rows each should hold."""
     home = tmp_path_factory.mktemp("damage")
     wal_base = home / "with-wal.duckdb"
-    ledger = billing_core.open_ledger(str(wal_base))
+    ledger = billing_core.open_ledger(str(wal_base), create=True)
     cast(ledger, 2, members_each=2, funding="100000")
     for i in range(5):
         ledger.request_credits(ledger.system_user(), 1, "10", note=f"request {i}")

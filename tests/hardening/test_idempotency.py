@@ -56,16 +56,21 @@ def test_one_key_sent_many_times_at_once_debits_once(size, tally, new_ledger) ->
     tally.assert_clean()
 
 
+OTHER_WORKSPACE = 2  # the variant that sends the key for the second workspace
+
+
 def test_one_key_raced_with_other_charges_debits_once_and_refuses_the_rest(size, tally, new_ledger) -> None:
-    """The same key raced with a different amount, workspace or feature: whichever call
-    commits first owns the key; the calls identical to it replay, every other is refused."""
+    """The same key raced with a different amount or feature: whichever call commits
+    first owns the key in its workspace; the calls identical to it replay, every other is
+    refused. The same key sent for another workspace at the same moment is that
+    workspace's own: it debits there once, whatever happens in the first."""
     rounds, threads = size.pick((3, 16), (10, 100))
     ledger = new_ledger()
     try:
         people = cast(ledger, 2, funding="1000")
         a, b = people["spaces"]
         admin = people["admins"][0]  # may charge both workspaces
-        variants = [(a, "5", "AI"), (a, "6", "AI"), (b, "5", "AI"), (a, "5", "OCR")]
+        variants = [(a, "5", "AI"), (a, "6", "AI"), (b, "5", "AI"), (a, "5", "OCR")]  # 2: OTHER_WORKSPACE
         for round_ in range(rounds):
             before = counts(ledger)
 
@@ -83,15 +88,19 @@ def test_one_key_raced_with_other_charges_debits_once_and_refuses_the_rest(size,
                     return (n % len(variants), f"{type(error).__name__}: {error}")
 
             outcome = in_threads(threads, send)
-            winners = {v for v, r in outcome if isinstance(r, int)}  # type: ignore[misc]
-            entries = {r for _, r in outcome if isinstance(r, int)}  # type: ignore[misc]
+            in_a = [(v, r) for v, r in outcome if v != OTHER_WORKSPACE]  # type: ignore[misc]
+            in_b = [r for v, r in outcome if v == OTHER_WORKSPACE]  # type: ignore[misc]
+            winners = {v for v, r in in_a if isinstance(r, int)}
+            entries = {r for _, r in in_a if isinstance(r, int)}
             if len(winners) != 1 or len(entries) != 1:
                 tally.problem(f"round {round_}: variants {winners} succeeded with entries {entries}")
-            for variant, result in outcome:  # type: ignore[misc]
+            for variant, result in in_a:
                 if variant not in winners and result != "conflict":
                     tally.problem(f"round {round_}: variant {variant} of the key got {result}")
+            if len({r for r in in_b if isinstance(r, int)}) != 1 or not all(isinstance(r, int) for r in in_b):
+                tally.problem(f"round {round_}: the other workspace's use of the key got {set(in_b)}")
             after = counts(ledger)
-            if after[0] != before[0] + 1 or after[5] != before[5] + 1:
+            if after[0] != before[0] + 2 or after[5] != before[5] + 2:
                 tally.problem(f"round {round_}: entries/keys went {before} -> {after}")
             tally.add(runs=1, operations=threads)
         tally.problems(replay_problems(ledger) + audit_problems(ledger))

@@ -34,7 +34,7 @@ except billing_core.BillingError as error:
 def busy_app(tmp_path: Path) -> Iterator[tuple[Path, Ledger]]:
     """A ledger file held by this process, with a thread consuming from it all along."""
     path = tmp_path / "billing.duckdb"
-    ledger = billing_core.open_ledger(str(path))
+    ledger = billing_core.open_ledger(str(path), create=True)
     people = cast(ledger, 1, funding="1000000")
     space = people["spaces"][0]
     member = people["members"][space][0]
@@ -115,7 +115,7 @@ def test_every_cli_command_explains_the_lock_in_one_line_and_exits_1(busy_app, t
 
 def test_the_ledger_opens_elsewhere_once_the_app_has_closed_it(tmp_path: Path) -> None:
     path = tmp_path / "billing.duckdb"
-    ledger = billing_core.open_ledger(str(path))
+    ledger = billing_core.open_ledger(str(path), create=True)
     cast(ledger, 1, funding="10")
     ledger.close()
     done = subprocess.run(
@@ -130,7 +130,7 @@ def test_the_ledger_opens_elsewhere_once_the_app_has_closed_it(tmp_path: Path) -
 
 def test_opening_the_same_file_twice_in_one_process_cannot_corrupt_it(tmp_path: Path) -> None:
     path = str(tmp_path / "billing.duckdb")
-    first = billing_core.open_ledger(path)
+    first = billing_core.open_ledger(path, create=True)
     try:
         people = cast(first, 1, funding="100")
         space = people["spaces"][0]

@@ -20,8 +20,14 @@ from datetime import datetime, timedelta
 import pytest
 
 import billing_core
-from billing_core import AccountLocked, AuthenticationFailed, Ledger
-from billing_core.signin import MAX_FAILURES
+from billing_core import AccountLocked, AuthenticationFailed, ClientThrottled, Ledger
+from billing_core.signin import (
+    ACCOUNT_MAX_FAILURES,
+    CLIENT_MAX_FAILURES,
+    MAX_DELAY,
+    MAX_FAILURES,
+    WINDOW,
+)
 from tests.conftest import FakeClock
 from tests.hardening.books import in_threads, rows
 
@@ -29,12 +35,37 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def book(new_ledger: Callable[..., Ledger]) -> tuple[Ledger, FakeClock]:
+def cheap_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2 at its lightest: these tests make hundreds of attempts, and what they check is
+    the counting, not the cost of a hash (real and dummy hashes stay equally cheap)."""
+    from argon2 import PasswordHasher
+
+    from billing_core import passwords
+
+    light = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    monkeypatch.setattr(passwords, "_HASHER", light)
+    monkeypatch.setattr(passwords, "_DUMMY_HASH", light.hash("not-a-real-password"))
+
+
+@pytest.fixture
+def book(new_ledger: Callable[..., Ledger], cheap_hashing: None) -> tuple[Ledger, FakeClock]:
     clock = FakeClock(datetime(2026, 11, 27, 12, 0))
     ledger = new_ledger(clock=clock)
     for name in ("alice", "bob", "carol", "dave"):
         ledger.add_user(f"{name}@example.com", name.title(), password=f"{PASSWORD} {name}")
     return ledger, clock
+
+
+def attempt_from(ledger: Ledger, client: str, email: str, password: str) -> str:
+    try:
+        ledger.authenticate(email, password, client=client)
+        return "ok"
+    except ClientThrottled:
+        return "throttled"
+    except AccountLocked:
+        return "locked"
+    except AuthenticationFailed:
+        return "failed"
 
 
 def attempt(ledger: Ledger, email: object, password: object) -> str:
@@ -59,7 +90,7 @@ def test_concurrent_guesses_get_no_more_tries_than_the_lockout_allows(book) -> N
     assert outcomes["failed"] <= MAX_FAILURES, outcomes  # checked; the rest must be 'locked'
 
 
-def test_the_lockout_holds_across_spellings_of_the_email(book) -> None:
+def test_the_slowdown_holds_across_spellings_of_the_email(book) -> None:
     ledger, clock = book
     for spelling in (
         "Alice@Example.com",
@@ -69,9 +100,51 @@ def test_the_lockout_holds_across_spellings_of_the_email(book) -> None:
         "alice@example.com",
     ):
         assert attempt(ledger, spelling, "wrong") == "failed"
-        clock.now += timedelta(seconds=30)
+        clock.now += timedelta(seconds=5)
     assert attempt(ledger, "alice@example.com", f"{PASSWORD} alice") == "locked"
     assert attempt(ledger, "bob@example.com", f"{PASSWORD} bob") == "ok"  # per email only
+
+
+def test_an_attacker_elsewhere_cannot_lock_the_owner_out(book) -> None:
+    """Failures slow down the client they come from: someone failing on Alice's account all
+    day from their machine never keeps Alice, on hers, from signing in."""
+    ledger, clock = book
+    for _ in range(12):
+        for _ in range(3):
+            attempt_from(ledger, "attacker", "alice@example.com", "guess")
+        clock.now += timedelta(minutes=1)
+    assert attempt_from(ledger, "attacker", "alice@example.com", f"{PASSWORD} alice") == "locked"
+    assert attempt_from(ledger, "alice-home", "alice@example.com", f"{PASSWORD} alice") == "ok"
+
+
+def test_guessing_across_many_emails_stops_that_client(book) -> None:
+    ledger, clock = book
+    for n in range(CLIENT_MAX_FAILURES):
+        assert attempt_from(ledger, "203.0.113.9", f"user{n}@example.com", "guess") == "failed"
+    assert attempt_from(ledger, "203.0.113.9", "bob@example.com", f"{PASSWORD} bob") == "throttled"
+    assert attempt_from(ledger, "198.51.100.7", "bob@example.com", f"{PASSWORD} bob") == "ok"
+    clock.now += WINDOW
+    assert attempt_from(ledger, "203.0.113.9", "bob@example.com", f"{PASSWORD} bob") == "ok"
+
+
+def test_a_distributed_attack_on_one_account_slows_every_client(book) -> None:
+    ledger, clock = book
+    for n in range(ACCOUNT_MAX_FAILURES):
+        attempt_from(ledger, f"10.0.{n // 250}.{n % 250}", "carol@example.com", "guess")
+        clock.now += timedelta(seconds=1)
+    assert attempt_from(ledger, "carol-home", "carol@example.com", f"{PASSWORD} carol") == "locked"
+    clock.now += MAX_DELAY
+    assert attempt_from(ledger, "carol-home", "carol@example.com", f"{PASSWORD} carol") == "ok"
+
+
+def test_failed_attempts_are_pruned_so_unknown_emails_do_not_pile_up(book) -> None:
+    ledger, clock = book
+    for n in range(200):
+        attempt_from(ledger, f"client-{n}", f"nobody{n}@example.com", "guess")
+        clock.now += timedelta(seconds=30)  # 100 minutes of guessing
+    with ledger.db.reading() as cur:
+        kept = cur.execute("SELECT count(*) FROM sign_in_attempts WHERE NOT succeeded").fetchone()[0]
+    assert kept <= WINDOW // timedelta(seconds=30) + 1
 
 
 def test_unknown_emails_lock_the_same_way_and_say_the_same(book) -> None:

@@ -51,7 +51,7 @@ def render(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, now: datetime, zone:
 
     path = tmp_path / f"demo-{now:%Y%m%dT%H%M}.duckdb"
     if not path.exists():
-        with billing_core.open_ledger(str(path), clock=lambda: now) as book:
+        with billing_core.open_ledger(str(path), clock=lambda: now, create=True) as book:
             seed_demo(book, months=2, now=now)
     monkeypatch.setenv("BILLING_DB", str(path))
     monkeypatch.setenv(CLOCK_VARIABLE, now.isoformat() + "Z")

@@ -97,3 +97,17 @@ def test_a_stale_or_forged_session_is_signed_out(app_as, app_ledger: Ledger):
         at.run()
         assert not at.exception
         assert [t.value for t in at.title] == ["Sign in"], forged
+
+
+def test_an_app_without_a_ledger_says_how_to_create_one(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from pages import _shared
+
+    missing = tmp_path / "nowhere" / "billing.duckdb"
+    monkeypatch.setenv("BILLING_DB", str(missing))
+    _shared.get_ledger.clear()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
+    assert not at.exception
+    assert "There is no ledger at" in at.error[0].value and "billing init" in at.error[0].value
+    assert not missing.parent.exists()  # opening never creates

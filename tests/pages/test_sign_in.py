@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from billing_core import Ledger
 from pages._shared import plain
+
+ROOT = Path(__file__).resolve().parents[2]
 
 PASSWORD = "en-credits-demo"
 NEUTRAL = "That email and password do not match an account."
@@ -123,3 +127,22 @@ def test_an_unverified_single_sign_on_email_is_not_trusted(app_as):
     assert not at.exception
     assert USER_KEY not in at.session_state
     assert at.error[0].value.startswith("Your identity provider has not verified ada@example.com")
+
+
+def test_a_ledger_without_an_administrator_says_how_to_create_the_first(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    import billing_core
+    from pages import _shared
+
+    where = tmp_path / "fresh.duckdb"
+    billing_core.open_ledger(str(where), create=True).close()
+    monkeypatch.setenv("BILLING_DB", str(where))
+    _shared.get_ledger.clear()
+    try:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
+        assert not at.exception
+        assert any("billing admin create" in i.value for i in at.info)
+    finally:
+        _shared.get_ledger().close()
+        _shared.get_ledger.clear()

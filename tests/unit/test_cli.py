@@ -52,6 +52,8 @@ def test_consume_debits_and_reports_the_balance(db: str, capsys: pytest.CaptureF
         (["history", "1", "--limit", "0"], "1 to 500"),
         (["balance", "2", "--as", "alan@example.com"], "not a member"),
         (["balance", "1", "--as", "nobody@example.com"], "no user"),
+        (["consume", "1", "1", "--feature", "f", "--description", "d", "--as", ""], "is empty"),
+        (["consume", "1", "1", "--feature", "f", "--description", "d", "--as", "  "], "is empty"),
     ],
 )
 def test_user_mistakes_are_one_line_and_nonzero(
@@ -113,3 +115,40 @@ def test_a_damaged_file_is_refused_not_repaired(tmp_path: Path) -> None:
     )
     assert done.returncode == 1 and "damaged" in done.stderr and "Traceback" not in done.stderr
     assert bad.read_bytes() == b"this is not a ledger" * 100
+
+
+@pytest.mark.parametrize("value", ["", " "])
+def test_an_empty_actor_variable_is_refused_not_the_operator(
+    db: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    _, before, _ = run(capsys, "balance", "1", "--db", db)
+    monkeypatch.setenv("BILLING_ACTOR", value)
+    code, out, err = run(capsys, "consume", "1", "1", "--feature", "f", "--description", "d", "--db", db)
+    assert code == 1 and "is empty" in err and out == ""
+    monkeypatch.delenv("BILLING_ACTOR")
+    _, after, _ = run(capsys, "balance", "1", "--db", db)
+    assert before == after  # nothing was debited
+
+
+def test_the_first_admin_is_created_from_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    import billing_core
+
+    where = str(tmp_path / "fresh.duckdb")
+    assert main(["init", "--db", where]) == 0
+    with billing_core.open_ledger(where) as ledger:
+        assert not ledger.has_admin()
+    monkeypatch.setattr("sys.stdin", io.StringIO("correct horse battery\n"))
+    code, out, err = run(capsys, "admin", "create", "Root@Example.com", "--name", "Root",
+                         "--password-stdin", "--db", where)
+    assert code == 0 and "root@example.com" in out, err
+    with billing_core.open_ledger(where) as ledger:
+        assert ledger.has_admin()
+        assert ledger.authenticate("root@example.com", "correct horse battery").is_admin
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    code, _, err = run(capsys, "admin", "create", "two@example.com", "--name", "Two",
+                       "--password-stdin", "--db", where)
+    assert code == 1 and "password must be" in err

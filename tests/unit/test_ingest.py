@@ -40,6 +40,7 @@ from billing_core.money import parse_amount
 from tests.conftest import fund
 
 T0 = datetime(2026, 11, 1, 9, 0, 0)
+FOUNDED = datetime(2025, 1, 1)  # when the tests' workspaces were set up
 
 
 def events(*rows: tuple[object, ...], keys: list[str | None] | None = None) -> pd.DataFrame:
@@ -105,6 +106,19 @@ def outcomes_of(result: billing_core.IngestResult) -> list[str]:
     return out
 
 
+def backdate(book: Ledger) -> None:
+    """The workspaces were set up long before the usage the tests bill them for (ingest
+    refuses an event dated before its workspace existed)."""
+    with book.db.writing() as cur:
+        cur.execute("UPDATE workspaces SET created_at = ?", [FOUNDED])
+
+
+@pytest.fixture
+def people(people: dict[str, object], ledger: Ledger) -> dict[str, object]:
+    backdate(ledger)
+    return people
+
+
 @pytest.fixture
 def twin(new_ledger: Callable[..., Ledger]) -> Ledger:
     """A second ledger with the same people, workspaces and funding, fed by `consume`."""
@@ -115,6 +129,7 @@ def mirror(book: Ledger) -> dict[str, object]:
     admin = book.add_user("ada@example.com", "Ada", admin=True)
     acme = book.create_workspace("Acme")
     beta = book.create_workspace("Beta")
+    backdate(book)
     return {"admin": admin, "acme": acme, "beta": beta}
 
 
@@ -274,16 +289,16 @@ def test_a_key_reused_for_a_different_charge_is_rejected(ledger: Ledger, people:
     frame = events(
         (acme, "6", "chat", 1),  # against the ledger: a different amount
         (acme, "5", "search", 2),  # a different feature
-        (beta, "5", "chat", 3),  # a different workspace
+        (beta, "5", "chat", 3),  # another workspace's key of the same name: its own, posts
         (acme, "1", "chat", 4),  # within the batch: posts ...
         (acme, "2", "chat", 5),  # ... then the same key for 2: refused
         keys=["old", "old", "old", "new", "new"],
     )
     result = ledger.consume_many(people["admin"], frame)
-    assert outcomes_of(result) == ["rejected", "rejected", "rejected", "posted", "rejected"]
+    assert outcomes_of(result) == ["rejected", "rejected", "posted", "posted", "rejected"]
     assert set(result.rejected["reason"]) == {"idempotency key reused for a different charge"}
     assert balance(ledger, people["admin"], acme) == Decimal(94)
-    assert balance(ledger, people["admin"], beta) == Decimal(100)
+    assert balance(ledger, people["admin"], beta) == Decimal(95)
 
 
 def test_a_key_whose_first_use_was_refused_is_free_for_a_later_event(
@@ -496,6 +511,36 @@ def test_text_and_time_rules_are_reasons(ledger: Ledger, people: dict) -> None:
     assert entry.created_at == datetime(2026, 1, 1, 8, 0, tzinfo=UTC)
 
 
+def test_dates_out_of_range_are_reasons(ledger: Ledger, people: dict) -> None:
+    """Usage from the far future or before the workspace existed is refused, row by row; a
+    sender's clock a few minutes ahead is tolerated."""
+    acme = people["acme"].id
+    fund(ledger, people["admin"], acme, "100")
+    now = ledger.db.clock()
+    frame = pd.DataFrame(
+        {
+            "workspace": [acme] * 6,
+            "amount": ["1"] * 6,
+            "feature": ["chat"] * 6,
+            "description": ["ok"] * 6,
+            "occurred_at": [
+                now + timedelta(minutes=4),
+                now + timedelta(minutes=6),
+                datetime(9999, 12, 31, 23, 59),
+                datetime(1, 1, 1),
+                FOUNDED - timedelta(seconds=1),
+                FOUNDED,
+            ],
+        }
+    )
+    result = ledger.consume_many(people["admin"], frame)
+    assert outcomes_of(result) == ["posted", "rejected", "rejected", "rejected", "rejected", "posted"]
+    future = "occurred_at is in the future (more than 5 minutes ahead of the ledger's clock)"
+    early = "occurred_at is before the workspace existed"
+    assert list(result.rejected["reason"]) == [future, future, early, early]
+    assert balance(ledger, people["admin"], acme) == Decimal(98)
+
+
 def test_text_that_cannot_be_stored_is_a_reason_not_a_crash(ledger: Ledger, people: dict) -> None:
     acme = people["acme"].id
     fund(ledger, people["admin"], acme, "100")
@@ -630,11 +675,12 @@ def test_consume_many_matches_consume_called_once_per_event(
 @pytest.fixture
 def db(tmp_path: Path) -> str:
     path = str(tmp_path / "ledger.duckdb")
-    book = billing_core.open_ledger(path)
+    book = billing_core.open_ledger(path, create=True)
     admin = book.system_user()
     for name, amount in (("Acme", "100"), ("Beta", "5")):
         space = book.create_workspace(name)
         book.grant_credits(admin, space.id, amount, description="funding")
+    backdate(book)
     book.close()
     return path
 

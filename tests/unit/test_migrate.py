@@ -30,7 +30,10 @@ def test_the_demo_copies_with_every_row_and_balance(
     source_path = tmp_path / "source.duckdb"
     shutil.copy(demo_file, source_path)
     target_url = _target(store, request, tmp_path)
-    with billing_core.open_ledger(str(source_path)) as source, billing_core.open_ledger(target_url) as target:
+    with (
+        billing_core.open_ledger(str(source_path)) as source,
+        billing_core.open_ledger(target_url, create=True) as target,
+    ):
         report = copy_ledger(source, target)
         assert report.entries == source.verify().entries > 10_000
         admin = target.user_by_email("ada@example.com")
@@ -52,7 +55,7 @@ def test_a_target_that_holds_data_is_refused_and_left_alone(
     source_path = tmp_path / "source.duckdb"
     shutil.copy(demo_file, source_path)
     target_url = _target(store, request, tmp_path)
-    with billing_core.open_ledger(target_url) as target:
+    with billing_core.open_ledger(target_url, create=True) as target:
         target.add_user("someone@example.com", "Someone")
     code = main(["migrate", "--from", str(source_path), "--to", target_url])
     assert code == 1
@@ -68,7 +71,10 @@ def test_a_source_whose_books_do_not_balance_is_not_copied(
     with billing_core.open_ledger(str(source_path)) as source, source.db.writing() as cur:
         cur.execute("UPDATE wallets SET balance = balance + 1 WHERE workspace_id = 1")  # damage it
     target_url = _target(store, request, tmp_path)
-    with billing_core.open_ledger(str(source_path)) as source, billing_core.open_ledger(target_url) as target:
+    with (
+        billing_core.open_ledger(str(source_path)) as source,
+        billing_core.open_ledger(target_url, create=True) as target,
+    ):
         with pytest.raises(LedgerCorrupt):
             copy_ledger(source, target)
         assert not target.has_data()

@@ -31,16 +31,25 @@ def test_wrong_password_and_unknown_email_get_one_neutral_message(book: tuple, e
     assert str(info.value) == "That email and password do not match an account."
 
 
-def test_lockout_after_five_failures_in_fifteen_minutes(book: tuple) -> None:
+def test_five_failures_slow_that_email_down_and_each_further_one_doubles_the_wait(book: tuple) -> None:
     ledger, clock = book
     for _ in range(5):
         with pytest.raises(AuthenticationFailed):
             ledger.authenticate("alice@example.com", "wrong")
-        clock.now += timedelta(minutes=1)
-    with pytest.raises(AccountLocked, match="Too many failed sign-ins"):
+        clock.now += timedelta(seconds=10)
+    with pytest.raises(AccountLocked, match="Wait 20 seconds"):
+        ledger.authenticate("alice@example.com", "correct horse")  # not even checked
+    clock.now += timedelta(seconds=20)
+    with pytest.raises(AuthenticationFailed):
+        ledger.authenticate("alice@example.com", "wrong again")  # the 6th: now 60 s
+    clock.now += timedelta(seconds=59)
+    with pytest.raises(AccountLocked, match="Wait 1 seconds"):
         ledger.authenticate("alice@example.com", "correct horse")
-    clock.now += timedelta(minutes=11)
+    clock.now += timedelta(seconds=1)
     assert ledger.authenticate("alice@example.com", "correct horse").email == "alice@example.com"
+    with pytest.raises(AuthenticationFailed) as fresh:  # a success starts the count again
+        ledger.authenticate("alice@example.com", "wrong")
+    assert type(fresh.value) is AuthenticationFailed
 
 
 def test_password_hash_is_argon2_and_never_returned(book: tuple) -> None:

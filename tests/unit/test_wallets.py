@@ -89,7 +89,28 @@ def test_same_idempotency_key_debits_once(ledger: Ledger, people: dict) -> None:
     assert ledger.wallet(people["alice"], people["acme"].id).balance == Decimal(7)
 
 
-@pytest.mark.parametrize(("workspace", "amount"), [("acme", "4"), ("beta", "3")])
+def test_an_idempotency_key_belongs_to_its_workspace(ledger: Ledger, people: dict) -> None:
+    """The same key in another workspace is that workspace's own: it debits there, and
+    neither fails nor reveals that the first workspace used it."""
+    fund(ledger, people["admin"], people["acme"].id, "10")
+    fund(ledger, people["admin"], people["beta"].id, "10")
+    first = ledger.consume(
+        people["carol"], people["acme"].id, "3", feature="AI", description="x", idempotency_key="k-1"
+    )
+    other = ledger.consume(
+        people["bob"], people["beta"].id, "3", feature="AI", description="x", idempotency_key="k-1"
+    )
+    assert other.id != first.id and other.workspace_id == people["beta"].id
+    assert ledger.wallet(people["carol"], people["acme"].id).balance == Decimal(7)
+    assert ledger.wallet(people["carol"], people["beta"].id).balance == Decimal(7)
+    again = ledger.consume(
+        people["bob"], people["beta"].id, "3", feature="AI", description="x", idempotency_key="k-1"
+    )
+    assert again == other  # and each replays its own
+    ledger.verify()
+
+
+@pytest.mark.parametrize(("workspace", "amount"), [("acme", "4")])
 def test_idempotency_key_reused_for_another_charge_is_refused(
     ledger: Ledger, people: dict, workspace: str, amount: str
 ) -> None:
