@@ -109,9 +109,14 @@ def local_time(moment: datetime | None) -> str:
     if moment is None:
         return ""
     try:
-        return moment.astimezone(viewer_timezone()).strftime("%Y-%m-%d %H:%M")
+        return _minute(moment.astimezone(viewer_timezone()))
     except (OverflowError, ValueError):
-        return moment.strftime("%Y-%m-%d %H:%M UTC")
+        return _minute(moment) + " UTC"
+
+
+def _minute(moment: datetime) -> str:
+    """`2026-11-27 09:05`, the year always four digits (strftime gives "1" for year 1)."""
+    return f"{moment.year:04d}-{moment:%m-%d %H:%M}"
 
 
 def credits(amount: object) -> str:
