@@ -36,7 +36,8 @@ sys.path.insert(0, str(ROOT))
 import billing_core  # noqa: E402
 from bench.build import build  # noqa: E402
 from billing_core import EntryKind  # noqa: E402
-from billing_core.journal import lock_wallet, post  # noqa: E402
+from billing_core.audit import AuditAction  # noqa: E402
+from billing_core.journal import Movement, append, lock_wallet  # noqa: E402
 from billing_core.migrate import copy_ledger  # noqa: E402
 
 BUSY = 1  # the busy workspace of bench.build
@@ -132,8 +133,9 @@ def debits_per_second(where: str, wallets: list[int], per_thread: int, naive: bo
         def one_transaction(workspace_id: int) -> None:
             with ledger.db.writing() as cur:
                 wallet = lock_wallet(ledger.db, cur, workspace_id)
-                post(ledger.db, cur, wallet, kind=EntryKind.DEBIT, amount=one_credit,
-                     description="bench", feature="AI chat", actor_id=member.id, at=ledger.db.clock())
+                debit = Movement(workspace_id, EntryKind.DEBIT, one_credit, "bench", "AI chat", member.id,
+                                 AuditAction.CONSUME)
+                append(ledger.db, cur, {workspace_id: wallet}, [debit], at=ledger.db.clock())
 
         def work(i: int) -> None:
             barrier.wait()

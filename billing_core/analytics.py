@@ -12,7 +12,7 @@ from decimal import ROUND_CEILING, Decimal
 
 import pandas as pd
 
-from .access import require_workspace, resolve_actor
+from .access import Access
 from .errors import InvalidInput
 from .models import BurnRate, User
 from .money import QUANTUM, ZERO, to_decimal
@@ -44,11 +44,11 @@ def _period(unit: str) -> str:
     return "r.day" if unit == "day" else f"CAST(date_trunc('{unit}', r.day) AS DATE)"
 
 
-def _scope(db: Database, actor: User, workspace_id: int | None) -> tuple[bool, int, int | None]:
+def _scope(access: Access, actor: User, workspace_id: int | None) -> tuple[bool, int, int | None]:
     """(see_all, user_id, workspace_id) for the `_SCOPE` filter."""
-    user = resolve_actor(db, actor)
+    user = access.actor(actor)
     if workspace_id is not None:
-        require_workspace(db, user, workspace_id)
+        access.workspace(user, workspace_id)
     return user.is_admin, user.id, workspace_id
 
 
@@ -58,8 +58,12 @@ _SCOPE = """
 """
 
 
-class AnalyticsOps:
-    db: Database
+class Analytics:
+    """Spend analytics, read from the daily rollups."""
+
+    def __init__(self, db: Database, access: Access) -> None:
+        self.db = db
+        self.access = access
 
     def today(self) -> date:
         return self.db.clock().date()
@@ -75,7 +79,7 @@ class AnalyticsOps:
         """Debits per period and feature: columns period, feature, spent, uses."""
         _check_range(start, end)
         unit = _check_granularity(granularity)
-        see_all, user_id, ws = _scope(self.db, actor, workspace_id)
+        see_all, user_id, ws = _scope(self.access, actor, workspace_id)
         return self.db.frame(
             f"""
             SELECT {_period(unit)} AS period, r.feature,
@@ -83,7 +87,7 @@ class AnalyticsOps:
             FROM daily_rollups r
             WHERE r.day BETWEEN ? AND ? AND r.debit_count > 0 AND {_SCOPE}
             GROUP BY 1, 2 ORDER BY period, feature
-            """,  # noqa: S608 - unit is one of GRANULARITIES
+            """,
             [start, end, see_all, user_id, ws, ws],
         )
 
@@ -93,7 +97,7 @@ class AnalyticsOps:
         """Debits per period and workspace: columns period, workspace_id, workspace, spent."""
         _check_range(start, end)
         unit = _check_granularity(granularity)
-        see_all, user_id, ws = _scope(self.db, actor, None)
+        see_all, user_id, ws = _scope(self.access, actor, None)
         return self.db.frame(
             f"""
             WITH spent AS (
@@ -105,7 +109,7 @@ class AnalyticsOps:
             SELECT s.period, s.workspace_id, w.name AS workspace, s.spent
             FROM spent s JOIN workspaces w ON w.id = s.workspace_id
             ORDER BY s.period, workspace
-            """,  # noqa: S608 - unit is one of GRANULARITIES
+            """,
             [start, end, see_all, user_id, ws, ws],
         )
 
@@ -120,7 +124,7 @@ class AnalyticsOps:
         """Columns period, kind ('credit' | 'debit'), amount."""
         _check_range(start, end)
         unit = _check_granularity(granularity)
-        see_all, user_id, ws = _scope(self.db, actor, workspace_id)
+        see_all, user_id, ws = _scope(self.access, actor, workspace_id)
         return self.db.frame(
             f"""
             WITH p AS (
@@ -134,14 +138,14 @@ class AnalyticsOps:
             UNION ALL
             SELECT period, 'debit' AS kind, debit AS amount FROM p
             ORDER BY period, kind
-            """,  # noqa: S608 - unit is one of GRANULARITIES
+            """,
             [start, end, see_all, user_id, ws, ws],
         )
 
     def balance_over_time(self, actor: User, workspace_id: int, start: date, end: date) -> pd.DataFrame:
         """End-of-day balance for every day in the range: columns day, balance."""
         _check_range(start, end)
-        require_workspace(self.db, actor, workspace_id)
+        self.access.workspace(actor, workspace_id)
         return self.db.frame(
             """
             WITH days AS (
@@ -168,7 +172,7 @@ class AnalyticsOps:
             raise InvalidInput("Measure the burn rate over 1 to 366 days.")
         today = self.today()
         with self.db.reading() as cur:
-            require_workspace(self.db, actor, workspace_id)
+            self.access.workspace(actor, workspace_id)
             row = cur.execute(
                 """
                 SELECT w.balance,
@@ -196,7 +200,7 @@ class AnalyticsOps:
         if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 366:
             raise InvalidInput("Measure the burn rate over 1 to 366 days.")
         today = self.today()
-        see_all, user_id, _ = _scope(self.db, actor, None)
+        see_all, user_id, _ = _scope(self.access, actor, None)
         frame = self.db.frame(
             """
             SELECT w.workspace_id, s.name AS workspace, w.status, w.balance,
@@ -234,7 +238,7 @@ class AnalyticsOps:
     ) -> pd.DataFrame:
         """The people whose feature use spent the most: columns user, email, spent, uses."""
         _check_range(start, end)
-        see_all, user_id, ws = _scope(self.db, actor, workspace_id)
+        see_all, user_id, ws = _scope(self.access, actor, workspace_id)
         return self.db.frame(
             f"""
             SELECT u.name AS "user", u.email, sum(r.amount) AS spent, count(*) AS uses
@@ -242,7 +246,7 @@ class AnalyticsOps:
             WHERE r.kind = 'debit' AND r.created_at >= ? AND r.created_at < ?
               AND {_SCOPE}
             GROUP BY u.id, u.name, u.email ORDER BY spent DESC, u.name LIMIT ?
-            """,  # noqa: S608 - constant fragment
+            """,
             [start, end + timedelta(days=1), see_all, user_id, ws, ws, limit],
         )
 

@@ -1,17 +1,61 @@
-"""The audit trail: one append-only row per state change, naming who and when."""
+"""The audit trail: one append-only row per state change, naming who, what and when.
+
+Every row is made by `row()` (directory and request changes, through `record`) or by
+the journal's one set-based statement for movements (journal.py), in the same shape:
+`before` and `after` are JSON objects of the values that changed, or NULL.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from .models import AuditRecord
 from .store import Database, as_utc
 
 
-def _dump(value: dict[str, object] | None) -> str | None:
-    return None if value is None else json.dumps(value, default=str, ensure_ascii=False)
+class AuditAction(StrEnum):
+    """What an audit row records."""
+
+    # movements: one row per journal entry, written by journal.write_batch
+    CONSUME = "wallet.consume"  # a debit for a feature's use
+    GRANT = "wallet.grant"  # a credit an administrator added directly
+    TOP_UP = "wallet.top_up"  # the credit of an approved credit request
+    # other state changes, written by `record`
+    WALLET_STATUS = "wallet.status"
+    REQUEST_CREATE = "request.create"
+    REQUEST_APPROVED = "request.approved"
+    REQUEST_REJECTED = "request.rejected"
+    REQUEST_CANCELLED = "request.cancelled"
+    USER_ADD = "user.add"
+    WORKSPACE_CREATE = "workspace.create"
+    MEMBERSHIP_ADD = "membership.add"
+
+
+def as_json(value: Mapping[str, object] | None) -> str | None:
+    """A before/after value as stored: compact JSON text, or NULL."""
+    return None if value is None else json.dumps(dict(value), default=str, ensure_ascii=False)
+
+
+def row(
+    audit_id: int,
+    *,
+    at: datetime,
+    actor_id: int,
+    action: AuditAction,
+    subject: str,
+    workspace_id: int | None,
+    before: Mapping[str, object] | None,
+    after: Mapping[str, object] | None,
+) -> tuple[Any, ...]:
+    """One audit_log row, in the table's column order (`COLUMNS`)."""
+    return (audit_id, at, actor_id, action.value, subject, workspace_id, as_json(before), as_json(after))
+
+
+COLUMNS = "id, recorded_at, actor_id, action, subject, workspace_id, before, after"
 
 
 def record(
@@ -20,28 +64,24 @@ def record(
     *,
     at: datetime,
     actor_id: int,
-    action: str,
+    action: AuditAction,
     subject: str,
     workspace_id: int | None,
-    before: dict[str, object] | None,
-    after: dict[str, object] | None,
+    before: Mapping[str, object] | None,
+    after: Mapping[str, object] | None,
 ) -> None:
-    cur.execute(
-        """
-        INSERT INTO audit_log (id, recorded_at, actor_id, action, subject, workspace_id, before, after)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-        """,
-        [
-            db.next_id("audit_log"),
-            at,
-            actor_id,
-            action,
-            subject,
-            workspace_id,
-            _dump(before),
-            _dump(after),
-        ],
+    """Append one audit row inside the caller's write transaction."""
+    values = row(
+        db.next_id("audit_log"),
+        at=at,
+        actor_id=actor_id,
+        action=action,
+        subject=subject,
+        workspace_id=workspace_id,
+        before=before,
+        after=after,
     )
+    cur.execute(f"INSERT INTO audit_log ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", list(values))
 
 
 def rows_to_records(rows: list[tuple[Any, ...]]) -> list[AuditRecord]:

@@ -8,7 +8,6 @@ request credits once, and every change has its audit row, so `verify()` passes.
 
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -17,11 +16,15 @@ from typing import Any
 
 import pyarrow as pa
 
+from . import audit
+from .audit import AuditAction
 from .errors import InvalidInput
+from .journal import BATCH_SCHEMA, write_batch
 from .ledger import Ledger
-from .models import WalletStatus
+from .models import EntryKind, RequestStatus, WalletStatus
 from .money import QUANTUM
 from .passwords import hash_password
+from .requests import DECISION_ACTIONS
 from .schema import PLATFORM_ACCOUNTS, TOPUPS_ACCOUNT, USAGE_ACCOUNT
 
 DEMO_PASSWORD = "en-credits-demo"
@@ -87,7 +90,6 @@ class _Books:
 
     entries: list[tuple[Any, ...]] = field(default_factory=list)
     requests: list[tuple[Any, ...]] = field(default_factory=list)
-    audits: list[tuple[Any, ...]] = field(default_factory=list)
     status_changes: list[tuple[int, datetime, int]] = field(default_factory=list)
 
 
@@ -132,9 +134,9 @@ def seed_demo(
     # One hash serves every demo account: they share a published password anyway,
     # and 25 argon2 hashes would cost seconds.
     hashed = hash_password(DEMO_PASSWORD)
-    admins = [ledger._add_user(e, n, admin=True, password_hash=hashed) for e, n in ADMINS]
+    admins = [ledger.add_user(e, n, admin=True, password_hash=hashed) for e, n in ADMINS]
     members = [
-        ledger._add_user(f"{n.split()[0].lower()}@example.com", n, admin=False, password_hash=hashed)
+        ledger.add_user(f"{n.split()[0].lower()}@example.com", n, admin=False, password_hash=hashed)
         for n in MEMBER_NAMES
     ]
     names = [
@@ -416,145 +418,135 @@ def _shift(books: _Books, offset: timedelta) -> None:
 
     books.entries = [tuple(moved(v) for v in row) for row in books.entries]
     books.requests = [tuple(moved(v) for v in row) for row in books.requests]
-    books.audits = [tuple(moved(v) for v in row) for row in books.audits]
     books.status_changes = [(w, when + offset, a) for w, when, a in books.status_changes]
 
 
-def _decimal_array(values: list[Decimal]) -> pa.Array:
-    return pa.array(values, type=pa.decimal128(18, 4))
-
-
 def _write(ledger: Ledger, books: _Books, *, founded: datetime) -> None:
+    """Write the books through the journal, as if each movement had happened live."""
     db = ledger.db
     with db.writing() as cur:
         # the story starts when the workspaces, people and memberships were set up
         for table in _SET_UP:
             # table names are the constants above
-            cur.execute(f"UPDATE {table} SET created_at = ? WHERE created_at > ?", [founded, founded])  # noqa: S608
+            cur.execute(f"UPDATE {table} SET created_at = ? WHERE created_at > ?", [founded, founded])
         entry_ids = db.allocate_ids("entries", len(books.entries))
         request_ids = db.allocate_ids("credit_requests", len(books.requests))
         # the books number entries and requests from 1: the demo seeds an empty ledger
         assert list(entry_ids) == list(range(1, len(books.entries) + 1))
         assert list(request_ids) == list(range(1, len(books.requests) + 1))
-        cols: list[tuple[Any, ...]] = list(zip(*books.entries, strict=True)) if books.entries else [()] * 9
-        entries = pa.table(
-            {
-                "id": pa.array(cols[0], pa.int64()),
-                "workspace_id": pa.array(cols[1], pa.int64()),
-                "kind": pa.array(cols[2], pa.string()),
-                "amount": _decimal_array(list(cols[3])),
-                "feature": pa.array(cols[4], pa.string()),
-                "description": pa.array(cols[5], pa.string()),
-                "actor_id": pa.array(cols[6], pa.int64()),
-                "request_id": pa.array(cols[7], pa.int64()),
-                "created_at": pa.array(cols[8], pa.timestamp("us")),
-            }
-        )
-        db.insert_arrow(cur, "entries", entries)
-        cur.execute(
-            """
-            INSERT INTO postings (entry_id, account_id, amount)
-            SELECT e.id, w.account_id, CASE WHEN e.kind = 'debit' THEN -e.amount ELSE e.amount END
-            FROM entries e JOIN wallets w USING (workspace_id)
-            UNION ALL
-            SELECT e.id, CASE WHEN e.kind = 'debit' THEN ? ELSE ? END,
-                   CASE WHEN e.kind = 'debit' THEN e.amount ELSE -e.amount END
-            FROM entries e
-            """,
-            [PLATFORM_ACCOUNTS[USAGE_ACCOUNT], PLATFORM_ACCOUNTS[TOPUPS_ACCOUNT]],
-        )
-        cur.execute("""
-            INSERT INTO daily_rollups
-            SELECT workspace_id, coalesce(feature, ''), created_at::DATE,
-                   sum(CASE WHEN kind = 'debit' THEN amount ELSE 0 END),
-                   sum(CASE WHEN kind = 'credit' THEN amount ELSE 0 END),
-                   count(*) FILTER (WHERE kind = 'debit'), count(*) FILTER (WHERE kind = 'credit')
-            FROM entries GROUP BY 1, 2, 3 ORDER BY 3, 1, 2
-        """)
-        cur.execute("""
-            UPDATE wallets SET balance = p.total, updated_at = p.last
-            FROM (SELECT w.workspace_id AS ws, sum(p.amount) AS total, max(e.created_at) AS last
-                  FROM wallets w JOIN postings p ON p.account_id = w.account_id
-                  JOIN entries e ON e.id = p.entry_id GROUP BY w.workspace_id) p
-            WHERE wallets.workspace_id = p.ws
-        """)
-        rcols = list(zip(*books.requests, strict=True))
+        accounts = dict(cur.execute("SELECT workspace_id, account_id FROM wallets").fetchall())
+        audits = _audit_events(books)
+        audit_ids = db.allocate_ids("audit_log", len(audits))
+        movement_audit = {}
+        other_audits = []
+        for audit_id, (when, _, payload) in zip(audit_ids, audits, strict=True):
+            if isinstance(payload, int):  # an entry's id: its movement's audit row
+                movement_audit[payload] = int(audit_id)
+            else:
+                actor, action, subject, workspace_id, before, after = payload
+                other_audits.append(audit.row(
+                    int(audit_id), at=when, actor_id=actor, action=action, subject=subject,
+                    workspace_id=workspace_id, before=before, after=after,
+                ))
+        write_batch(db, cur, _movements(books, accounts, movement_audit))
         requests = pa.table(
-            {
-                "id": pa.array(rcols[0], pa.int64()),
-                "workspace_id": pa.array(rcols[1], pa.int64()),
-                "amount": _decimal_array(list(rcols[2])),
-                "note": pa.array(rcols[3], pa.string()),
-                "status": pa.array(rcols[4], pa.string()),
-                "requested_by": pa.array(rcols[5], pa.int64()),
-                "requested_at": pa.array(rcols[6], pa.timestamp("us")),
-                "decided_by": pa.array(rcols[7], pa.int64()),
-                "decided_at": pa.array(rcols[8], pa.timestamp("us")),
-                "decision_note": pa.array(rcols[9], pa.string()),
-                "entry_id": pa.array(rcols[10], pa.int64()),
-            }
+            {name: pa.array(values, kind) for (name, kind), values in
+             zip(_REQUEST_COLUMNS, zip(*books.requests, strict=True), strict=True)}
         )
         db.insert_arrow(cur, "credit_requests", requests)
-        for workspace_id, when, admin_id in books.status_changes:
+        for workspace_id, _, _ in books.status_changes:
             cur.execute(
                 "UPDATE wallets SET status = ? WHERE workspace_id = ?",
                 [WalletStatus.INACTIVE.value, workspace_id],
             )
-            books.audits.append(
-                (
-                    when,
-                    admin_id,
-                    "wallet.status",
-                    f"wallet:{workspace_id}",
-                    workspace_id,
-                    {"status": "active"},
-                    {"status": "inactive"},
-                )
-            )
-        _audit_rows(db, cur, books)
-
-
-def _audit_rows(db: Any, cur: Any, books: _Books) -> None:
-    """One audit row per seeded change, in time order, as the live code would write."""
-    rows = list(books.audits)
-    for e in books.entries:
-        if e[2] == "debit":
-            rows.append((e[8], e[6], "wallet.consume", f"entry:{e[0]}", e[1], None, {"amount": str(e[3])}))
-    for r in books.requests:
-        rows.append(
-            (
-                r[6],
-                r[5],
-                "request.create",
-                f"request:{r[0]}",
-                r[1],
-                None,
-                {"status": "pending", "amount": str(r[2])},
-            )
+        names = audit.COLUMNS.split(", ")
+        db.insert_arrow(
+            cur,
+            "audit_log",
+            pa.table({name: pa.array(values, kind) for (name, values), kind in zip(
+                zip(names, zip(*other_audits, strict=True), strict=True), _AUDIT_TYPES, strict=True
+            )}),
         )
-        if r[4] != "pending":
-            rows.append(
-                (
-                    r[8],
-                    r[7],
-                    f"request.{r[4]}",
-                    f"request:{r[0]}",
-                    r[1],
-                    {"status": "pending"},
-                    {"status": r[4], "note": r[9], "entry_id": r[10], "amount": str(r[2])},
-                )
-            )
-    rows.sort(key=lambda row: row[0])
-    table = pa.table(
-        {
-            "id": pa.array(db.allocate_ids("audit_log", len(rows)), pa.int64()),
-            "recorded_at": pa.array([r[0] for r in rows], pa.timestamp("us")),
-            "actor_id": pa.array([r[1] for r in rows], pa.int64()),
-            "action": pa.array([r[2] for r in rows], pa.string()),
-            "subject": pa.array([r[3] for r in rows], pa.string()),
-            "workspace_id": pa.array([r[4] for r in rows], pa.int64()),
-            "before": pa.array([None if r[5] is None else json.dumps(r[5]) for r in rows], pa.string()),
-            "after": pa.array([json.dumps(r[6], default=str) for r in rows], pa.string()),
-        }
-    )
-    db.insert_arrow(cur, "audit_log", table)
+
+
+_REQUEST_COLUMNS = (
+    ("id", pa.int64()),
+    ("workspace_id", pa.int64()),
+    ("amount", pa.decimal128(18, 4)),
+    ("note", pa.string()),
+    ("status", pa.string()),
+    ("requested_by", pa.int64()),
+    ("requested_at", pa.timestamp("us")),
+    ("decided_by", pa.int64()),
+    ("decided_at", pa.timestamp("us")),
+    ("decision_note", pa.string()),
+    ("entry_id", pa.int64()),
+)
+_AUDIT_TYPES = (
+    pa.int64(), pa.timestamp("us"), pa.int64(), pa.string(), pa.string(), pa.int64(), pa.string(), pa.string()
+)
+
+
+def _movements(books: _Books, accounts: dict[int, int], audit_ids: dict[int, int]) -> pa.Table:
+    """Every entry as the journal's batch, with each wallet's running balance."""
+    balance: dict[int, Decimal] = {}
+    columns: dict[str, list[Any]] = {name: [] for name in BATCH_SCHEMA.names}
+    for entry_id, workspace_id, kind, amount, feature, description, actor, request_id, when in books.entries:
+        credit = kind == EntryKind.CREDIT.value
+        before = balance.get(workspace_id, Decimal(0))
+        after = before + amount if credit else before - amount
+        balance[workspace_id] = after
+        action = (AuditAction.TOP_UP if request_id is not None else AuditAction.GRANT) if credit else (
+            AuditAction.CONSUME
+        )
+        for name, value in (
+            ("id", entry_id),
+            ("audit_id", audit_ids[entry_id]),
+            ("workspace_id", workspace_id),
+            ("account_id", accounts[workspace_id]),
+            ("platform_id", PLATFORM_ACCOUNTS[TOPUPS_ACCOUNT if credit else USAGE_ACCOUNT]),
+            ("kind", kind),
+            ("amount", amount),
+            ("signed", amount if credit else -amount),
+            ("description", description),
+            ("feature", feature),
+            ("created_at", when),
+            ("recorded_at", when),
+            ("actor_id", actor),
+            ("request_id", request_id),
+            ("idempotency_key", None),
+            ("action", action.value),
+            ("balance_before", before),
+            ("balance_after", after),
+        ):
+            columns[name].append(value)
+    return pa.table(columns, schema=BATCH_SCHEMA)
+
+
+AuditEvent = tuple[datetime, int, Any]  # (when, order among equals, an entry id or a row's values)
+
+
+def _audit_events(books: _Books) -> list[AuditEvent]:
+    """Every audit row of the story, in time order: each movement's (by its entry id), each
+    request's creation and decision, each status change, as the live code writes them."""
+    events: list[AuditEvent] = [(e[8], 1, e[0]) for e in books.entries]
+    for r in books.requests:
+        request_id, workspace_id, amount, note, status, requested_by, requested_at = r[:7]
+        decided_by, decided_at, decision_note, entry_id = r[7:]
+        subject = f"request:{request_id}"
+        events.append((requested_at, 0, (
+            requested_by, AuditAction.REQUEST_CREATE, subject, workspace_id,
+            None, {"status": "pending", "amount": str(amount)},
+        )))
+        if status != RequestStatus.PENDING.value:
+            events.append((decided_at, 2, (
+                decided_by, DECISION_ACTIONS[RequestStatus(status)], subject, workspace_id,
+                {"status": "pending"},
+                {"status": status, "note": decision_note, "entry_id": entry_id, "amount": str(amount)},
+            )))
+    for workspace_id, when, admin_id in books.status_changes:
+        events.append((when, 3, (
+            admin_id, AuditAction.WALLET_STATUS, f"wallet:{workspace_id}", workspace_id,
+            {"status": WalletStatus.ACTIVE.value}, {"status": WalletStatus.INACTIVE.value},
+        )))
+    return sorted(events, key=lambda e: (e[0], e[1], str(e[2])))

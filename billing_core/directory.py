@@ -7,12 +7,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from . import audit
-from .access import (
-    require_admin,
-    require_workspace,
-    resolve_actor,
-    workspace_name,
-)
+from .access import Access
+from .audit import AuditAction
 from .errors import InvalidInput, NotFound
 from .models import User, WalletStatus, Workspace
 from .passwords import hash_password
@@ -31,10 +27,12 @@ def _workspace(row: tuple[Any, ...]) -> Workspace:
     return Workspace(id=row[0], name=row[1], created_at=as_utc(row[2]))
 
 
-class DirectoryOps:
+class Directory:
     """Setting up who is who. These are operator calls (set-up scripts, the CLI, the demo)."""
 
-    db: Database
+    def __init__(self, db: Database, access: Access) -> None:
+        self.db = db
+        self.access = access
 
     @contextmanager
     def _directory_write(self) -> Iterator[Any]:
@@ -47,29 +45,36 @@ class DirectoryOps:
         finally:
             self.db.directory_changed()
 
-    def add_user(self, email: str, name: str, *, admin: bool = False, password: str | None = None) -> User:
-        hashed = hash_password(password) if password is not None else None
-        return self._add_user(email, name, admin=admin, password_hash=hashed)
-
-    def _add_user(self, email: str, name: str, *, admin: bool, password_hash: str | None) -> User:
+    def add_user(
+        self,
+        email: str,
+        name: str,
+        *,
+        admin: bool = False,
+        password: str | None = None,
+        password_hash: str | None = None,
+    ) -> User:
+        """A person; `password_hash` (an argon2 hash made by `passwords.hash_password`) lets
+        a set-up script give many people one password without hashing it each time."""
+        if password is not None:
+            password_hash = hash_password(password)
         clean = clean_email(email)
         display = clean_text(name, what="name", limit=MAX_NAME, required=True)
-        hashed = password_hash
         with self._directory_write() as cur:
             if cur.execute("SELECT 1 FROM users WHERE email = ?", [clean]).fetchone():
                 raise InvalidInput(f"A user with the email {clean} already exists.")
             user_id = self.db.next_id("users")
             at = self.db.clock()
             cur.execute(
-                f"INSERT INTO users ({_USER_COLUMNS}, password_hash) VALUES (?, ?, ?, ?, ?, ?)",  # noqa: S608
-                [user_id, clean, display, bool(admin), at, hashed],
+                f"INSERT INTO users ({_USER_COLUMNS}, password_hash) VALUES (?, ?, ?, ?, ?, ?)",
+                [user_id, clean, display, bool(admin), at, password_hash],
             )
             audit.record(
                 self.db,
                 cur,
                 at=at,
                 actor_id=SYSTEM_USER_ID,
-                action="user.add",
+                action=AuditAction.USER_ADD,
                 subject=f"user:{user_id}",
                 workspace_id=None,
                 before=None,
@@ -106,7 +111,7 @@ class DirectoryOps:
                 cur,
                 at=at,
                 actor_id=SYSTEM_USER_ID,
-                action="workspace.create",
+                action=AuditAction.WORKSPACE_CREATE,
                 subject=f"workspace:{workspace_id}",
                 workspace_id=workspace_id,
                 before=None,
@@ -119,7 +124,7 @@ class DirectoryOps:
         if user_id == SYSTEM_USER_ID:
             raise InvalidInput("The system account cannot be a member of a workspace.")
         with self._directory_write() as cur:
-            workspace_name(self.db, workspace_id)
+            self.access.workspace_name(workspace_id)
             if not cur.execute("SELECT 1 FROM users WHERE id = ?", [user_id]).fetchone():
                 raise NotFound(f"There is no user with id {user_id}.")
             if cur.execute(
@@ -137,7 +142,7 @@ class DirectoryOps:
                 cur,
                 at=at,
                 actor_id=SYSTEM_USER_ID,
-                action="membership.add",
+                action=AuditAction.MEMBERSHIP_ADD,
                 subject=f"user:{user_id}",
                 workspace_id=workspace_id,
                 before=None,
@@ -147,7 +152,7 @@ class DirectoryOps:
     def user_by_email(self, email: str) -> User | None:
         with self.db.reading() as cur:
             row = cur.execute(
-                f"SELECT {_USER_COLUMNS} FROM users WHERE email = ? AND id <> ?",  # noqa: S608
+                f"SELECT {_USER_COLUMNS} FROM users WHERE email = ? AND id <> ?",
                 [clean_email(email), SYSTEM_USER_ID],
             ).fetchone()
         return _user(row) if row else None
@@ -159,7 +164,7 @@ class DirectoryOps:
         with self.db.reading() as cur:
             row = cur.execute(
                 f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?",
-                [user_id],  # noqa: S608
+                [user_id],
             ).fetchone()
         return _user(row) if row else None
 
@@ -168,7 +173,7 @@ class DirectoryOps:
         with self.db.reading() as cur:
             row = cur.execute(
                 f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?",
-                [SYSTEM_USER_ID],  # noqa: S608
+                [SYSTEM_USER_ID],
             ).fetchone()
         assert row is not None, "the system account is created by the first migration"
         return _user(row)
@@ -176,9 +181,9 @@ class DirectoryOps:
     def users(self, actor: User) -> list[User]:
         """Every person (not the system account); admins only."""
         with self.db.reading() as cur:
-            require_admin(self.db, actor, "list users")
+            self.access.admin(actor, "list users")
             rows = cur.execute(
-                f"SELECT {_USER_COLUMNS} FROM users WHERE id <> ? ORDER BY name",  # noqa: S608
+                f"SELECT {_USER_COLUMNS} FROM users WHERE id <> ? ORDER BY name",
                 [SYSTEM_USER_ID],
             ).fetchall()
         return [_user(r) for r in rows]
@@ -186,7 +191,7 @@ class DirectoryOps:
     def workspaces(self, actor: User) -> list[Workspace]:
         """The workspaces the actor may see: their own, or all of them for an admin."""
         with self.db.reading() as cur:
-            user = resolve_actor(self.db, actor)
+            user = self.access.actor(actor)
             rows = cur.execute(
                 """
                 SELECT id, name, created_at FROM workspaces
@@ -199,7 +204,7 @@ class DirectoryOps:
 
     def workspace(self, actor: User, workspace_id: int) -> Workspace:
         with self.db.reading() as cur:
-            require_workspace(self.db, actor, workspace_id)
+            self.access.workspace(actor, workspace_id)
             row = cur.execute(
                 "SELECT id, name, created_at FROM workspaces WHERE id = ?", [workspace_id]
             ).fetchone()
@@ -222,13 +227,13 @@ class DirectoryOps:
 
     def members(self, actor: User, workspace_id: int) -> list[User]:
         with self.db.reading() as cur:
-            require_workspace(self.db, actor, workspace_id)
+            self.access.workspace(actor, workspace_id)
             rows = cur.execute(
                 f"""
                 SELECT {_USER_COLUMNS} FROM users
                 WHERE id IN (SELECT user_id FROM memberships WHERE workspace_id = ?)
                 ORDER BY name
-                """,  # noqa: S608
+                """,
                 [workspace_id],
             ).fetchall()
         return [_user(r) for r in rows]

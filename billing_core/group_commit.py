@@ -15,30 +15,24 @@ being committed, up to `LINGER` (1 ms) for others to join, and its own commit.
 
 from __future__ import annotations
 
-import json
 import queue
 import threading
 import time
 from concurrent.futures import Future
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-import pyarrow as pa
-
-from . import rollups
+from .audit import AuditAction
 from .errors import BillingError, IdempotencyConflict, LedgerBusy, NotFound
-from .journal import ENTRY_COLUMNS, WalletState, check_debit, row_to_transaction
-from .models import EntryKind, Transaction, WalletStatus
-from .money import to_decimal
-from .schema import PLATFORM_ACCOUNTS, USAGE_ACCOUNT
-from .store import Database, as_utc
+from .journal import ENTRY_COLUMNS, Movement, append, apply, lock_wallets, row_to_transaction
+from .models import EntryKind, Transaction
+from .store import Database, KeyRef, StoredKey
 
 MAX_BATCH = 1_024
 COMPACT_EVERY = 2_000  # batches between merges of the day's rollup rows
 LINGER = 0.001  # seconds a batch may wait for more callers; bounds the added latency
-_MONEY = pa.decimal128(18, 4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +54,6 @@ class DebitWriter:
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self.batches = 0
-        self.debits = 0
         self._last_batch = 0
 
     def submit(self, debit: Debit) -> Transaction:
@@ -135,12 +128,9 @@ class DebitWriter:
             for _, future in batch:
                 future.set_exception(error)
             raise
-        with self._start_lock:
-            self.batches += 1
-            self.debits += len(batch)
-            compact = self.batches % COMPACT_EVERY == 0
-        if compact:
-            rollups.compact(self.db, self.db.clock().date() - timedelta(days=1))
+        self.batches += 1  # only this writer thread counts
+        if self.batches % COMPACT_EVERY == 0:
+            self.db.compact_rollups(self.db.clock().date() - timedelta(days=1))
         for (_, future), outcome in zip(batch, outcomes, strict=True):
             if isinstance(outcome, BaseException):
                 future.set_exception(outcome)
@@ -148,235 +138,77 @@ class DebitWriter:
                 future.set_result(outcome)
 
 
-def _load_wallets(cur: Any, workspace_ids: set[int], lock_rows: str) -> dict[int, WalletState]:
-    """The batch's wallets, locked in id order where the store locks rows (no deadlocks)."""
-    rows = cur.execute(
-        "SELECT workspace_id, account_id, status, balance FROM wallets "
-        "WHERE workspace_id IN (SELECT unnest(?::BIGINT[])) ORDER BY workspace_id" + lock_rows,
-        [sorted(workspace_ids)],
-    ).fetchall()
-    return {int(r[0]): WalletState(int(r[0]), int(r[1]), WalletStatus(r[2]), to_decimal(r[3])) for r in rows}
-
-
-KeyRef = tuple[int, str]  # (workspace_id, key): a key belongs to its workspace
-
-
-def _load_keys(db: Database, cur: Any, keys: set[KeyRef]) -> dict[KeyRef, tuple[int, Decimal, str | None]]:
-    """The stored keys among `keys`: one index lookup each on DuckDB (a list filter would
-    scan them all); one query on a server, whose planner probes the index per key."""
-    rows = []
-    wanted = sorted(keys)
-    if wanted and db.kind == "postgresql":
-        rows = cur.execute(
-            "SELECT workspace_id, key, entry_id, amount, feature FROM idempotency_keys "
-            "WHERE (workspace_id, key) IN (SELECT unnest(?::BIGINT[]), unnest(?::VARCHAR[]))",
-            [[w for w, _ in wanted], [k for _, k in wanted]],
-        ).fetchall()
-        wanted = []
-    for workspace_id, key in wanted:
-        rows += cur.execute(
-            "SELECT workspace_id, key, entry_id, amount, feature FROM idempotency_keys "
-            "WHERE workspace_id = ? AND key = ?",
-            [workspace_id, key],
-        ).fetchall()
-    return {(int(r[0]), r[1]): (int(r[2]), to_decimal(r[3]), r[4]) for r in rows}
-
-
 def _apply(db: Database, cur: Any, debits: list[Debit]) -> list[Transaction | BillingError]:
-    """Decide every debit in order and write the accepted ones. Runs inside one transaction."""
-    wallets = _load_wallets(cur, {d.workspace_id for d in debits}, db.lock_rows)
-    known = _load_keys(db, cur, {(d.workspace_id, d.key) for d in debits if d.key is not None})
-    at: datetime = db.clock()
-    outcomes: list[Transaction | BillingError] = []
-    accepted: list[Transaction] = []
-    new_keys: dict[KeyRef, Transaction] = {}
-    before: dict[int, Decimal] = {}
+    """Decide every debit in arrival order against the running balances and write the
+    accepted ones through the journal. Runs inside one transaction."""
+    wallets = lock_wallets(db, cur, [d.workspace_id for d in debits])
+    known = db.find_keys(cur, {(d.workspace_id, d.key) for d in debits if d.key is not None})
+    running = dict(wallets)
+    outcomes: list[Movement | Transaction | BillingError | _Echo] = []
+    new_keys: dict[KeyRef, Movement] = {}
     for debit in debits:
-        wallet = wallets.get(debit.workspace_id)
+        wallet = running.get(debit.workspace_id)
         if wallet is None:
             outcomes.append(NotFound(f"There is no wallet for workspace {debit.workspace_id}."))
             continue
-        if debit.key is not None:
-            replayed = _replay(cur, debit, known, new_keys)
-            if replayed is not None:
-                outcomes.append(replayed)
-                continue
-        try:
-            check_debit(wallet, debit.amount)
-        except BillingError as refusal:
-            outcomes.append(refusal)
+        ref = (debit.workspace_id, debit.key) if debit.key is not None else None
+        if ref is not None and (ref in new_keys or ref in known):
+            outcomes.append(_replay(cur, debit, known.get(ref), new_keys.get(ref)))
             continue
-        before.setdefault(debit.workspace_id, wallet.balance)
-        wallets[debit.workspace_id] = replace(wallet, balance=wallet.balance - debit.amount)
-        entry = Transaction(
-            id=-1 - len(accepted),  # a placeholder: the batch's ids are taken at once below
+        movement = Movement(
             workspace_id=debit.workspace_id,
             kind=EntryKind.DEBIT,
             amount=debit.amount,
             description=debit.description,
             feature=debit.feature,
-            created_at=as_utc(at),
             actor_id=debit.actor_id,
+            action=AuditAction.CONSUME,
+            key=debit.key,
         )
-        if debit.key is not None:
-            new_keys[(debit.workspace_id, debit.key)] = entry
-        accepted.append(entry)
-        outcomes.append(entry)
-    if not accepted:
-        return outcomes
-    ids = db.allocate_ids("entries", len(accepted))
-    numbered = {e.id: replace(e, id=int(i)) for e, i in zip(accepted, ids, strict=True)}
-    accepted = [numbered[e.id] for e in accepted]
-    new_keys = {k: numbered[e.id] for k, e in new_keys.items()}
-    outcomes = [numbered.get(o.id, o) if isinstance(o, Transaction) and o.id < 0 else o for o in outcomes]
-    audit_ids = db.allocate_ids("audit_log", len(accepted))
-    with db.pipelined(cur):  # nothing below needs an answer before the commit
-        _write(db, cur, at, accepted, wallets, before, new_keys, audit_ids)
-    return outcomes
+        try:
+            running[debit.workspace_id] = apply(wallet, movement)
+        except BillingError as refusal:
+            outcomes.append(refusal)
+            continue
+        if ref is not None:
+            new_keys[ref] = movement
+        outcomes.append(movement)
+    accepted = [o for o in outcomes if isinstance(o, Movement)]
+    written = iter(append(db, cur, wallets, accepted, at=db.clock()))
+    # each movement becomes its transaction; a replay of a key first used in this batch
+    # is the very transaction its first use became
+    made: dict[int, Transaction] = {id(m): next(written) for m in accepted}
+    return [made[id(o)] if isinstance(o, Movement) else _resolved(o, made) for o in outcomes]
+
+
+def _resolved(
+    outcome: Transaction | BillingError | _Echo, made: dict[int, Transaction]
+) -> Transaction | BillingError:
+    return made[id(outcome.first)] if isinstance(outcome, _Echo) else outcome
+
+
+@dataclass(frozen=True, slots=True)
+class _Echo:
+    """A debit that replays a key first used earlier in the same batch."""
+
+    first: Movement
 
 
 def _replay(
-    cur: Any,
-    debit: Debit,
-    known: dict[KeyRef, tuple[int, Decimal, str | None]],
-    new_keys: dict[KeyRef, Transaction],
-) -> Transaction | BillingError | None:
-    ref = (debit.workspace_id, str(debit.key))
-    if ref in new_keys:
-        first = new_keys[ref]
-        same = (first.amount, first.feature)
-        entry: Transaction | None = first
-    elif ref in known:
-        entry_id, amount, feature = known[ref]
-        same = (amount, feature)
-        entry = None
-    else:
-        return None
-    if same != (debit.amount, debit.feature):
-        return IdempotencyConflict(
-            "This idempotency key was already used for a different charge; use a new key."
-        )
-    if entry is None:
-        rows = cur.execute(
-            f"SELECT {ENTRY_COLUMNS} FROM entries WHERE id = ?",
-            [entry_id],  # noqa: S608
-        ).fetchall()  # fetch to the end: an open result would block the next statement
-        entry = row_to_transaction(rows[0])
-    return entry
+    cur: Any, debit: Debit, stored: StoredKey | None, first: Movement | None
+) -> Transaction | BillingError | _Echo:
+    """The same key again: the first charge's transaction if this is the same charge
+    (amount and feature), else an IdempotencyConflict."""
+    if first is not None:
+        same = (first.amount, first.feature) == (debit.amount, debit.feature)
+        return _Echo(first) if same else _conflict()
+    assert stored is not None
+    entry_id, amount, feature = stored
+    if (amount, feature) != (debit.amount, debit.feature):
+        return _conflict()
+    rows = cur.execute(f"SELECT {ENTRY_COLUMNS} FROM entries WHERE id = ?", [entry_id]).fetchall()
+    return row_to_transaction(rows[0])
 
 
-def _write(
-    db: Database,
-    cur: Any,
-    at: datetime,
-    accepted: list[Transaction],
-    wallets: dict[int, WalletState],
-    before: dict[int, Decimal],
-    new_keys: dict[KeyRef, Transaction],
-    audit_ids: Any,
-) -> None:
-    n = len(accepted)
-    naive = at.replace(tzinfo=None)
-    ids = pa.array([e.id for e in accepted], pa.int64())
-    amounts = pa.array([e.amount for e in accepted], _MONEY)
-    features = pa.array([e.feature for e in accepted], pa.string())
-    spaces = pa.array([e.workspace_id for e in accepted], pa.int64())
-    db.insert_arrow(
-        cur,
-        "entries",
-        pa.table(
-            {
-                "id": ids,
-                "workspace_id": spaces,
-                "kind": pa.repeat(EntryKind.DEBIT.value, n),
-                "amount": amounts,
-                "description": pa.array([e.description for e in accepted], pa.string()),
-                "feature": features,
-                "created_at": pa.repeat(pa.scalar(naive, pa.timestamp("us")), n),
-                "actor_id": pa.array([e.actor_id for e in accepted], pa.int64()),
-                "request_id": pa.nulls(n, pa.int64()),
-            }
-        ),
-    )
-    usage = PLATFORM_ACCOUNTS[USAGE_ACCOUNT]
-    db.insert_arrow(
-        cur,
-        "postings",
-        pa.table(
-            {
-                "entry_id": pa.concat_arrays([ids, ids]),
-                "account_id": pa.array(
-                    [wallets[e.workspace_id].account_id for e in accepted] + [usage] * n, pa.int64()
-                ),
-                "amount": pa.array([-e.amount for e in accepted] + [e.amount for e in accepted], _MONEY),
-            }
-        ),
-    )
-    spent = (
-        pa.table({"workspace_id": spaces, "feature": features, "amount": amounts})
-        .group_by(["workspace_id", "feature"])
-        .aggregate([("amount", "sum"), ("amount", "count")])
-    )
-    k = spent.num_rows
-    db.insert_arrow(
-        cur,
-        "daily_rollups",
-        pa.table(
-            {
-                "workspace_id": spent.column("workspace_id"),
-                "feature": spent.column("feature"),
-                "day": pa.repeat(pa.scalar(naive.date(), pa.date32()), k),
-                "debits": spent.column("amount_sum").cast(_MONEY),
-                "credits": pa.repeat(pa.scalar(Decimal(0), _MONEY), k),
-                "debit_count": spent.column("amount_count").cast(pa.int64()),
-                "credit_count": pa.repeat(pa.scalar(0, pa.int64()), k),
-            }
-        ),
-    )
-    touched = sorted(before)
-    cur.execute(
-        """
-        UPDATE wallets SET balance = v.balance, updated_at = ?
-        FROM (SELECT unnest(?::BIGINT[]) AS ws, unnest(?::DECIMAL(18,4)[]) AS balance) v
-        WHERE wallets.workspace_id = v.ws
-        """,
-        [naive, touched, [wallets[w].balance for w in touched]],
-    )
-    if new_keys:
-        cur.execute(
-            """
-            INSERT INTO idempotency_keys (key, entry_id, workspace_id, amount, feature)
-            SELECT unnest(?::VARCHAR[]), unnest(?::BIGINT[]), unnest(?::BIGINT[]),
-                   unnest(?::DECIMAL(18,4)[]), unnest(?::VARCHAR[])
-            """,
-            [
-                [key for _, key in new_keys],
-                [e.id for e in new_keys.values()],
-                [e.workspace_id for e in new_keys.values()],
-                [e.amount for e in new_keys.values()],
-                [e.feature for e in new_keys.values()],
-            ],
-        )
-    running = dict(before)
-    afters = []
-    befores = []
-    for e in accepted:
-        befores.append(json.dumps({"balance": str(running[e.workspace_id])}))
-        running[e.workspace_id] -= e.amount
-        afters.append(json.dumps({"balance": str(running[e.workspace_id]), "amount": str(e.amount)}))
-    db.insert_arrow(
-        cur,
-        "audit_log",
-        pa.table(
-            {
-                "id": pa.array(audit_ids, pa.int64()),
-                "recorded_at": pa.repeat(pa.scalar(naive, pa.timestamp("us")), n),
-                "actor_id": pa.array([e.actor_id for e in accepted], pa.int64()),
-                "action": pa.repeat("wallet.consume", n),
-                "subject": pa.array([f"entry:{e.id}" for e in accepted], pa.string()),
-                "workspace_id": spaces,
-                "before": pa.array(befores, pa.string()),
-                "after": pa.array(afters, pa.string()),
-            }
-        ),
-    )
+def _conflict() -> IdempotencyConflict:
+    return IdempotencyConflict("This idempotency key was already used for a different charge; use a new key.")

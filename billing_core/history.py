@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from .access import require_workspace
+from .access import Access
 from .errors import InvalidInput
 from .journal import ENTRY_COLUMNS, row_to_transaction
 from .models import EntryKind, Page, User
@@ -57,8 +57,12 @@ def _scan_back(
     return rows
 
 
-class HistoryOps:
-    db: Database
+class History:
+    """Transaction history pages."""
+
+    def __init__(self, db: Database, access: Access) -> None:
+        self.db = db
+        self.access = access
 
     def _window(self, limit: int) -> int:
         """The first id window to read: where `limit` entries of an average workspace
@@ -110,7 +114,7 @@ class HistoryOps:
             "AND id BETWEEN ? AND ? ORDER BY id DESC LIMIT ?"
         )
         with self.db.reading() as cur:
-            require_workspace(self.db, actor, workspace_id)
+            self.access.workspace(actor, workspace_id)
             rows = _scan_back(cur, sql, params, newest, limit + 1, self._window(limit))
         items = [row_to_transaction(r) for r in rows[:limit]]
         more = len(rows) > limit

@@ -37,6 +37,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -44,9 +45,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .access import resolve_actor
-from .errors import InvalidAmount, InvalidInput
-from .models import IngestResult, User, WalletStatus
+from .access import Access
+from .audit import AuditAction
+from .errors import InvalidAmount, InvalidInput, LedgerBusy
+from .journal import BATCH_SCHEMA, write_batch
+from .models import EntryKind, IngestResult, User, WalletStatus
 from .money import MAX_MOVEMENT, PLACES, QUANTUM
 from .schema import PLATFORM_ACCOUNTS, USAGE_ACCOUNT
 from .store import Database
@@ -70,6 +73,7 @@ KEY_REUSED = "idempotency key reused for a different charge"
 OCCURRED_FUTURE = "occurred_at is in the future (more than 5 minutes ahead of the ledger's clock)"
 OCCURRED_TOO_EARLY = "occurred_at is before the workspace existed"
 FUTURE_LEEWAY = timedelta(minutes=5)  # clocks of the systems that send usage may run a little ahead
+_TRIES = 3  # decisions of a batch that met another process's write of one of its keys
 
 FLOAT_COLUMN = (
     "The amount column holds floating-point numbers, which are not exact money: "
@@ -576,51 +580,25 @@ FROM open o JOIN wallets w ON w.workspace_id = o.ws
 ORDER BY o.occurred, o.row
 """
 
-# The rows to post, in entry order (their entry ids are added in Python).
+# The rows to post, in entry order (their entry ids are added in Python), with each
+# wallet's balance before and after each of them.
 _POSTED = """
-SELECT s.ws, s.account_id, s.amount, s.f, s.d, s.k, s.occurred
-FROM ingest_checked s
-JOIN ingest_paths p ON p.ws = s.ws
-LEFT JOIN ingest_walked q ON q.row = s.row
-WHERE s.state = 'open' AND (p.path = 'post' OR q.outcome = 'posted')
-ORDER BY s.occurred, s.row
-"""
-
-_WRITES = (
-    """
-    INSERT INTO entries (id, workspace_id, kind, amount, description, feature,
-                         created_at, actor_id, request_id)
-    SELECT id, ws, 'debit', amount, d, f, occurred, $actor, NULL FROM ingest_posted
-    """,
-    """
-    INSERT INTO postings (entry_id, account_id, amount)
-    SELECT id, account_id, -amount FROM ingest_posted
-    UNION ALL
-    SELECT id, $usage, amount FROM ingest_posted
-    """,
-    """
-    INSERT INTO daily_rollups
-        (workspace_id, feature, day, debits, credits, debit_count, credit_count)
-    SELECT ws, f, occurred::DATE, sum(amount), 0, count(*), 0 FROM ingest_posted GROUP BY ALL
-    """,
-    """
-    UPDATE wallets SET balance = wallets.balance - t.total, updated_at = $now
-    FROM (SELECT ws, sum(amount) AS total FROM ingest_posted GROUP BY ws) t
-    WHERE wallets.workspace_id = t.ws
-    """,
-    """
-    INSERT INTO idempotency_keys (key, entry_id, workspace_id, amount, feature)
-    SELECT k, id, ws, amount, f FROM ingest_posted WHERE k IS NOT NULL
-    """,
-    # One row per debit, as `consume` writes, naming the batch; the amount is the entry's
-    # (writing each debit's balances as text, as `consume` does, would double the cost).
-    """
-    INSERT INTO audit_log (id, recorded_at, actor_id, action, subject, workspace_id, before, after)
-    SELECT audit_id, $now, $actor, 'wallet.consume', 'entry:' || id, ws,
-           NULL, $after
-    FROM ingest_posted
-    """,
+WITH posted AS (
+    SELECT s.row, s.ws, s.account_id, s.amount, s.f, s.d, s.k, s.occurred,
+           sum(s.amount) OVER (PARTITION BY s.ws ORDER BY s.occurred, s.row
+                               ROWS UNBOUNDED PRECEDING) AS spent
+    FROM ingest_checked s
+    JOIN ingest_paths p ON p.ws = s.ws
+    LEFT JOIN ingest_walked q ON q.row = s.row
+    WHERE s.state = 'open' AND (p.path = 'post' OR q.outcome = 'posted')
 )
+SELECT o.ws AS workspace_id, o.account_id, o.amount, o.f AS feature, o.d AS description,
+       o.k AS idempotency_key, o.occurred AS created_at,
+       CAST(w.balance - o.spent + o.amount AS DECIMAL(18,4)) AS balance_before,
+       CAST(w.balance - o.spent AS DECIMAL(18,4)) AS balance_after
+FROM posted o JOIN wallets w ON w.workspace_id = o.ws
+ORDER BY o.occurred, o.row
+"""
 
 # Every row not posted, with its outcome and reason. An echo shares its lead's
 # fate: lead posted, a skipped duplicate; lead refused, refused for the same reason.
@@ -665,23 +643,37 @@ def _registered(cur: Any, name: str, table: pa.Table) -> Iterator[None]:
         cur.unregister(name)
 
 
-def consume_many(db: Database, actor: User, events: object) -> IngestResult:
-    """Debit a batch of usage events in one transaction; see the module docstring."""
-    user = resolve_actor(db, actor)  # PermissionDenied for the whole call
+def consume_many(db: Database, access: Access, actor: User, events: object) -> IngestResult:
+    """Debit a batch of usage events in one transaction; see the module docstring. A batch
+    that met another process's write of one of its keys (LedgerBusy: nothing was written)
+    is decided again, now seeing that key."""
+    user = access.actor(actor)  # PermissionDenied for the whole call
     table = normalize(events)
-    if db.kind == "postgresql":
-        from .ingest_server import consume_many_on_server
+    for attempt in range(_TRIES):
+        try:
+            return _consume_once(db, user, table)
+        except LedgerBusy:
+            if attempt == _TRIES - 1:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
-        return consume_many_on_server(db, user, table)
+
+def _consume_once(db: Database, user: User, events: pa.Table) -> IngestResult:
     with db.writing() as cur:
-        with _registered(cur, "ingest_events", table):
-            result = _ingest(db, cur, user, table)
-        # a scratch table of this transaction: dropped here, or by the rollback on an error
-        cur.execute("DROP TABLE ingest_checked")
-    return result
+        wallets = _lock_wallets(db, cur, events)
+        mirror = partial(_mirror, events=events, user=user, wallets=wallets)
+        with db.decisions(cur, mirror) as duck:
+            with _registered(duck, "ingest_events", events):
+                posted, report = _decide(duck, user, events, db.clock())
+            # a scratch table of this transaction: dropped here, or by the rollback on an error
+            duck.execute("DROP TABLE ingest_checked")
+        if posted.num_rows:
+            write_batch(db, cur, _batch(db, user, posted))
+    return _result(events, posted, report)
 
 
-def _ingest(db: Database, cur: Any, user: User, events: pa.Table) -> IngestResult:
+def _decide(cur: Any, user: User, events: pa.Table, now: datetime) -> tuple[pa.Table, pa.Table]:
+    """(the rows to post, in entry order; the report of every row not posted)."""
     [(repeats,)] = cur.execute(_KEYS_REPEAT, {"edge": _EDGE}).fetchall()
     cur.execute(
         _CHECK + (_CHECK_GROUPED if repeats else _CHECK_PLAIN),
@@ -695,7 +687,7 @@ def _ingest(db: Database, cur: Any, user: User, events: pa.Table) -> IngestResul
             "admin": user.is_admin,
             "actor": user.id,
             "key_reused": KEY_REUSED,
-            "latest": db.clock() + FUTURE_LEEWAY,
+            "latest": now + FUTURE_LEEWAY,
             "future": OCCURRED_FUTURE,
             "too_early": OCCURRED_TOO_EARLY,
         },
@@ -707,29 +699,85 @@ def _ingest(db: Database, cur: Any, user: User, events: pa.Table) -> IngestResul
         walk = cur.sql(_SEQUENTIAL, params={"units": _UNITS}).to_arrow_table()
         with _registered(cur, "ingest_walked", _walk(walk, wallets)):
             posted = cur.sql(_POSTED).to_arrow_table()
-            if posted.num_rows:
-                _write(db, cur, user, posted)
             report = cur.sql(_REPORT, params={"inactive": INACTIVE}).to_arrow_table()
-    return _result(events, posted, report)
+    return posted, report
 
 
-def _write(db: Database, cur: Any, user: User, posted: pa.Table) -> None:
-    """Write the posted rows (in entry order): entries, postings, rollups, wallets, keys, audit."""
+def _batch(db: Database, user: User, posted: pa.Table) -> pa.Table:
+    """The posted rows as the journal's batch: ids from the ledger, one debit each."""
     n = posted.num_rows
-    entry_ids = db.allocate_ids("entries", n)
-    table = posted.append_column("id", pa.array(entry_ids)).append_column(
-        "audit_id", pa.array(db.allocate_ids("audit_log", n))
-    )
-    batch = f"{entry_ids[0]}-{entry_ids[-1]}"
-    values = {
-        "actor": user.id,
-        "usage": PLATFORM_ACCOUNTS[USAGE_ACCOUNT],
-        "now": db.clock(),
-        "after": f'{{"ingest": true, "batch": "entries {batch}"}}',
+    now = db.clock()
+    extra = {
+        "id": pa.array(db.allocate_ids("entries", n)),
+        "audit_id": pa.array(db.allocate_ids("audit_log", n)),
+        "platform_id": pa.repeat(pa.scalar(PLATFORM_ACCOUNTS[USAGE_ACCOUNT], pa.int64()), n),
+        "kind": pa.repeat(pa.scalar(EntryKind.DEBIT.value), n),
+        "signed": pc.negate(posted.column("amount")),
+        "recorded_at": pa.repeat(pa.scalar(now, pa.timestamp("us")), n),
+        "actor_id": pa.repeat(pa.scalar(user.id, pa.int64()), n),
+        "request_id": pa.nulls(n, pa.int64()),
+        "action": pa.repeat(pa.scalar(AuditAction.CONSUME.value), n),
     }
-    with _registered(cur, "ingest_posted", table):
-        for sql in _WRITES:
-            cur.execute(sql, {k: v for k, v in values.items() if f"${k}" in sql})
+    columns = {name: posted.column(name) for name in posted.column_names} | extra
+    return pa.table({name: columns[name] for name in BATCH_SCHEMA.names}).cast(BATCH_SCHEMA)
+
+
+def _lock_wallets(db: Database, cur: Any, events: pa.Table) -> list[tuple[Any, ...]]:
+    """The wallets the batch may name (by id or by name), held until the commit."""
+    ids, names, _ = _candidates(events)
+    return db.select_for_update(
+        cur,
+        """
+        SELECT workspace_id, account_id, status, balance, updated_at FROM wallets
+        WHERE workspace_id IN (SELECT unnest(?::BIGINT[]))
+           OR workspace_id IN (SELECT id FROM workspaces WHERE name_key IN (SELECT unnest(?::VARCHAR[])))
+        ORDER BY workspace_id
+        """,
+        [ids, names],
+    )
+
+
+def _candidates(events: pa.Table) -> tuple[list[int], list[str], list[str]]:
+    """Workspace ids and lower-cased names the batch may name, and its keys (as given
+    and stripped): what the checks can look up."""
+    ids = {int(v) for v in events.column("ws_int").to_pylist() if v is not None}
+    names: set[str] = set()
+    for text in set(events.column("ws_text").to_pylist()) - {None}:
+        clean = str(text).strip()
+        names.add(clean.lower())
+        if clean.isascii() and clean.isdigit() and len(clean) <= 18:
+            ids.add(int(clean))
+    keys: set[str] = set()
+    for key in set(events.column("key").to_pylist()) - {None}:
+        keys.update({str(key), str(key).strip()})
+    return sorted(ids), sorted(names), sorted(k for k in keys if "\x00" not in k)
+
+
+def _mirror(
+    server: Any, scratch: Any, *, events: pa.Table, user: User, wallets: list[tuple[Any, ...]]
+) -> None:
+    """On a server: copy what the decisions read (the locked wallets, the workspaces, the
+    caller's memberships, the stored keys among the batch's) into the scratch DuckDB."""
+    _, _, keys = _candidates(events)
+    spaces = server.execute("SELECT id, name, name_key, created_at FROM workspaces").fetchall()
+    members = server.execute(
+        "SELECT workspace_id, user_id, created_at FROM memberships WHERE user_id = ?", [user.id]
+    ).fetchall()
+    stored = server.execute(
+        "SELECT key, entry_id, workspace_id, amount, feature FROM idempotency_keys "
+        "WHERE key IN (SELECT unnest(?::VARCHAR[])) AND workspace_id IN (SELECT unnest(?::BIGINT[]))",
+        [keys, [int(r[0]) for r in wallets]],
+    ).fetchall()
+    for table, rows, width in (
+        ("wallets", wallets, 5),
+        ("workspaces", spaces, 4),
+        ("memberships", members, 3),
+        ("idempotency_keys", stored, 5),
+    ):
+        if rows:
+            marks = ", ".join(["?"] * width)
+            # table names are the constants above
+            scratch.executemany(f"INSERT INTO {table} VALUES ({marks})", [list(r) for r in rows])
 
 
 def _result(events: pa.Table, posted: pa.Table, report: pa.Table) -> IngestResult:

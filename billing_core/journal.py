@@ -1,18 +1,29 @@
-"""Posting movements: the only code that appends to `entries` and `postings`.
+"""The journal: the one writer of movements.
 
-A movement is one journal entry with two postings that sum to zero: the
-workspace wallet against a platform account (top-ups for credits, usage for
-debits). In the same transaction the wallet's running balance and the daily
-rollup move by the same amount. Nothing here ever updates or deletes an entry.
+A movement is one entry with two postings that sum to zero (the workspace wallet
+against a platform account: top-ups for credits, usage for debits). With it, in the
+same transaction, the wallet's running balance, the daily rollup, the idempotency
+key (if any) and one audit row move by the same amount. Everything that moves money
+calls `append` (consume's group commit, approvals, grants) or builds the same batch
+table set-based and calls `write_batch` (bulk ingest, the demo): one set of
+statements writes every row, so identical movements give identical rows whoever
+made them. Nothing here ever updates or deletes an entry.
+
+A batch is an Arrow table of `BATCH_SCHEMA`, one row per movement, with the balances
+before and after it already decided by the caller (who holds the wallets' locks).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import pyarrow as pa
+
+from .audit import AuditAction
 from .errors import InsufficientCredits, InvalidAmount, NotFound, WalletInactive
 from .models import EntryKind, Transaction, WalletStatus
 from .money import MAX_BALANCE, format_credits, to_decimal
@@ -20,6 +31,70 @@ from .schema import PLATFORM_ACCOUNTS, TOPUPS_ACCOUNT, USAGE_ACCOUNT
 from .store import Database, as_utc
 
 ENTRY_COLUMNS = "id, workspace_id, kind, amount, description, feature, created_at, actor_id, request_id"
+MONEY = pa.decimal128(18, 4)
+BATCH_SCHEMA = pa.schema(
+    [
+        ("id", pa.int64()),  # the entry's id
+        ("audit_id", pa.int64()),
+        ("workspace_id", pa.int64()),
+        ("account_id", pa.int64()),  # the wallet's account
+        ("platform_id", pa.int64()),  # the other side: top-ups or usage
+        ("kind", pa.string()),
+        ("amount", MONEY),  # > 0
+        ("signed", MONEY),  # the wallet's side: +amount for a credit, -amount for a debit
+        ("description", pa.string()),
+        ("feature", pa.string()),
+        ("created_at", pa.timestamp("us")),  # when it happened (an ingested event's time)
+        ("recorded_at", pa.timestamp("us")),  # when the ledger wrote it
+        ("actor_id", pa.int64()),
+        ("request_id", pa.int64()),
+        ("idempotency_key", pa.string()),
+        ("action", pa.string()),  # AuditAction
+        ("balance_before", MONEY),
+        ("balance_after", MONEY),
+    ]
+)
+
+# The statements of a batch, in order. `{batch}` is the batch's relation (store.batch).
+_ENTRIES = f"""
+    INSERT INTO entries ({ENTRY_COLUMNS})
+    SELECT id, workspace_id, kind, amount, description, feature, created_at, actor_id, request_id
+    FROM {{batch}} b ORDER BY id
+"""
+_POSTINGS = """
+    INSERT INTO postings (entry_id, account_id, amount)
+    SELECT id, account_id, signed FROM {batch} b
+    UNION ALL
+    SELECT id, platform_id, -signed FROM {batch} b
+"""
+_BALANCES = """
+    UPDATE wallets SET balance = wallets.balance + d.delta, updated_at = d.last_at
+    FROM (SELECT workspace_id, sum(signed) AS delta, max(recorded_at) AS last_at
+          FROM {batch} b GROUP BY workspace_id) d
+    WHERE wallets.workspace_id = d.workspace_id
+"""
+_ROLLUPS = """
+    INSERT INTO daily_rollups (workspace_id, feature, day, debits, credits, debit_count, credit_count)
+    SELECT workspace_id, coalesce(feature, ''), CAST(created_at AS DATE),
+           sum(CASE WHEN kind = 'debit' THEN amount ELSE 0 END),
+           sum(CASE WHEN kind = 'credit' THEN amount ELSE 0 END),
+           sum(CASE WHEN kind = 'debit' THEN 1 ELSE 0 END),
+           sum(CASE WHEN kind = 'credit' THEN 1 ELSE 0 END)
+    FROM {batch} b GROUP BY 1, 2, 3
+"""
+_KEYS = """
+    INSERT INTO idempotency_keys (key, entry_id, workspace_id, amount, feature)
+    SELECT idempotency_key, id, workspace_id, amount, feature FROM {batch} b
+    WHERE idempotency_key IS NOT NULL
+"""
+_AUDIT = """
+    INSERT INTO audit_log (id, recorded_at, actor_id, action, subject, workspace_id, before, after)
+    SELECT audit_id, recorded_at, actor_id, action, 'entry:' || CAST(id AS VARCHAR), workspace_id,
+           '{"balance": "' || CAST(balance_before AS VARCHAR) || '"}',
+           '{"balance": "' || CAST(balance_after AS VARCHAR) || '", "amount": "'
+               || CAST(amount AS VARCHAR) || '"}'
+    FROM {batch} b ORDER BY audit_id
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,17 +105,38 @@ class WalletState:
     balance: Decimal
 
 
+@dataclass(frozen=True, slots=True)
+class Movement:
+    """One movement to append; `at` defaults to the batch's time (ingest passes the event's)."""
+
+    workspace_id: int
+    kind: EntryKind
+    amount: Decimal
+    description: str
+    feature: str | None
+    actor_id: int
+    action: AuditAction
+    request_id: int | None = None
+    key: str | None = None
+
+
+def lock_wallets(db: Database, cur: Any, workspace_ids: Sequence[int]) -> dict[int, WalletState]:
+    """The wallets, read inside the write transaction and held until it ends (locked in id
+    order where the store locks rows, so two writers never wait on each other)."""
+    rows = db.select_for_update(
+        cur,
+        "SELECT workspace_id, account_id, status, balance FROM wallets "
+        "WHERE workspace_id IN (SELECT unnest(?::BIGINT[])) ORDER BY workspace_id",
+        [sorted(set(workspace_ids))],
+    )
+    return {int(r[0]): WalletState(int(r[0]), int(r[1]), WalletStatus(r[2]), to_decimal(r[3])) for r in rows}
+
+
 def lock_wallet(db: Database, cur: Any, workspace_id: int) -> WalletState:
-    """Read a wallet inside the write transaction, locked until it ends where the store
-    locks rows (on DuckDB writes are serialised, so what it reads is current anyway)."""
-    rows = cur.execute(
-        "SELECT account_id, status, balance FROM wallets WHERE workspace_id = ?" + db.lock_rows,
-        [workspace_id],
-    ).fetchall()
-    row = rows[0] if rows else None
-    if row is None:
+    wallet = lock_wallets(db, cur, [workspace_id]).get(workspace_id)
+    if wallet is None:
         raise NotFound(f"There is no wallet for workspace {workspace_id}.")
-    return WalletState(workspace_id, int(row[0]), WalletStatus(row[1]), to_decimal(row[2]))
+    return wallet
 
 
 def no_credits_message(balance: Decimal, amount: Decimal) -> str:
@@ -65,84 +161,95 @@ def check_debit(wallet: WalletState, amount: Decimal) -> None:
         raise InsufficientCredits(no_credits_message(wallet.balance, amount))
 
 
-def post(
+def check_credit(wallet: WalletState, amount: Decimal) -> None:
+    if wallet.balance + amount > MAX_BALANCE:
+        raise InvalidAmount(
+            f"That would take the wallet above the maximum balance of {format_credits(MAX_BALANCE)}."
+        )
+
+
+def apply(wallet: WalletState, movement: Movement) -> WalletState:
+    """The wallet after `movement`, which must pass its check (raises the refusal if not)."""
+    if movement.kind is EntryKind.DEBIT:
+        check_debit(wallet, movement.amount)
+        return replace(wallet, balance=wallet.balance - movement.amount)
+    check_credit(wallet, movement.amount)
+    return replace(wallet, balance=wallet.balance + movement.amount)
+
+
+def append(
     db: Database,
     cur: Any,
-    wallet: WalletState,
+    wallets: Mapping[int, WalletState],
+    movements: Sequence[Movement],
     *,
-    kind: EntryKind,
-    amount: Decimal,
-    description: str,
-    feature: str | None,
-    actor_id: int,
     at: datetime,
-    request_id: int | None = None,
-) -> Transaction:
-    """Append one movement. Debits must have passed `check_debit` on this `wallet`."""
-    if kind is EntryKind.DEBIT:
-        check_debit(wallet, amount)
-        new_balance = wallet.balance - amount
-        platform = PLATFORM_ACCOUNTS[USAGE_ACCOUNT]
-        wallet_side = -amount
-    else:
-        new_balance = wallet.balance + amount
-        if new_balance > MAX_BALANCE:
-            raise InvalidAmount(
-                f"That would take the wallet above the maximum balance of {format_credits(MAX_BALANCE)}."
+) -> list[Transaction]:
+    """Write `movements` in order against `wallets` (locked by the caller in this
+    transaction); each must fit its wallet's running balance. Returns their transactions."""
+    if not movements:
+        return []
+    entry_ids = db.allocate_ids("entries", len(movements))
+    audit_ids = db.allocate_ids("audit_log", len(movements))
+    running = dict(wallets)
+    columns: dict[str, list[Any]] = {name: [] for name in BATCH_SCHEMA.names}
+    made: list[Transaction] = []
+    for movement, entry_id, audit_id in zip(movements, entry_ids, audit_ids, strict=True):
+        before = running.get(movement.workspace_id)
+        if before is None:
+            raise NotFound(f"There is no wallet for workspace {movement.workspace_id}.")
+        after = apply(before, movement)
+        running[movement.workspace_id] = after
+        credit = movement.kind is EntryKind.CREDIT
+        for name, value in (
+            ("id", int(entry_id)),
+            ("audit_id", int(audit_id)),
+            ("workspace_id", movement.workspace_id),
+            ("account_id", before.account_id),
+            ("platform_id", PLATFORM_ACCOUNTS[TOPUPS_ACCOUNT if credit else USAGE_ACCOUNT]),
+            ("kind", movement.kind.value),
+            ("amount", movement.amount),
+            ("signed", movement.amount if credit else -movement.amount),
+            ("description", movement.description),
+            ("feature", movement.feature),
+            ("created_at", at),
+            ("recorded_at", at),
+            ("actor_id", movement.actor_id),
+            ("request_id", movement.request_id),
+            ("idempotency_key", movement.key),
+            ("action", movement.action.value),
+            ("balance_before", before.balance),
+            ("balance_after", after.balance),
+        ):
+            columns[name].append(value)
+        made.append(
+            Transaction(
+                id=int(entry_id),
+                workspace_id=movement.workspace_id,
+                kind=movement.kind,
+                amount=movement.amount,
+                description=movement.description,
+                feature=movement.feature,
+                created_at=as_utc(at),
+                actor_id=movement.actor_id,
+                request_id=movement.request_id,
             )
-        platform = PLATFORM_ACCOUNTS[TOPUPS_ACCOUNT]
-        wallet_side = amount
-    entry_id = db.next_id("entries")
-    cur.execute(
-        f"INSERT INTO entries ({ENTRY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
-        [
-            entry_id,
-            wallet.workspace_id,
-            kind.value,
-            amount,
-            description,
-            feature,
-            at,
-            actor_id,
-            request_id,
-        ],
-    )
-    cur.execute(
-        "INSERT INTO postings (entry_id, account_id, amount) VALUES (?, ?, ?), (?, ?, ?)",
-        [entry_id, wallet.account_id, wallet_side, entry_id, platform, -wallet_side],
-    )
-    cur.execute(
-        "UPDATE wallets SET balance = ?, updated_at = ? WHERE workspace_id = ?",
-        [new_balance, at, wallet.workspace_id],
-    )
-    is_debit = kind is EntryKind.DEBIT
-    cur.execute(
-        """
-        INSERT INTO daily_rollups
-            (workspace_id, feature, day, debits, credits, debit_count, credit_count)
-        VALUES (?, ?, ?, ?, ?, ?, ?)
-        """,
-        [
-            wallet.workspace_id,
-            feature or "",
-            at.date(),
-            amount if is_debit else Decimal(0),
-            Decimal(0) if is_debit else amount,
-            1 if is_debit else 0,
-            0 if is_debit else 1,
-        ],
-    )
-    return Transaction(
-        id=entry_id,
-        workspace_id=wallet.workspace_id,
-        kind=kind,
-        amount=amount,
-        description=description,
-        feature=feature,
-        created_at=as_utc(at),
-        actor_id=actor_id,
-        request_id=request_id,
-    )
+        )
+    write_batch(db, cur, pa.table(columns, schema=BATCH_SCHEMA))
+    return made
+
+
+def write_batch(db: Database, cur: Any, batch: pa.Table) -> None:
+    """Write a batch of decided movements (`BATCH_SCHEMA`, entry ids ascending): entries,
+    postings, balances, rollups, keys and audit rows, set-based. The caller holds the
+    wallets' locks and has checked every rule; this only writes."""
+    if not batch.num_rows:
+        return
+    with_keys = batch.column("idempotency_key").null_count < batch.num_rows
+    statements = [_ENTRIES, _POSTINGS, _BALANCES, _ROLLUPS, *([_KEYS] if with_keys else []), _AUDIT]
+    with db.batch(cur, batch.select(BATCH_SCHEMA.names)) as source, db.pipelined(cur):
+        for statement in statements:
+            source.execute(cur, statement)
 
 
 def row_to_transaction(row: tuple[Any, ...]) -> Transaction:

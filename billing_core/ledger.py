@@ -1,35 +1,61 @@
 """The Ledger: one object per process, safe to share between threads.
 
-Its operations live in small modules by concern (directory, wallets, requests,
-history, analytics, sign-in); this class puts them together over one Database.
+The operations live in small services by concern, each built here over the one
+Database and the one Access (the cached directory and the access rules):
+directory.Directory, wallets.Wallets (with consume's group commit),
+requests.Requests, history.History, analytics.Analytics, signin.SignIn, and bulk
+ingest (ingest.py). The Ledger is their one facade: each method below hands the
+call to its service, where it is documented.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from . import audit, rollups
-from .access import require_admin
-from .analytics import AnalyticsOps
+import pandas as pd
+
+from . import audit
+from .access import Access
+from .analytics import Analytics
 from .clock import Clock, clock_from_env
-from .directory import DirectoryOps
-from .group_commit import DebitWriter
-from .history import HistoryOps
+from .directory import Directory
+from .history import History
 from .ingest import consume_many
-from .models import AuditRecord, IngestResult, User, VerificationReport
-from .requests import RequestOps
+from .models import (
+    AuditRecord,
+    BurnRate,
+    ConsolidatedWallet,
+    CreditRequest,
+    EntryKind,
+    IngestResult,
+    Page,
+    RequestStatus,
+    Transaction,
+    User,
+    VerificationReport,
+    Wallet,
+    WalletSummary,
+    Workspace,
+)
+from .requests import Requests
 from .schema import SYSTEM_USER_ID
-from .signin import SignInOps
+from .signin import SignIn
 from .store import Database, as_utc, open_database
 from .text import clean_limit
 from .verify import verify
-from .wallets import WalletOps
+from .wallets import Wallets
 
 
-class Ledger(DirectoryOps, WalletOps, RequestOps, HistoryOps, AnalyticsOps, SignInOps):
+class Ledger:
     def __init__(self, db: Database) -> None:
-        self.db = db
-        self._debits = DebitWriter(db)
+        self.db = db  # the store itself: for operator tools (migrate, bench) and tests
+        self.access = Access(db)
+        self._directory = Directory(db, self.access)
+        self._wallets = Wallets(db, self.access)
+        self._requests = Requests(db, self.access)
+        self._history = History(db, self.access)
+        self._analytics = Analytics(db, self.access)
+        self._signin = SignIn(db)
 
     @property
     def path(self) -> str:
@@ -39,11 +65,184 @@ class Ledger(DirectoryOps, WalletOps, RequestOps, HistoryOps, AnalyticsOps, Sign
         """The ledger's clock as an aware UTC datetime: what relative times are measured from."""
         return as_utc(self.db.clock())
 
-    def consume_many(self, actor: User, events: object) -> IngestResult:
-        """Debit a batch of usage events (a DataFrame or Arrow table) in one transaction:
-        what fits is posted, the rest reported; see billing_core.ingest."""
-        return consume_many(self.db, actor, events)
+    # directory.py
+    def add_user(
+        self,
+        email: str,
+        name: str,
+        *,
+        admin: bool = False,
+        password: str | None = None,
+        password_hash: str | None = None,
+    ) -> User:
+        return self._directory.add_user(
+            email, name, admin=admin, password=password, password_hash=password_hash
+        )
 
+    def create_workspace(self, name: str) -> Workspace:
+        return self._directory.create_workspace(name)
+
+    def add_member(self, workspace_id: int, user_id: int) -> None:
+        return self._directory.add_member(workspace_id, user_id)
+
+    def user_by_email(self, email: str) -> User | None:
+        return self._directory.user_by_email(email)
+
+    def user_by_id(self, user_id: int) -> User | None:
+        return self._directory.user_by_id(user_id)
+
+    def system_user(self) -> User:
+        return self._directory.system_user()
+
+    def users(self, actor: User) -> list[User]:
+        return self._directory.users(actor)
+
+    def workspaces(self, actor: User) -> list[Workspace]:
+        return self._directory.workspaces(actor)
+
+    def workspace(self, actor: User, workspace_id: int) -> Workspace:
+        return self._directory.workspace(actor, workspace_id)
+
+    def find_workspace(self, actor: User, ref: str) -> Workspace:
+        return self._directory.find_workspace(actor, ref)
+
+    def members(self, actor: User, workspace_id: int) -> list[User]:
+        return self._directory.members(actor, workspace_id)
+
+    # wallets.py
+    def wallet(self, actor: User, workspace_id: int) -> Wallet:
+        return self._wallets.wallet(actor, workspace_id)
+
+    def wallets(self, actor: User) -> list[WalletSummary]:
+        return self._wallets.wallets(actor)
+
+    def consolidated_wallet(self, actor: User) -> ConsolidatedWallet:
+        return self._wallets.consolidated_wallet(actor)
+
+    def set_wallet_status(self, actor: User, workspace_id: int, status: str) -> Wallet:
+        return self._wallets.set_wallet_status(actor, workspace_id, status)
+
+    def grant_credits(
+        self, actor: User, workspace_id: int, amount: object, *, description: str
+    ) -> Transaction:
+        return self._wallets.grant_credits(actor, workspace_id, amount, description=description)
+
+    def consume(
+        self,
+        actor: User,
+        workspace_id: int,
+        amount: object,
+        *,
+        feature: str,
+        description: str,
+        idempotency_key: str | None = None,
+    ) -> Transaction:
+        return self._wallets.consume(
+            actor,
+            workspace_id,
+            amount,
+            feature=feature,
+            description=description,
+            idempotency_key=idempotency_key,
+        )
+
+    # requests.py
+    def request_credits(
+        self, actor: User, workspace_id: int, amount: object, note: str | None = None
+    ) -> CreditRequest:
+        return self._requests.request_credits(actor, workspace_id, amount, note)
+
+    def cancel_request(self, actor: User, request_id: int, reason: str | None = None) -> CreditRequest:
+        return self._requests.cancel_request(actor, request_id, reason)
+
+    def approve_request(self, actor: User, request_id: int, note: str | None = None) -> CreditRequest:
+        return self._requests.approve_request(actor, request_id, note)
+
+    def reject_request(self, actor: User, request_id: int, note: str) -> CreditRequest:
+        return self._requests.reject_request(actor, request_id, note)
+
+    def credit_request(self, actor: User, request_id: int) -> CreditRequest:
+        return self._requests.credit_request(actor, request_id)
+
+    def requests(
+        self,
+        actor: User,
+        *,
+        workspace_id: int | None = None,
+        status: RequestStatus | str | None = None,
+        limit: int = 500,
+    ) -> list[CreditRequest]:
+        return self._requests.requests(actor, workspace_id=workspace_id, status=status, limit=limit)
+
+    # history.py
+    def history(
+        self,
+        actor: User,
+        workspace_id: int,
+        *,
+        limit: int = 50,
+        cursor: str | None = None,
+        kind: EntryKind | str | None = None,
+        since: date | datetime | None = None,
+        until: date | datetime | None = None,
+        search: str | None = None,
+    ) -> Page:
+        return self._history.history(
+            actor,
+            workspace_id,
+            limit=limit,
+            cursor=cursor,
+            kind=kind,
+            since=since,
+            until=until,
+            search=search,
+        )
+
+    # analytics.py
+    def today(self) -> date:
+        return self._analytics.today()
+
+    def spend_by_feature(
+        self, actor: User, start: date, end: date, granularity: str = "day", workspace_id: int | None = None
+    ) -> pd.DataFrame:
+        return self._analytics.spend_by_feature(actor, start, end, granularity, workspace_id)
+
+    def spend_by_workspace(
+        self, actor: User, start: date, end: date, granularity: str = "day"
+    ) -> pd.DataFrame:
+        return self._analytics.spend_by_workspace(actor, start, end, granularity)
+
+    def credits_vs_debits(
+        self, actor: User, start: date, end: date, granularity: str = "day", workspace_id: int | None = None
+    ) -> pd.DataFrame:
+        return self._analytics.credits_vs_debits(actor, start, end, granularity, workspace_id)
+
+    def balance_over_time(self, actor: User, workspace_id: int, start: date, end: date) -> pd.DataFrame:
+        return self._analytics.balance_over_time(actor, workspace_id, start, end)
+
+    def burn_rate(self, actor: User, workspace_id: int, days: int = 30) -> BurnRate:
+        return self._analytics.burn_rate(actor, workspace_id, days)
+
+    def wallet_overview(self, actor: User, days: int = 30) -> pd.DataFrame:
+        return self._analytics.wallet_overview(actor, days)
+
+    def top_consumers(
+        self, actor: User, start: date, end: date, workspace_id: int | None = None, limit: int = 10
+    ) -> pd.DataFrame:
+        return self._analytics.top_consumers(actor, start, end, workspace_id, limit)
+
+    # signin.py
+    def authenticate(self, email: str, password: str, *, client: str | None = None) -> User:
+        return self._signin.authenticate(email, password, client=client)
+
+    def user_for_sso(self, email: str) -> User:
+        return self._signin.user_for_sso(email)
+
+    # ingest.py
+    def consume_many(self, actor: User, events: object) -> IngestResult:
+        return consume_many(self.db, self.access, actor, events)
+
+    # the whole ledger
     def has_data(self) -> bool:
         """Whether anyone or anything beyond the built-in system account was set up."""
         with self.db.reading() as cur:
@@ -71,7 +270,7 @@ class Ledger(DirectoryOps, WalletOps, RequestOps, HistoryOps, AnalyticsOps, Sign
         """The newest audit rows (admins only)."""
         clean_limit(limit, most=10_000)
         with self.db.reading() as cur:
-            require_admin(self.db, actor, "read the audit trail")
+            self.access.admin(actor, "read the audit trail")
             rows = cur.execute(
                 """
                 SELECT id, recorded_at, actor_id, action, subject, workspace_id, before, after
@@ -84,13 +283,13 @@ class Ledger(DirectoryOps, WalletOps, RequestOps, HistoryOps, AnalyticsOps, Sign
 
     def compact_rollups(self, since: date) -> int:
         """Merge the daily rollup rows from `since` on (the writer does this as it goes)."""
-        return rollups.compact(self.db, since)
+        return self.db.compact_rollups(since)
 
     def checkpoint(self) -> None:
         self.db.checkpoint()
 
     def close(self) -> None:
-        self._debits.close()
+        self._wallets.close()
         self.db.close()
 
     def __enter__(self) -> Ledger:

@@ -11,9 +11,10 @@ from datetime import datetime
 from typing import Any
 
 from . import audit
-from .access import require_admin, require_workspace, resolve_actor
+from .access import Access
+from .audit import AuditAction
 from .errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
-from .journal import lock_wallet, post
+from .journal import Movement, append, lock_wallet
 from .models import CreditRequest, EntryKind, RequestStatus, User
 from .money import parse_amount, to_decimal
 from .store import Database, as_utc
@@ -58,10 +59,10 @@ def _load(cur: Any, request_id: object) -> CreditRequest:
 
 
 def _load_locked(db: Database, cur: Any, request_id: object) -> CreditRequest:
-    """The request, locked until the transaction ends where the store locks rows: a second
-    decision on it waits, then sees the first one's outcome."""
+    """The request, held until the transaction ends: a second decision on it waits, then
+    sees the first one's outcome."""
     clean_id(request_id, what="request")
-    cur.execute("SELECT id FROM credit_requests WHERE id = ?" + db.lock_rows, [request_id]).fetchall()
+    db.select_for_update(cur, "SELECT id FROM credit_requests WHERE id = ?", [request_id])
     return _load(cur, request_id)
 
 
@@ -83,8 +84,19 @@ def _parse_status(status: object) -> RequestStatus:
         raise InvalidInput(f"A request's status is one of: {names}.") from None
 
 
-class RequestOps:
-    db: Database
+DECISION_ACTIONS = {
+    RequestStatus.APPROVED: AuditAction.REQUEST_APPROVED,
+    RequestStatus.REJECTED: AuditAction.REQUEST_REJECTED,
+    RequestStatus.CANCELLED: AuditAction.REQUEST_CANCELLED,
+}
+
+
+class Requests:
+    """Credit requests and their decisions."""
+
+    def __init__(self, db: Database, access: Access) -> None:
+        self.db = db
+        self.access = access
 
     def request_credits(
         self, actor: User, workspace_id: int, amount: object, note: str | None = None
@@ -92,7 +104,7 @@ class RequestOps:
         value = parse_amount(amount)
         text = clean_text(note, what="note", limit=MAX_NOTE, required=False)
         with self.db.writing() as cur:
-            user, _ = require_workspace(self.db, actor, workspace_id)
+            user, _ = self.access.workspace(actor, workspace_id)
             request_id = self.db.next_id("credit_requests")
             at = self.db.clock()
             cur.execute(
@@ -108,7 +120,7 @@ class RequestOps:
                 cur,
                 at=at,
                 actor_id=user.id,
-                action="request.create",
+                action=AuditAction.REQUEST_CREATE,
                 subject=f"request:{request_id}",
                 workspace_id=workspace_id,
                 before=None,
@@ -119,9 +131,9 @@ class RequestOps:
     def cancel_request(self, actor: User, request_id: int, reason: str | None = None) -> CreditRequest:
         text = clean_text(reason, what="reason", limit=MAX_NOTE, required=False)
         with self.db.writing() as cur:
-            user = resolve_actor(self.db, actor)
+            user = self.access.actor(actor)
             request = _load_locked(self.db, cur, request_id)
-            require_workspace(self.db, user, request.workspace_id)
+            self.access.workspace(user, request.workspace_id)
             if not user.is_admin and request.requested_by != user.id:
                 raise PermissionDenied(
                     "Only the member who asked for these credits, or an administrator, "
@@ -133,7 +145,7 @@ class RequestOps:
     def approve_request(self, actor: User, request_id: int, note: str | None = None) -> CreditRequest:
         text = clean_text(note, what="note", limit=MAX_NOTE, required=False)
         with self.db.writing() as cur:
-            user = require_admin(self.db, actor, "approve credit requests")
+            user = self.access.admin(actor, "approve credit requests")
             request = _load_locked(self.db, cur, request_id)
             if request.requested_by == user.id:
                 raise PermissionDenied("You cannot approve your own request; another administrator must.")
@@ -143,7 +155,7 @@ class RequestOps:
     def reject_request(self, actor: User, request_id: int, note: str) -> CreditRequest:
         text = clean_text(note, what="reason for the rejection", limit=MAX_NOTE, required=True)
         with self.db.writing() as cur:
-            user = require_admin(self.db, actor, "reject credit requests")
+            user = self.access.admin(actor, "reject credit requests")
             request = _load_locked(self.db, cur, request_id)
             _require_pending(request, "rejected")
             return self._decide(cur, user, request, RequestStatus.REJECTED, text)
@@ -160,18 +172,17 @@ class RequestOps:
         entry_id = None
         if status is RequestStatus.APPROVED:
             wallet = lock_wallet(self.db, cur, request.workspace_id)
-            entry = post(
-                self.db,
-                cur,
-                wallet,
+            movement = Movement(
+                workspace_id=request.workspace_id,
                 kind=EntryKind.CREDIT,
                 amount=request.amount,
                 description=f"Credit request #{request.id} approved",
                 feature=None,
                 actor_id=user.id,
-                at=at,
+                action=AuditAction.TOP_UP,
                 request_id=request.id,
             )
+            (entry,) = append(self.db, cur, {request.workspace_id: wallet}, [movement], at=at)
             entry_id = entry.id
         cur.execute(
             """
@@ -186,7 +197,7 @@ class RequestOps:
             cur,
             at=at,
             actor_id=user.id,
-            action=f"request.{status.value}",
+            action=DECISION_ACTIONS[status],
             subject=f"request:{request.id}",
             workspace_id=request.workspace_id,
             before={"status": "pending"},
@@ -202,7 +213,7 @@ class RequestOps:
     def credit_request(self, actor: User, request_id: int) -> CreditRequest:
         with self.db.reading() as cur:
             request = _load(cur, request_id)
-            require_workspace(self.db, actor, request.workspace_id)
+            self.access.workspace(actor, request.workspace_id)
         return request
 
     def requests(
@@ -217,9 +228,9 @@ class RequestOps:
         clean_limit(limit, most=10_000)
         wanted = _parse_status(status) if status is not None else None
         with self.db.reading() as cur:
-            user = resolve_actor(self.db, actor)
+            user = self.access.actor(actor)
             if workspace_id is not None:
-                require_workspace(self.db, user, workspace_id)
+                self.access.workspace(user, workspace_id)
             rows = cur.execute(
                 _SELECT
                 + """

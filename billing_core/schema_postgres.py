@@ -117,5 +117,5 @@ def sync_sequences(cur: Any) -> None:
     for table, sequence in SEQUENCES.items():
         # names come from the constant mapping above, never from input
         cur.execute(
-            f"SELECT setval('{sequence}', (SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"  # noqa: S608
+            f"SELECT setval('{sequence}', (SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"
         )

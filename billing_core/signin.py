@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,16 +40,8 @@ MAX_DELAY = timedelta(minutes=5)
 CLIENT_MAX_FAILURES = 20
 ACCOUNT_MAX_FAILURES = 100
 _NEUTRAL = "That email and password do not match an account."
-_LOCKS = tuple(threading.Lock() for _ in range(64))  # striped: bounded, whatever is typed
-
-
-@contextmanager
-def _serialised(*names: str) -> Iterator[None]:
-    """Hold the stripes of every name (in one order, so no two callers deadlock)."""
-    with ExitStack() as stack:
-        for stripe in sorted({hash(n) % len(_LOCKS) for n in names}):
-            stack.enter_context(_LOCKS[stripe])
-        yield
+# Clients' own stripes, always taken after the email's (the store's mutex): no deadlock.
+_CLIENT_LOCKS = tuple(threading.Lock() for _ in range(64))
 
 
 def _client(value: object) -> str:
@@ -86,8 +76,11 @@ def slowdown(failures: int) -> timedelta:
     return min(MAX_DELAY, doubled)
 
 
-class SignInOps:
-    db: Database
+class SignIn:
+    """Email and password sign-in, and the identity provider's emails."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     def authenticate(self, email: str, password: str, *, client: str | None = None) -> User:
         """The user these credentials belong to; `client` is the browser's address (the
@@ -97,24 +90,11 @@ class SignInOps:
         key = email.strip().lower()[:200] if usable else ""
         secret = password if isinstance(password, str) and is_encodable(password) else ""
         origin = _client(client)
-        # Count, check and record one attempt per email and per client at a time, so
-        # parallel guesses get no more tries than the slowdown allows.
-        with _serialised("email:" + key, "client:" + origin):
-            return self._attempt(key, secret, origin)
-
-    def _attempt(self, key: str, secret: str, origin: str) -> User:
-        now = self.db.clock()
-        if self.db.lock_rows:
-            # Several processes may check one email at once: hold the account's row while
-            # counting, checking and recording (an unknown email has no account to guess).
-            with self.db.writing() as cur:
-                cur.execute("SELECT id FROM users WHERE email = ?" + self.db.lock_rows, [key]).fetchall()
-                user, refusal = self._judge(cur, key, secret, origin, now)
-                if refusal is None or type(refusal) is AuthenticationFailed:
-                    self._record(cur, key, origin, now, refusal is None)
-        else:
-            # One process: the locks above serialise; the hash is checked outside the
-            # write lock, which every debit waits on.
+        # Count, check and record one attempt per email (in every process) and per client
+        # (in this one) at a time, so parallel guesses get no more tries than the slowdown
+        # allows. The hash is checked outside any write transaction, which debits wait on.
+        with self.db.mutex("sign-in:" + key), _CLIENT_LOCKS[hash(origin) % len(_CLIENT_LOCKS)]:
+            now = self.db.clock()
             with self.db.reading() as cur:
                 user, refusal = self._judge(cur, key, secret, origin, now)
             if refusal is None or type(refusal) is AuthenticationFailed:

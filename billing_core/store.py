@@ -3,15 +3,20 @@
 `open_database(where)` picks the store from one setting: a file path or
 ":memory:" is an embedded DuckDB ledger (store_duckdb.py, the default); a
 `postgresql://` URL is a PostgreSQL server (store_postgres.py). Both give the
-same small interface, so the rules in the other modules are written once:
+same interface, so the rules in the other modules are written once; where the
+stores differ, the difference is a method here, never a test of the store's kind:
 
 - `reading()` / `writing()`: a cursor for reads, and one atomic write
   transaction (rolled back on any error; errors become BillingErrors);
-- `lock_rows`: the suffix that makes a SELECT lock what it read until the
-  transaction ends (" FOR UPDATE" on a server; empty where writes are serialised);
+- `select_for_update`: a read that holds its rows until the transaction ends
+  (row locks on a server; DuckDB's writes are serialised, so a plain read);
+- `mutex(name)`: one holder at a time across every process using the ledger;
 - ids: `next_id`, `allocate_ids`, `last_id`;
-- `insert_arrow` (bulk insert of an Arrow table) and `frame` (a read as a DataFrame);
-- the directory snapshot cache and the stamp that tells when it went stale.
+- `batch` (a batch of rows as a relation the journal's statements read),
+  `find_keys` (idempotency keys by workspace), `compact_rollups`,
+  `insert_arrow` (bulk insert of an Arrow table) and `frame` (a read as a DataFrame);
+- `decisions` (a DuckDB cursor over what a bulk decision needs to read);
+- the stamp that tells when the directory of people and workspaces changed.
 
 SQL in the other modules is written once, in the dialect both stores accept, with
 `?` placeholders (the PostgreSQL cursor translates them).
@@ -22,8 +27,10 @@ from __future__ import annotations
 import os
 import threading
 from abc import ABC, abstractmethod
-from contextlib import AbstractContextManager, nullcontext
-from datetime import UTC, datetime
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, overload
 
@@ -46,17 +53,25 @@ def is_server_url(where: str) -> bool:
     return where.startswith(("postgresql://", "postgres://"))
 
 
+KeyRef = tuple[int, str]  # (workspace_id, idempotency key): a key belongs to its workspace
+StoredKey = tuple[int, Decimal, str | None]  # (entry_id, amount, feature)
+
+
+class BatchSource(ABC):
+    """A batch of rows (an Arrow table) as a relation that statements can read."""
+
+    @abstractmethod
+    def execute(self, cur: Any, template: str, params: Sequence[object] = ()) -> None:
+        """Run `template` with `{batch}` standing for the batch's relation."""
+
+
 class Database(ABC):
     """One ledger database, shared by every thread of the process."""
-
-    kind: str  # "duckdb" | "postgresql"
-    lock_rows: str  # appended to a SELECT that must hold its rows until the commit
 
     def __init__(self, path: str, clock: Clock) -> None:
         self.path = path
         self.clock = clock
-        self._directory_lock = threading.Lock()
-        self._directory: tuple[object, object] | None = None  # (snapshot, stamp)
+        self._generation_lock = threading.Lock()
         self._local_generation = 0
 
     # ------------------------------------------------------------ transactions
@@ -67,6 +82,15 @@ class Database(ABC):
     @abstractmethod
     def writing(self) -> AbstractContextManager[Any]:
         """One atomic write transaction; rolled back on any error."""
+
+    @abstractmethod
+    def select_for_update(self, cur: Any, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+        """Inside `writing()`: the rows of `sql`, held until the transaction ends, so
+        another writer deciding on them waits for this one (and then sees its outcome)."""
+
+    @abstractmethod
+    def mutex(self, name: str) -> AbstractContextManager[None]:
+        """One holder of `name` at a time, across every process using this ledger."""
 
     # --------------------------------------------------------------------- ids
     @abstractmethod
@@ -88,6 +112,27 @@ class Database(ABC):
 
     # ------------------------------------------------------------------ bulk
     @abstractmethod
+    def batch(self, cur: Any, rows: pa.Table) -> AbstractContextManager[BatchSource]:
+        """`rows` as a relation for the statements of this write transaction."""
+
+    @abstractmethod
+    def find_keys(self, cur: Any, keys: Collection[KeyRef]) -> dict[KeyRef, StoredKey]:
+        """The stored idempotency keys among `keys`."""
+
+    @abstractmethod
+    def compact_rollups(self, since: date) -> int:
+        """Merge the daily rollup delta rows of every key from `since` on, in one
+        transaction; returns how many rows were merged away."""
+
+    @abstractmethod
+    def decisions(
+        self, cur: Any, mirror: Callable[[Any, Any], None]
+    ) -> AbstractContextManager[Any]:
+        """Inside `writing()`: a DuckDB cursor where set-based decisions (bulk ingest) can
+        read the ledger's tables: this transaction's own cursor on DuckDB; on a server, a
+        scratch DuckDB that `mirror(server_cursor, scratch_cursor)` fills first."""
+
+    @abstractmethod
     def insert_arrow(self, cur: Any, table: str, data: pa.Table) -> None:
         """Insert every row of `data` into `table` (columns matched by name)."""
 
@@ -107,25 +152,16 @@ class Database(ABC):
     # ------------------------------------------------------------- directory
     @abstractmethod
     def directory_stamp(self) -> object:
-        """What the directory snapshot must have been loaded at to be current."""
+        """What a snapshot of the directory must have been loaded at to be current."""
 
     @abstractmethod
     def bump_directory(self, cur: Any) -> None:
         """Inside a write that changes people, workspaces or memberships."""
 
     def directory_changed(self) -> None:
-        """After such a write (committed or not): drop this process's snapshot."""
-        with self._directory_lock:
+        """After such a write (committed or not): this process's snapshots are stale."""
+        with self._generation_lock:
             self._local_generation += 1
-            self._directory = None
-
-    def cached_directory(self, stamp: object) -> object | None:
-        held = self._directory
-        return held[0] if held is not None and held[1] == stamp else None
-
-    def store_directory(self, snapshot: object, stamp: object) -> None:
-        with self._directory_lock:
-            self._directory = (snapshot, stamp)
 
     # ------------------------------------------------------------- lifecycle
     @abstractmethod
@@ -134,6 +170,18 @@ class Database(ABC):
 
     @abstractmethod
     def close(self) -> None: ...
+
+
+_MUTEXES = tuple(threading.Lock() for _ in range(64))  # striped: bounded, whatever the names
+
+
+@contextmanager
+def local_mutex(*names: str) -> Iterator[None]:
+    """Hold every name's stripe in this process (taken in one order: no two callers deadlock)."""
+    with ExitStack() as stack:
+        for stripe in sorted({hash(n) % len(_MUTEXES) for n in names}):
+            stack.enter_context(_MUTEXES[stripe])
+        yield
 
 
 def insert_values(cur: Any, table: str, data: pa.Table) -> None:

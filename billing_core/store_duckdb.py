@@ -15,8 +15,9 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,8 @@ import pyarrow as pa
 from . import schema
 from .clock import Clock
 from .errors import BillingError, LedgerCorrupt, LedgerUnavailable
-from .store import ID_TABLES, Database, insert_values
+from .money import to_decimal
+from .store import ID_TABLES, BatchSource, Database, KeyRef, StoredKey, insert_values, local_mutex
 
 _VALUES_ROWS = 32  # up to this many rows go in as one INSERT … VALUES
 
@@ -97,9 +99,6 @@ def _release(key: str | None) -> None:
 class DuckDatabase(Database):
     """A DuckDB database with serialised write transactions."""
 
-    kind = "duckdb"
-    lock_rows = ""  # writes are serialised: what a write transaction reads is current
-
     def __init__(self, path: str, clock: Clock, *, create: bool = False) -> None:
         super().__init__(path, clock)
         self._claim = _claim(path)
@@ -133,7 +132,7 @@ class DuckDatabase(Database):
     def _load_ids(self) -> None:
         for table in ID_TABLES:
             # table names come from the constant tuple above, never from input
-            row = self._writer.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()  # noqa: S608
+            row = self._writer.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()
             self._next_ids[table] = int(row[0]) + 1 if row else 1
 
     # ----------------------------------------------------------------- reads
@@ -172,6 +171,14 @@ class DuckDatabase(Database):
                     raise translate(error) from None
                 raise
 
+    def select_for_update(self, cur: Any, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+        """Writes are serialised: what a write transaction reads stays current until it ends."""
+        return cur.execute(sql, list(params)).fetchall()  # type: ignore[no-any-return]
+
+    def mutex(self, name: str) -> AbstractContextManager[None]:
+        """Only this process opens the file: a lock of this process is every process's."""
+        return local_mutex(name)
+
     def next_id(self, table: str) -> int:
         return self.reserve_ids(table, 1)
 
@@ -199,6 +206,52 @@ class DuckDatabase(Database):
     def bump_directory(self, cur: Any) -> None:
         """Nothing to write: the stamp is this process's own count of changes."""
 
+    @contextmanager
+    def batch(self, cur: Any, rows: pa.Table) -> Iterator[BatchSource]:
+        """The Arrow table registered on the write cursor: statements read it in place."""
+        cur.register(_BATCH, rows)
+        try:
+            yield _Registered()
+        finally:
+            cur.unregister(_BATCH)
+
+    def find_keys(self, cur: Any, keys: Collection[KeyRef]) -> dict[KeyRef, StoredKey]:
+        """One point lookup through the key index per key, all in one statement (a list
+        filter would scan every key)."""
+        wanted = sorted(keys)
+        if not wanted:
+            return {}
+        one = (
+            "SELECT workspace_id, key, entry_id, amount, feature FROM idempotency_keys "
+            "WHERE workspace_id = ? AND key = ?"
+        )
+        rows = cur.execute(
+            " UNION ALL ".join([one] * len(wanted)), [v for ref in wanted for v in ref]
+        ).fetchall()
+        return {(int(r[0]), str(r[1])): (int(r[2]), to_decimal(r[3]), r[4]) for r in rows}
+
+    def compact_rollups(self, since: date) -> int:
+        with self.writing() as cur:
+            merged = cur.sql(
+                """
+                SELECT workspace_id, feature, day,
+                       sum(debits)::DECIMAL(18,4) AS debits, sum(credits)::DECIMAL(18,4) AS credits,
+                       sum(debit_count)::BIGINT AS debit_count,
+                       sum(credit_count)::BIGINT AS credit_count
+                FROM daily_rollups WHERE day >= ? GROUP BY 1, 2, 3 ORDER BY day, workspace_id, feature
+                """,
+                params=[since],
+            ).to_arrow_table()
+            row = cur.execute("DELETE FROM daily_rollups WHERE day >= ?", [since]).fetchone()
+            removed = int(row[0]) if row else 0
+            self.insert_arrow(cur, "daily_rollups", merged)
+        return removed - int(merged.num_rows)
+
+    @contextmanager
+    def decisions(self, cur: Any, mirror: Callable[[Any, Any], None]) -> Iterator[Any]:
+        """The ledger is DuckDB itself: decide in this very transaction, nothing to copy."""
+        yield cur
+
     def insert_arrow(self, cur: Any, table: str, data: pa.Table) -> None:
         if data.num_rows <= _VALUES_ROWS:  # registering a table costs more than binding a few rows
             insert_values(cur, table, data)
@@ -208,7 +261,7 @@ class DuckDatabase(Database):
         cur.register(name, data)
         try:
             # table and column names come from this package's code, never from input
-            cur.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {name}")  # noqa: S608
+            cur.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {name}")
         finally:
             cur.unregister(name)
 
@@ -256,6 +309,15 @@ class DuckDatabase(Database):
                     pass  # the WAL still holds everything; DuckDB replays it at the next open
                 self._con.close()
                 _release(self._claim)
+
+
+_BATCH = "journal_batch"
+
+
+class _Registered(BatchSource):
+    def execute(self, cur: Any, template: str, params: Sequence[object] = ()) -> None:
+        # the relation's name is the constant above; values are bound or read from the table
+        cur.execute(template.replace("{batch}", _BATCH), list(params))
 
 
 def translate(error: duckdb.Error) -> BillingError:

@@ -21,8 +21,9 @@ import os
 import re
 import select
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from datetime import date
 from functools import lru_cache
 from typing import Any
 
@@ -38,7 +39,8 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from . import schema, schema_postgres
 from .clock import Clock
 from .errors import BillingError, LedgerBusy, LedgerUnavailable
-from .store import Database, insert_values
+from .money import to_decimal
+from .store import BatchSource, Database, KeyRef, StoredKey, insert_values, local_mutex
 
 _COPY_ROWS = 100_000  # rows per chunk of a bulk COPY
 _VALUES_ROWS = 2_048  # up to this many rows (a debit batch) go in as one INSERT … VALUES
@@ -62,14 +64,32 @@ def safe_url(url: str) -> str:
     return f"postgresql://{user + '@' if user else ''}{host}:{port}/{name}"
 
 
-_NAMED = re.compile(r"\$([a-z_]+)")
+_TOKENS = re.compile(
+    r"""
+      (?P<quoted>'(?:[^']|'')*'|"(?:[^"]|"")*")      # a literal or a quoted name: kept
+    | (?P<comment>--[^\n]*|/\*.*?\*/)                # a comment: kept
+    | (?P<dollar>\$(?P<tag>(?:[A-Za-z_]\w*)?)\$.*?\$(?P=tag)\$)  # a dollar-quoted body: kept
+    | (?P<named>\$[A-Za-z_]\w*)                      # $name: a named parameter
+    | (?P<mark>\?)                                  # ?: a positional parameter
+    """,
+    re.VERBOSE | re.DOTALL,
+)
 
 
 @lru_cache(maxsize=1024)
 def pg_sql(query: str) -> str:
-    """DuckDB-style placeholders (`?` and `$name`) as psycopg's (`%s` and `%(name)s`)."""
-    text = query.replace("%", "%%").replace("?", "%s")
-    return _NAMED.sub(r"%(\1)s", text)
+    """DuckDB-style placeholders (`?` and `$name`) as psycopg's (`%s` and `%(name)s`); a `?`
+    or `$` inside a literal, a quoted name, a comment or a dollar-quoted body is left as it
+    is. psycopg reads `%` anywhere in the text, so every `%` is doubled."""
+
+    def swap(match: re.Match[str]) -> str:
+        if match.group("named"):
+            return f"%({match.group('named')[1:]})s"
+        if match.group("mark"):
+            return "%s"
+        return match.group(0)
+
+    return _TOKENS.sub(swap, query.replace("%", "%%"))
 
 
 class LedgerCursor(psycopg.ClientCursor[Any]):
@@ -108,8 +128,6 @@ def _check_if_suspect(conn: psycopg.Connection[Any]) -> None:
 
 
 class PostgresDatabase(Database):
-    kind = "postgresql"
-    lock_rows = " FOR UPDATE"
 
     def __init__(self, url: str, clock: Clock, *, create: bool = False) -> None:
         super().__init__(safe_url(url), clock)
@@ -180,6 +198,25 @@ class PostgresDatabase(Database):
         except (psycopg.Error, PoolTimeout) as error:
             raise translate(error, self.path) from None
 
+    def select_for_update(self, cur: Any, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+        """Row locks, held to the commit: another process deciding on these rows waits."""
+        return cur.execute(sql + " FOR UPDATE", list(params)).fetchall()  # type: ignore[no-any-return]
+
+    @contextmanager
+    def mutex(self, name: str) -> Iterator[None]:
+        """This process's lock, then the server's advisory lock of `name` on a connection of
+        its own (so every process using the ledger takes turns)."""
+        with local_mutex(name):
+            try:
+                with self._pool.connection() as conn:
+                    conn.execute("SELECT pg_advisory_lock(hashtextextended(?, 0))", [name])
+                    try:
+                        yield
+                    finally:
+                        conn.execute("SELECT pg_advisory_unlock(hashtextextended(?, 0))", [name])
+            except (psycopg.Error, PoolTimeout) as error:
+                raise translate(error, self.path) from None
+
     def _write_connection(self) -> psycopg.Connection[Any]:
         conn = getattr(self._local, "conn", None)
         if conn is None:
@@ -204,7 +241,7 @@ class PostgresDatabase(Database):
         sequence = schema_postgres.SEQUENCES[table]
         with self.reading() as cur:
             # the name comes from the constant mapping, never from input
-            row = cur.execute(f"SELECT last_value, is_called FROM {sequence}").fetchone()  # noqa: S608
+            row = cur.execute(f"SELECT last_value, is_called FROM {sequence}").fetchone()
         assert row is not None
         return int(row[0]) if row[1] else int(row[0]) - 1
 
@@ -212,6 +249,64 @@ class PostgresDatabase(Database):
         return cur.connection.pipeline()  # type: ignore[no-any-return]
 
     # ------------------------------------------------------------------- bulk
+    @contextmanager
+    def batch(self, cur: Any, rows: pa.Table) -> Iterator[BatchSource]:
+        """A few rows (a debit batch) as arrays unnested in each statement; more are copied
+        into a temporary table of this transaction first."""
+        if rows.num_rows <= _VALUES_ROWS:
+            yield _Unnested(rows)
+            return
+        definition = ", ".join(f"{f.name} {_pg_type(f.type)}" for f in rows.schema)
+        # column names and types come from the batch's schema (this package's code)
+        cur.execute(f"CREATE TEMPORARY TABLE {_BATCH} ({definition}) ON COMMIT DROP")
+        self.insert_arrow(cur, _BATCH, rows)
+        yield _Copied()
+
+    def find_keys(self, cur: Any, keys: Collection[KeyRef]) -> dict[KeyRef, StoredKey]:
+        wanted = sorted(keys)
+        if not wanted:
+            return {}
+        rows = cur.execute(
+            "SELECT workspace_id, key, entry_id, amount, feature FROM idempotency_keys "
+            "WHERE (workspace_id, key) IN (SELECT unnest(?::BIGINT[]), unnest(?::VARCHAR[]))",
+            [[w for w, _ in wanted], [k for _, k in wanted]],
+        ).fetchall()
+        return {(int(r[0]), str(r[1])): (int(r[2]), to_decimal(r[3]), r[4]) for r in rows}
+
+    def compact_rollups(self, since: date) -> int:
+        """Other processes insert rows meanwhile: delete and re-insert in one statement, so
+        exactly the rows that were deleted are the ones merged."""
+        with self.writing() as cur:
+            row = cur.execute(
+                """
+                WITH gone AS (DELETE FROM daily_rollups WHERE day >= ? RETURNING *),
+                merged AS (
+                    INSERT INTO daily_rollups
+                        (workspace_id, feature, day, debits, credits, debit_count, credit_count)
+                    SELECT workspace_id, feature, day, sum(debits), sum(credits),
+                           sum(debit_count), sum(credit_count)
+                    FROM gone GROUP BY 1, 2, 3
+                    RETURNING 1
+                )
+                SELECT (SELECT count(*) FROM gone) - (SELECT count(*) FROM merged)
+                """,
+                [since],
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    @contextmanager
+    def decisions(self, cur: Any, mirror: Callable[[Any, Any], None]) -> Iterator[Any]:
+        """A scratch in-memory DuckDB beside the server transaction, filled by `mirror`."""
+        from .store_duckdb import DuckDatabase
+
+        scratch = DuckDatabase(":memory:", self.clock)
+        try:
+            with scratch.writing() as duck:
+                mirror(cur, duck)
+                yield duck
+        finally:
+            scratch.close()
+
     def insert_arrow(self, cur: Any, table: str, data: pa.Table) -> None:
         """A batch's few rows as one INSERT; more by COPY as CSV (each value quoted, so an
         empty text stays empty and only a missing value is NULL)."""
@@ -263,6 +358,41 @@ class PostgresDatabase(Database):
 
     def close(self) -> None:
         self._pool.close()
+
+
+_BATCH = "journal_batch"
+
+
+def _pg_type(kind: pa.DataType) -> str:
+    """The column type of an Arrow type the journal's batches use."""
+    if pa.types.is_integer(kind):
+        return "BIGINT"
+    if pa.types.is_decimal(kind):
+        return "DECIMAL(18,4)"
+    if pa.types.is_timestamp(kind):
+        return "TIMESTAMP"
+    if pa.types.is_boolean(kind):
+        return "BOOLEAN"
+    return "VARCHAR"
+
+
+class _Unnested(BatchSource):
+    """The batch as `unnest` of one typed array per column, bound in each statement."""
+
+    def __init__(self, rows: pa.Table) -> None:
+        arrays = ", ".join(f"?::{_pg_type(f.type)}[]" for f in rows.schema)
+        self._sql = f"(SELECT * FROM unnest({arrays}) AS t({', '.join(rows.schema.names)}))"
+        self._params = [column.to_pylist() for column in rows.columns]
+
+    def execute(self, cur: Any, template: str, params: Sequence[object] = ()) -> None:
+        uses = template.count("{batch}")
+        # the relation is built from the batch's schema; the values are bound parameters
+        cur.execute(template.replace("{batch}", self._sql), self._params * uses + list(params))
+
+
+class _Copied(BatchSource):
+    def execute(self, cur: Any, template: str, params: Sequence[object] = ()) -> None:
+        cur.execute(template.replace("{batch}", _BATCH), list(params))
 
 
 def translate(error: Exception, where: str) -> BillingError:

@@ -78,6 +78,16 @@ _CHECKS: tuple[tuple[str, str], ...] = (
         """,
     ),
     (
+        "an entry has not exactly one movement audit row (the journal writes one with each)",
+        """
+        SELECT e.id FROM entries e
+        LEFT JOIN audit_log a ON a.subject = 'entry:' || CAST(e.id AS VARCHAR)
+             AND a.action IN ('wallet.consume', 'wallet.grant', 'wallet.top_up')
+        GROUP BY e.id HAVING count(a.id) <> 1
+        LIMIT 20
+        """,
+    ),
+    (
         "an entry id is used twice",
         "SELECT id FROM entries GROUP BY id HAVING count(*) > 1 LIMIT 20",
     ),

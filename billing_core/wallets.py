@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from . import audit
-from .access import require_admin, require_workspace, resolve_actor
+from .access import Access
+from .audit import AuditAction
 from .errors import InvalidInput
 from .group_commit import Debit, DebitWriter
-from .journal import lock_wallet, post
+from .journal import Movement, append, lock_wallet
 from .models import (
     ConsolidatedWallet,
     EntryKind,
@@ -51,24 +52,31 @@ def _parse_status(status: object) -> WalletStatus:
         raise InvalidInput("A wallet's status is either 'active' or 'inactive'.") from None
 
 
-class WalletOps:
-    db: Database
-    _debits: DebitWriter
+class Wallets:
+    """Balances and status, direct grants, and consuming credits (through group commit)."""
+
+    def __init__(self, db: Database, access: Access) -> None:
+        self.db = db
+        self.access = access
+        self._debits = DebitWriter(db)
+
+    def close(self) -> None:
+        self._debits.close()
 
     def wallet(self, actor: User, workspace_id: int) -> Wallet:
         with self.db.reading() as cur:
-            _, name = require_workspace(self.db, actor, workspace_id)
+            _, name = self.access.workspace(actor, workspace_id)
             row = cur.execute(
                 "SELECT workspace_id, ?, balance, status, updated_at FROM wallets WHERE workspace_id = ?",
                 [name, workspace_id],
             ).fetchone()
-        assert row is not None  # require_workspace found the workspace; it has a wallet
+        assert row is not None  # the access check found the workspace; it has a wallet
         return _wallet(row)
 
     def wallets(self, actor: User) -> list[WalletSummary]:
         """Every wallet the actor may see (all of them for an admin), by workspace name."""
         with self.db.reading() as cur:
-            user = resolve_actor(self.db, actor)
+            user = self.access.actor(actor)
             rows = cur.execute(
                 _WALLET_SELECT
                 + """
@@ -82,7 +90,7 @@ class WalletOps:
     def consolidated_wallet(self, actor: User) -> ConsolidatedWallet:
         """The actor's own wallets: every workspace they belong to, and the totals."""
         with self.db.reading() as cur:
-            user = resolve_actor(self.db, actor)
+            user = self.access.actor(actor)
             rows = cur.execute(
                 _WALLET_SELECT
                 + """
@@ -102,8 +110,8 @@ class WalletOps:
     def set_wallet_status(self, actor: User, workspace_id: int, status: str) -> Wallet:
         new_status = _parse_status(status)
         with self.db.writing() as cur:
-            user = require_admin(self.db, actor, "change a wallet's status")
-            require_workspace(self.db, user, workspace_id)
+            user = self.access.admin(actor, "change a wallet's status")
+            self.access.workspace(user, workspace_id)
             wallet = lock_wallet(self.db, cur, workspace_id)
             if wallet.status is not new_status:
                 at = self.db.clock()
@@ -116,7 +124,7 @@ class WalletOps:
                     cur,
                     at=at,
                     actor_id=user.id,
-                    action="wallet.status",
+                    action=AuditAction.WALLET_STATUS,
                     subject=f"wallet:{workspace_id}",
                     workspace_id=workspace_id,
                     before={"status": wallet.status.value},
@@ -132,32 +140,19 @@ class WalletOps:
         text = clean_text(description, what="description", limit=MAX_DESCRIPTION, required=True)
         assert text is not None
         with self.db.writing() as cur:
-            user = require_admin(self.db, actor, "grant credits")
-            require_workspace(self.db, user, workspace_id)
+            user = self.access.admin(actor, "grant credits")
+            self.access.workspace(user, workspace_id)
             wallet = lock_wallet(self.db, cur, workspace_id)
-            at = self.db.clock()
-            entry = post(
-                self.db,
-                cur,
-                wallet,
+            movement = Movement(
+                workspace_id=workspace_id,
                 kind=EntryKind.CREDIT,
                 amount=value,
                 description=text,
                 feature=None,
                 actor_id=user.id,
-                at=at,
+                action=AuditAction.GRANT,
             )
-            audit.record(
-                self.db,
-                cur,
-                at=at,
-                actor_id=user.id,
-                action="wallet.grant",
-                subject=f"entry:{entry.id}",
-                workspace_id=workspace_id,
-                before={"balance": str(wallet.balance)},
-                after={"balance": str(wallet.balance + value), "amount": str(value)},
-            )
+            (entry,) = append(self.db, cur, {workspace_id: wallet}, [movement], at=self.db.clock())
         return entry
 
     def consume(
@@ -181,5 +176,5 @@ class WalletOps:
         text = clean_text(description, what="description", limit=MAX_DESCRIPTION, required=True)
         key = clean_text(idempotency_key, what="idempotency key", limit=200, required=False)
         assert text is not None and feature_name is not None
-        user, _ = require_workspace(self.db, actor, workspace_id)
+        user, _ = self.access.workspace(actor, workspace_id)
         return self._debits.submit(Debit(workspace_id, value, feature_name, text, user.id, key))

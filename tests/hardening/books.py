@@ -19,6 +19,7 @@ from billing_core import Ledger, User
 ACTIONS = (
     "wallet.consume",
     "wallet.grant",
+    "wallet.top_up",
     "wallet.status",
     "request.create",
     "request.approved",
@@ -66,7 +67,8 @@ def audit_problems(ledger: Ledger) -> list[str]:
     """Every state change has exactly one audit row naming the right actor, and no more.
 
     Cross-checks the audit log against the tables it describes: one `wallet.consume` per
-    debit entry and one `wallet.grant` per direct credit (subject `entry:<id>`, same actor),
+    debit entry, one `wallet.grant` per direct credit and one `wallet.top_up` per approved
+    request's credit (subject `entry:<id>`, same actor),
     one `request.create` per request (actor = requester), one `request.<status>` per decided
     request (actor = decider), one row per user, workspace and membership.
     """
@@ -91,6 +93,12 @@ def audit_problems(ledger: Ledger) -> list[str]:
               ON a.action = 'wallet.grant' AND a.subject = 'entry:' || e.id
              AND a.actor_id = e.actor_id AND a.workspace_id = e.workspace_id
             WHERE e.kind = 'credit' AND e.request_id IS NULL
+            GROUP BY e.id HAVING count(a.id) <> 1 LIMIT 10""",
+        "approved requests' credits without exactly one wallet.top_up row by their decider": """
+            SELECT e.id FROM entries e LEFT JOIN audit_log a
+              ON a.action = 'wallet.top_up' AND a.subject = 'entry:' || e.id
+             AND a.actor_id = e.actor_id AND a.workspace_id = e.workspace_id
+            WHERE e.kind = 'credit' AND e.request_id IS NOT NULL
             GROUP BY e.id HAVING count(a.id) <> 1 LIMIT 10""",
         "wallet.consume/grant rows that name no matching entry": """
             SELECT a.id FROM audit_log a LEFT JOIN entries e

@@ -236,3 +236,27 @@ def test_another_programs_database_is_refused_and_left_untouched(postgres: Postg
         assert tables == [("customers",)]
     finally:
         postgres.server.drop_database(name)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("SELECT ? , ?", "SELECT %s , %s"),
+        ("SELECT '?' AS q, ?", "SELECT '?' AS q, %s"),
+        ("SELECT 'it''s ?' , ?", "SELECT 'it''s ?' , %s"),
+        ('SELECT "odd?name" FROM t WHERE a = ?', 'SELECT "odd?name" FROM t WHERE a = %s'),
+        ("SELECT 1 -- why?\nWHERE a = ?", "SELECT 1 -- why?\nWHERE a = %s"),
+        ("SELECT /* ? */ ?", "SELECT /* ? */ %s"),
+        ("SELECT $$ ? $$, $tag$ ?$x $tag$, ?", "SELECT $$ ? $$, $tag$ ?$x $tag$, %s"),
+        ("SELECT x LIKE '5%' AND y = $name", "SELECT x LIKE '5%%' AND y = %(name)s"),
+    ],
+)
+def test_placeholders_are_translated_outside_literals_only(query: str, expected: str) -> None:
+    from billing_core.store_postgres import pg_sql
+
+    assert pg_sql(query) == expected
+
+
+def test_a_question_mark_in_a_literal_is_data_on_the_server(url: str) -> None:
+    with billing_core.open_ledger(url) as ledger, ledger.db.reading() as cur:
+        assert cur.execute("SELECT 'why?' , ?", ["yes"]).fetchone() == ("why?", "yes")
