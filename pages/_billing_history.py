@@ -231,14 +231,13 @@ def history_section(user: User, workspace: Workspace, as_of: datetime) -> None:
         if not state["items"]:
             empty_history(filters, state)
             return
-        history_list(user, workspace.id, filters, state)
         more = state["cursor"] is not None
         with st.container(horizontal=True, vertical_alignment="center"):
             shown = f"{len(state['items']):,} transactions shown"
-            if not more:
-                st.caption(f"{shown} · that is the whole history.")
-            else:
-                st.caption(f"{shown} · scroll to the end of the list to load more.")
-                st.button("Load more", key="billing.history.more", icon=":material/expand_more:",
-                          on_click=partial(load_next_page, user, workspace.id, filters))
+            st.caption(f"{shown} · scroll to the end of the list to load more." if more
+                       else f"{shown} · that is the whole history.")
             csv_button(user, workspace, filters)
+        history_list(user, workspace.id, filters, state)
+        if more:  # for keyboards, and for a list too short to scroll
+            st.button("Load more", key="billing.history.more", icon=":material/expand_more:",
+                      on_click=partial(load_next_page, user, workspace.id, filters))

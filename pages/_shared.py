@@ -153,13 +153,11 @@ def pick_workspace(user: User, *, key: str = "billing.workspace_pick") -> Worksp
         st.info("You are not a member of any workspace yet. Ask an administrator to add you.")
         return None
     linked = _workspace_in_address(spaces)
-    remembered = next((w for w in spaces if w.id == st.session_state.get(WORKSPACE_KEY)), None)
-    shown = st.session_state.get(key)
+    shown = next((w for w in spaces if w.id == st.session_state.get(WORKSPACE_KEY)), spaces[0])
     if linked is not None and linked.id != st.session_state.get(ADDRESS_KEY):
-        st.session_state[key] = linked  # the address changed: follow it
-    elif shown not in spaces:
-        st.session_state[key] = remembered or spaces[0]
+        shown = linked  # the address changed (a link, Back or Forward): follow it
     st.session_state[ADDRESS_KEY] = linked.id if linked else None
+    st.session_state[key] = shown  # one source: the remembered choice (a pick updates it)
     choice = st.selectbox("Workspace", spaces, format_func=lambda w: w.name, key=key,
                           on_change=_picked, args=(key,))
     if choice is not None:
