@@ -133,6 +133,7 @@ _CSS = """
 .head { font-weight: 600; opacity: 0.7; }
 .row:last-child { border-bottom: none; }
 .meta { display: contents; }
+.row span { unicode-bidi: isolate; }  /* direction marks in one cell stay in that cell */
 .description, .feature { overflow-wrap: anywhere; white-space: pre-wrap; }
 .amount, .date { font-variant-numeric: tabular-nums; white-space: nowrap; }
 .amount { text-align: right; }
