@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import unicodedata
 from collections.abc import Iterable
 from decimal import Decimal
 
@@ -77,3 +79,19 @@ def csv_chunks(frames: Iterable[pd.DataFrame]) -> Iterable[bytes]:
     for frame in frames:
         yield _csv_text(frame, header=first).encode("utf-8")
         first = False
+
+
+def file_name(*parts: str | None, extension: str = "csv", limit: int = 120) -> str:
+    """A download's file name from readable parts, safe on every file system and in a
+    header: each part folded to lower-case ASCII letters, digits and hyphens (accents
+    dropped, anything else a hyphen), empty parts left out, the parts joined by `_`.
+    `file_name("Acme Research", "transactions", "debits")` is
+    `"acme-research_transactions_debits.csv"`."""
+    slugs = [_slug(part) for part in parts if part]
+    stem = "_".join(s for s in slugs if s)[:limit].strip("-_") or "export"
+    return f"{stem}.{extension}"
+
+
+def _slug(text: str) -> str:
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^a-z0-9]+", "-", folded.lower()).strip("-")

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
+
+import pandas as pd
 
 from .access import Access
 from .errors import InvalidInput
 from .journal import ENTRY_COLUMNS, row_to_transaction
-from .models import EntryKind, Page, User
+from .models import EntryKind, Page, Transaction, User
 from .store import Database
 
 MAX_PAGE = 500
@@ -119,3 +123,47 @@ class History:
         items = [row_to_transaction(r) for r in rows[:limit]]
         more = len(rows) > limit
         return Page(items=items, next_cursor=encode_cursor(items[-1].id) if more else None)
+
+    def history_frames(
+        self,
+        actor: User,
+        workspace_id: int,
+        *,
+        page_size: int = MAX_PAGE,
+        kind: EntryKind | str | None = None,
+        since: date | datetime | None = None,
+        until: date | datetime | None = None,
+        search: str | None = None,
+    ) -> Iterator[pd.DataFrame]:
+        """The whole filtered history, newest first, one frame per keyset page (for an
+        export): the same filters and access check as `history`, page after page, so
+        only one page is held at a time. Columns: id, created_at (aware UTC), type,
+        amount (a signed Decimal: credits positive, debits negative), feature,
+        description. An empty history yields one empty frame with those columns."""
+        cursor: str | None = None
+        while True:
+            page = self.history(actor, workspace_id, limit=page_size, cursor=cursor,
+                                kind=kind, since=since, until=until, search=search)
+            yield history_frame(page.items)
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+
+def signed_amount(tx: Transaction) -> Decimal:
+    """A movement as seen by the wallet: a credit adds, a debit takes away."""
+    return tx.amount if tx.kind is EntryKind.CREDIT else -tx.amount
+
+
+def history_frame(items: list[Transaction]) -> pd.DataFrame:
+    """Transactions as a tidy frame (see `History.history_frames`)."""
+    return pd.DataFrame(
+        {
+            "id": pd.Series([tx.id for tx in items], dtype="int64"),
+            "created_at": pd.Series([tx.created_at for tx in items], dtype="datetime64[us, UTC]"),
+            "type": pd.Series([tx.kind.value for tx in items], dtype=object),
+            "amount": pd.Series([signed_amount(tx) for tx in items], dtype=object),
+            "feature": pd.Series([tx.feature for tx in items], dtype=object),
+            "description": pd.Series([tx.description for tx in items], dtype=object),
+        }
+    )

@@ -10,6 +10,7 @@ call to its service, where it is documented.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, datetime
 
 import pandas as pd
@@ -196,6 +197,21 @@ class Ledger:
             since=since,
             until=until,
             search=search,
+        )
+
+    def history_frames(
+        self,
+        actor: User,
+        workspace_id: int,
+        *,
+        page_size: int = 500,
+        kind: EntryKind | str | None = None,
+        since: date | datetime | None = None,
+        until: date | datetime | None = None,
+        search: str | None = None,
+    ) -> Iterator[pd.DataFrame]:
+        return self._history.history_frames(
+            actor, workspace_id, page_size=page_size, kind=kind, since=since, until=until, search=search
         )
 
     # analytics.py

@@ -5,6 +5,8 @@ Amounts arrive as exact Decimals; they are cast to float here only to be drawn.
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import altair as alt
 import pandas as pd
 
@@ -21,24 +23,88 @@ def _drawable(frame: pd.DataFrame, *money: str) -> pd.DataFrame:
     return out
 
 
-TIME_UNITS = {"day": "yearmonthdate", "week": "yearweek", "month": "yearmonth"}
+# Bars over time sit in one slot per period (a band scale), so a day with no spend keeps
+# its place and a bar's width follows the number of periods, never the range's length:
+# up to FEW_PERIODS they keep a fixed width (one month by month is one bar, not a bar
+# across the axis); beyond MANY_PERIODS they fill their slot and read as a stepped area
+# (90 days by day on a phone), each still hoverable; in between, slots with a gap.
+FEW_PERIODS, MANY_PERIODS = 6, 45
+FEW_BAR_WIDTH = 36  # pixels
+AXIS_LABELS = 8  # at most, so they fit a phone
+LABEL_FORMATS = {"day": "%b %d", "week": "%b %d", "month": "%b %Y"}
+PERIOD_NAMES = {"day": "%a %Y-%m-%d", "week": "week of %Y-%m-%d", "month": "%B %Y"}
+SPEND_LEGEND = alt.Legend(orient="bottom", columns=2, labelLimit=160)
+FLOW_LABELS = "datum.label == 'credit' ? 'Credits (drawn up)' : 'Debits (drawn down)'"
+
+
+def period_start(day: date, granularity: str) -> date:
+    """The first day of the period holding `day` (weeks start on Monday, as in billing_core)."""
+    if granularity == "week":
+        return day - timedelta(days=day.weekday())
+    if granularity == "month":
+        return day.replace(day=1)
+    return day
+
+
+def periods(granularity: str, first: date, last: date) -> list[date]:
+    """Every period from the one holding `first` to the one holding `last`."""
+    out, day = [], period_start(first, granularity)
+    while day <= last:
+        out.append(day)
+        if granularity == "month":
+            day = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+        else:
+            day += timedelta(days=7 if granularity == "week" else 1)
+    return out
+
+
+def _with_slots(data: pd.DataFrame, granularity: str) -> pd.DataFrame:
+    """`slot` (the period's first day, ISO: the band's value) and `when` (its name for
+    a tooltip) from the `period` column."""
+    days = pd.to_datetime(data["period"])
+    return data.assign(slot=days.dt.strftime("%Y-%m-%d"),
+                       when=days.dt.strftime(PERIOD_NAMES[granularity]))
+
+
+def time_slots(
+    data: pd.DataFrame, granularity: str, start: date | None = None, end: date | None = None
+) -> tuple[alt.X, dict[str, object]]:
+    """The x encoding (one band per period from `start` to `end`, or over the data's own
+    periods) and the bar mark's settings for that many periods."""
+    days = pd.to_datetime(data["period"]).dt.date
+    first, last = start or days.min(), end or days.max()
+    known = isinstance(first, date) and isinstance(last, date)  # NaT for an empty frame
+    slots = [d.isoformat() for d in periods(granularity, first, last)] if known else []
+    step = max(1, -(-len(slots) // AXIS_LABELS))
+    fmt = LABEL_FORMATS[granularity]
+    dense = len(slots) > MANY_PERIODS
+    x = alt.X(
+        "slot:O",
+        title=None,
+        scale=alt.Scale(domain=slots, paddingInner=0 if dense else 0.2, paddingOuter=0.1),
+        axis=alt.Axis(values=slots[::step], labelExpr=f"utcFormat(toDate(datum.value), '{fmt}')",
+                      labelAngle=0, labelOverlap=True, ticks=not dense),
+    )
+    mark: dict[str, object] = {"width": FEW_BAR_WIDTH} if len(slots) <= FEW_PERIODS else {}
+    return x, mark
 
 
 def _spend_bars(
-    frame: pd.DataFrame, granularity: str, field: str, title: str, *extra: alt.Tooltip
+    frame: pd.DataFrame, granularity: str, field: str, title: str, *extra: alt.Tooltip,
+    start: date | None = None, end: date | None = None,
 ) -> alt.Chart:
     """Spend per period as bars stacked by `field` (feature or workspace)."""
-    data = _drawable(frame, "spent")
-    unit = TIME_UNITS[granularity]
+    data = _with_slots(_drawable(frame, "spent"), granularity)
+    x, mark = time_slots(data, granularity, start, end)
     return (
         alt.Chart(data)
-        .mark_bar()
+        .mark_bar(**mark)
         .encode(
-            x=alt.X(f"{unit}(period):T", title=None),
+            x=x,
             y=alt.Y("sum(spent):Q", title="en-credits spent", stack="zero"),
-            color=alt.Color(f"{field}:N", title=title),
+            color=alt.Color(f"{field}:N", title=title, legend=SPEND_LEGEND),
             tooltip=[
-                alt.Tooltip(f"{unit}(period):T", title="Period"),
+                alt.Tooltip("when:N", title="Period"),
                 alt.Tooltip(f"{field}:N", title=title),
                 alt.Tooltip("sum(spent):Q", title="Spent", format=CREDITS_FORMAT),
                 *extra,
@@ -48,14 +114,21 @@ def _spend_bars(
     )
 
 
-def spend_by_feature(frame: pd.DataFrame, granularity: str = "day") -> alt.Chart:
+def spend_by_feature(
+    frame: pd.DataFrame, granularity: str = "day", *, start: date | None = None,
+    end: date | None = None,
+) -> alt.Chart:
     return _spend_bars(
-        frame, granularity, "feature", "Feature", alt.Tooltip("sum(uses):Q", title="Uses")
+        frame, granularity, "feature", "Feature", alt.Tooltip("sum(uses):Q", title="Uses"),
+        start=start, end=end,
     )
 
 
-def spend_by_workspace(frame: pd.DataFrame, granularity: str = "day") -> alt.Chart:
-    return _spend_bars(frame, granularity, "workspace", "Workspace")
+def spend_by_workspace(
+    frame: pd.DataFrame, granularity: str = "day", *, start: date | None = None,
+    end: date | None = None,
+) -> alt.Chart:
+    return _spend_bars(frame, granularity, "workspace", "Workspace", start=start, end=end)
 
 
 def workspace_totals(frame: pd.DataFrame) -> alt.Chart:
@@ -76,23 +149,28 @@ def workspace_totals(frame: pd.DataFrame) -> alt.Chart:
     )
 
 
-def credits_vs_debits(frame: pd.DataFrame, granularity: str = "day") -> alt.Chart:
-    data = _drawable(frame, "amount")
-    unit = TIME_UNITS[granularity]
+def credits_vs_debits(
+    frame: pd.DataFrame, granularity: str = "day", *, start: date | None = None,
+    end: date | None = None,
+) -> alt.Chart:
+    """Credits up, debits down, one slot per period (readable at any number of periods)."""
+    data = _with_slots(_drawable(frame, "amount"), granularity)
+    data["drawn"] = data["amount"].where(data["kind"] == "credit", -data["amount"])
+    x, mark = time_slots(data, granularity, start, end)
     return (
         alt.Chart(data)
-        .mark_bar()
+        .mark_bar(**mark)
         .encode(
-            x=alt.X(f"{unit}(period):T", title=None),
-            xOffset="kind:N",
-            y=alt.Y("amount:Q", title="en-credits"),
+            x=x,
+            y=alt.Y("drawn:Q", title="en-credits"),
             color=alt.Color(
                 "kind:N",
                 title="Type",
                 scale=alt.Scale(domain=["credit", "debit"], range=["#2e7d32", "#c62828"]),
+                legend=alt.Legend(orient="bottom", labelExpr=FLOW_LABELS),
             ),
             tooltip=[
-                alt.Tooltip(f"{unit}(period):T", title="Period"),
+                alt.Tooltip("when:N", title="Period"),
                 alt.Tooltip("kind:N", title="Type"),
                 alt.Tooltip("amount:Q", title="Amount", format=CREDITS_FORMAT),
             ],

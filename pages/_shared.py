@@ -25,6 +25,7 @@ from billing_core.export import csv_bytes
 T = TypeVar("T")
 USER_KEY = "billing.user_id"
 WORKSPACE_KEY = "billing.workspace_id"
+ADDRESS_KEY = "billing.workspace_in_address"  # the ?workspace= last followed
 
 
 @st.cache_resource(show_spinner=False)
@@ -125,25 +126,47 @@ def credits(amount: object) -> str:
     return billing_core.format_credits(amount if isinstance(amount, Decimal) else Decimal(str(amount)))
 
 
+def _workspace_in_address(spaces: list[Workspace]) -> Workspace | None:
+    """The workspace `?workspace=ID` names, if the user may see it."""
+    wanted = st.query_params.get("workspace")
+    return next((w for w in spaces if wanted is not None and str(w.id) == wanted), None)
+
+
+def _picked(key: str) -> None:
+    """The reader picked a workspace: remember it; an address that names a workspace
+    (a link brought the reader here) is kept true to the choice."""
+    choice = st.session_state.get(key)
+    if not isinstance(choice, Workspace):
+        return
+    st.session_state[WORKSPACE_KEY] = choice.id
+    if "workspace" in st.query_params:
+        st.query_params["workspace"] = str(choice.id)
+        st.session_state[ADDRESS_KEY] = choice.id
+
+
 def pick_workspace(user: User, *, key: str = "billing.workspace_pick") -> Workspace | None:
     """A picker over the workspaces the user may see; remembers the choice and honours
-    `?workspace=ID` (billing_core still checks access on every call)."""
+    `?workspace=ID` (billing_core still checks access on every call).
+
+    Drawing the page never writes the address: every write adds a browser history entry,
+    so Back would land on the same page. A link's `?workspace=` is followed when it
+    changes (a new link, or Back/Forward to an entry that names another workspace); a
+    pick rewrites it only when the address already names a workspace."""
     ledger = get_ledger()
     spaces = ledger.workspaces(user)
     if not spaces:
         st.info("You are not a member of any workspace yet. Ask an administrator to add you.")
         return None
-    wanted = st.query_params.get("workspace") or st.session_state.get(WORKSPACE_KEY)
-    ids = [w.id for w in spaces]
-    index = 0
-    if wanted is not None and str(wanted).isdigit() and int(wanted) in ids:
-        index = ids.index(int(wanted))
-    choice = st.selectbox(
-        "Workspace", spaces, index=index, format_func=lambda w: w.name, key=key
-    )
+    linked = _workspace_in_address(spaces)
+    shown = next((w for w in spaces if w.id == st.session_state.get(WORKSPACE_KEY)), spaces[0])
+    if linked is not None and linked.id != st.session_state.get(ADDRESS_KEY):
+        shown = linked  # the address changed (a link, Back or Forward): follow it
+    st.session_state[ADDRESS_KEY] = linked.id if linked else None
+    st.session_state[key] = shown  # one source: the remembered choice (a pick updates it)
+    choice = st.selectbox("Workspace", spaces, format_func=lambda w: w.name, key=key,
+                          on_change=_picked, args=(key,))
     if choice is not None:
         st.session_state[WORKSPACE_KEY] = choice.id
-        st.query_params["workspace"] = str(choice.id)
     return choice
 
 
@@ -294,43 +317,3 @@ def sso_configured() -> bool:
         return "auth" in st.secrets
     except FileNotFoundError:  # no secrets file at all, or one that cannot be read
         return False
-
-
-_SENTINEL_JS = """
-export default function ({ data, parentElement, setTriggerValue }) {
-  const sentinel = parentElement.querySelector(".sentinel");
-  if (!sentinel || !data || !data.armed) return;
-  let sent = false;
-  const observer = new IntersectionObserver((entries) => {
-    if (!sent && entries.some((entry) => entry.isIntersecting)) {
-      sent = true;
-      setTriggerValue("reached", data.token);
-    }
-  });
-  observer.observe(sentinel);
-  return () => observer.disconnect();
-}
-"""
-
-_scroll_sentinel = st.components.v2.component(
-    "billing_scroll_sentinel",
-    html='<div class="sentinel" aria-hidden="true"></div>',
-    css=".sentinel { height: 1px; }",
-    js=_SENTINEL_JS,
-)
-
-
-def end_of_list_reached(
-    key: str, token: int, *, armed: bool, on_reached: Callable[[], None] | None = None
-) -> bool:
-    """Mount an invisible marker at the end of a scrolling list (Streamlit's components v2,
-    an IntersectionObserver in a few lines of JavaScript). When it scrolls into view it sends
-    `token` back once: `on_reached` runs before the next run, where `st.session_state[key]`
-    holds `{"reached": token}`, and the call returns True in that run. Pass the list's
-    length as `token`, so a late signal about a shorter list can be told apart."""
-    result = _scroll_sentinel(
-        key=key,
-        data={"token": token, "armed": armed},
-        on_reached_change=on_reached or (lambda: None),
-    )
-    return armed and result.reached == token

@@ -52,6 +52,7 @@ OPERATIONS: dict[str, Op] = {
     "find_workspace": Op(lambda lg, a, c: lg.find_workspace(a, "Acme"), MEMBER_OPS),
     "members": Op(lambda lg, a, c: lg.members(a, c["acme"]), MEMBER_OPS),
     "history": Op(lambda lg, a, c: lg.history(a, c["acme"], search="use"), MEMBER_OPS),
+    "history_frames": Op(lambda lg, a, c: list(lg.history_frames(a, c["acme"], search="use")), MEMBER_OPS),
     "consume": Op(lambda lg, a, c: lg.consume(a, c["acme"], "1", feature="AI", description="x"), MEMBER_OPS),
     "request_credits": Op(lambda lg, a, c: lg.request_credits(a, c["acme"], "5"), MEMBER_OPS),
     "credit_request": Op(lambda lg, a, c: lg.credit_request(a, c["request"]()), MEMBER_OPS),

@@ -6,11 +6,17 @@ Acme Research (id 1) is Alan's first workspace; Hooli Data (6) is inactive; Umbr
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+from datetime import date, datetime, time
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
+import pandas as pd
 import pytest
 
-from billing_core import InvalidAmount, Ledger, RequestStatus, parse_amount
+from billing_core import InvalidAmount, Ledger, RequestStatus, Workspace, parse_amount
 from pages._shared import plain
 
 ACME, UMBRELLA, HOOLI = 1, 5, 6
@@ -27,11 +33,21 @@ def billing(app_as, email: str, **query: str):
     return at
 
 
-def history_rows(at):
-    """The transaction history table (the first dataframe on the page)."""
-    frame = at.dataframe[0].value
-    assert list(frame.columns) == ["Amount", "Type", "Description", "Feature", "Date"]
-    return frame
+def history_list(at) -> dict | None:
+    """What the transaction list component was given (None when it is not drawn)."""
+    lists = [e for e in at.get("bidi_component")
+             if e.proto.component_name.endswith("billing_transaction_list")]
+    return json.loads(lists[0].proto.json) if lists else None
+
+
+def history_rows(at) -> pd.DataFrame:
+    """The rows of the transaction history, as the list draws them."""
+    drawn = history_list(at)
+    assert drawn is not None
+    assert drawn["columns"][:4] == ["Amount", "Type", "Description", "Feature"]
+    assert drawn["columns"][4].startswith("Date (")
+    columns = ["Amount", "kind", "Type", "Description", "Feature", "Date"]
+    return pd.DataFrame(drawn["rows"], columns=columns).drop(columns="kind")
 
 
 def shown(at) -> str:
@@ -205,7 +221,7 @@ def test_no_match_shows_an_empty_state(app_as):
     at.text_input(key="billing.history.search").input("no such transaction at all").run()
     assert not at.exception
     assert "No transactions match these filters." in [i.value for i in at.info]
-    assert all("Type" not in d.value.columns for d in at.dataframe)
+    assert history_list(at) is None
 
 
 def test_a_new_workspace_shows_empty_states(app_as, app_ledger: Ledger):
@@ -248,7 +264,7 @@ def test_requests_are_grouped_by_status_with_counts(app_as, app_ledger: Ledger):
                               ("Cancelled", RequestStatus.CANCELLED)]
     ]
     assert [t.label for t in at.tabs] == expected
-    decided = [d.value for d in at.dataframe][1:]  # the first is the history
+    decided = [d.value for d in at.dataframe]  # the history is a list, not a dataframe
     assert len(decided) == 3  # approved, rejected and cancelled: tables
     assert {"Asked by", "Decided by", "Decision note"} <= set(decided[0].columns)
 
@@ -344,3 +360,136 @@ def test_history_csv_download_is_offered(app_as):
     downloads = at.get("download_button")
     assert len(downloads) == 1
     assert downloads[0].proto.label == "Download CSV"
+
+
+# --- the CSV of the whole filtered history ----------------------------------------------
+
+
+def csv_rows(data: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
+
+
+def test_history_csv_is_the_whole_filtered_history_not_the_rows_loaded(app_ledger: Ledger):
+    from pages._billing_history import HistoryFilters, history_csv
+
+    alan = app_ledger.user_by_email("alan@example.com")
+    tokyo = ZoneInfo("Asia/Tokyo")
+    debits = [tx for frame in app_ledger.history_frames(alan, ACME, kind="debit")
+              for tx in frame.itertuples()]
+    assert len(debits) > 500  # far more than a page
+    header, *body = csv_rows(history_csv(app_ledger, alan, ACME, HistoryFilters(kind="debit"), tokyo))
+    assert header == ["id", "date (Asia/Tokyo)", "type", "amount", "feature", "description"]
+    assert [int(r[0]) for r in body] == [tx.id for tx in debits]
+    assert {r[2] for r in body} == {"debit"}
+    assert [Decimal(r[3]) for r in body] == [tx.amount for tx in debits]  # a signed number
+    assert all(Decimal(r[3]) < 0 for r in body)
+    newest = app_ledger.history(alan, ACME, limit=1, kind="debit").items[0]
+    assert body[0][1] == newest.created_at.astimezone(tokyo).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def test_history_csv_keeps_hostile_descriptions_inert(app_ledger: Ledger):
+    from pages._billing_history import HistoryFilters, history_csv
+
+    alan = app_ledger.user_by_email("alan@example.com")
+    app_ledger.consume(alan, ACME, "1", feature="=cmd|' /C calc'!A0", description="+SUM(A1:A9)")
+    header, first, *_ = csv_rows(history_csv(app_ledger, alan, ACME, HistoryFilters(), ZoneInfo("UTC")))
+    assert first[3:] == ["-1.0000", "'=cmd|' /C calc'!A0", "'+SUM(A1:A9)"]
+
+
+@pytest.mark.parametrize(("filters", "name"), [
+    ({}, "acme-research_transactions.csv"),
+    ({"kind": "debit", "days": (date(2026, 11, 1), date(2026, 11, 27))},
+     "acme-research_transactions_debits_2026-11-01_2026-11-27.csv"),
+    ({"kind": "credit", "days": (date(2026, 11, 1),), "search": "Top-up"},
+     "acme-research_transactions_credits_from-2026-11-01_search-top-up.csv"),
+])
+def test_history_csv_is_named_after_the_workspace_and_the_filters(filters: dict, name: str):
+    from pages._billing_history import HistoryFilters, csv_name
+
+    zone = ZoneInfo("Asia/Tokyo")
+    days = filters.get("days", ())
+    chosen = HistoryFilters(
+        kind=filters.get("kind"),
+        since=datetime.combine(days[0], time(), zone) if days else None,
+        until=datetime.combine(days[-1], time.max, zone) if len(days) == 2 else None,
+        search=filters.get("search"),
+    )
+    assert csv_name(Workspace(ACME, "Acme Research"), chosen) == name
+
+
+def test_the_csv_is_built_only_when_the_button_is_clicked(app_as):
+    at = billing(app_as, "alan@example.com")
+    (button,) = at.get("download_button")
+    assert button.proto.label == "Download CSV"
+    assert button.proto.deferred_file_id and not button.proto.url  # a callable, not bytes
+
+
+# --- the workspace picker and the address (browser history) -----------------------------
+
+
+def test_drawing_the_page_never_writes_the_address(app_as):
+    at = billing(app_as, "alan@example.com")  # every write would add a browser history entry
+    assert "workspace" not in at.query_params
+    at.button(key="billing.history.more").click().run()
+    assert "workspace" not in at.query_params
+
+
+def test_picking_a_workspace_on_a_plain_address_leaves_the_address_alone(app_as):
+    at = billing(app_as, "alan@example.com")
+    at.selectbox(key="billing.workspace_pick").select_index(1).run()
+    assert not at.exception
+    assert at.metric[0].label == "Available balance"
+    assert any("Inactive" in m.value for m in at.markdown)  # Hooli Data
+    assert "workspace" not in at.query_params
+
+
+def test_picking_a_workspace_keeps_a_linked_address_true(app_as):
+    at = billing(app_as, "alan@example.com", workspace=str(HOOLI))
+    at.selectbox(key="billing.workspace_pick").select_index(0).run()
+    assert at.selectbox[0].value.name == "Acme Research"
+    assert at.query_params["workspace"] == str(ACME)
+
+
+def test_back_to_an_address_naming_another_workspace_shows_it(app_as):
+    at = billing(app_as, "alan@example.com", workspace=str(HOOLI))
+    at.selectbox(key="billing.workspace_pick").select_index(0).run()  # the address now says 1
+    at.query_params["workspace"] = str(HOOLI)  # Back: the browser restores ?workspace=6
+    at.run()
+    assert at.selectbox[0].value.name == "Hooli Data"
+    at.run()  # and it stays there on the next run
+    assert at.selectbox[0].value.name == "Hooli Data"
+
+
+# --- each section behind its own error boundary -----------------------------------------
+
+
+def broken(*args, **kwargs):
+    raise RuntimeError("a bug")
+
+
+@pytest.mark.parametrize(("section", "target"), [
+    ("wallet", "billing_core.models.Wallet.blocked_reason"),
+    ("credit requests", "pages._shared.local_time"),
+    ("spend", "pages._charts.spend_by_feature"),
+    ("transaction history", "pages._billing_history.shown_row"),
+])
+def test_a_bug_in_one_section_is_one_sentence_and_the_rest_still_draws(
+    app_as, monkeypatch, section: str, target: str
+):
+    import pages._billing_history  # noqa: F401 - bound its imports before the patch
+    from pages._shared import PAGE_ERRORS_VARIABLE
+
+    monkeypatch.delenv(PAGE_ERRORS_VARIABLE)
+    monkeypatch.setattr(target, property(broken) if target.endswith("reason") else broken)
+    at = app_as("alan@example.com")
+    at.run()
+    assert not at.exception
+    errors = [e.value for e in at.error if "could not be shown" in e.value]
+    assert len(errors) == 1 and f"({section})" in errors[0]
+    drawn = {  # the other sections are all there (the broken one may be partly drawn)
+        "wallet": "Available balance" in [m.label for m in at.metric],
+        "transaction history": history_list(at) is not None,
+        "spend": bool(at.get("vega_lite_chart")),
+        "credit requests": bool(at.tabs),
+    }
+    assert all(shown for name, shown in drawn.items() if name != section)

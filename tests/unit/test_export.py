@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from billing_core.export import csv_bytes, csv_chunks, inert
+from billing_core.export import csv_bytes, csv_chunks, file_name, inert
 
 HOSTILE = ["=HYPERLINK(\"http://evil\")", "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx"]
 
@@ -44,3 +44,23 @@ def test_a_hostile_column_name_is_quoted_too():
 def test_chunks_write_the_header_once():
     parts = [pd.DataFrame({"a": ["=x"]}), pd.DataFrame({"a": ["y"]})]
     assert rows(b"".join(csv_chunks(parts))) == [["a"], ["'=x"], ["y"]]
+
+
+@pytest.mark.parametrize(
+    ("parts", "name"),
+    [
+        (("Acme Research", "transactions", "debits", "2026-11-01", "2026-11-27"),
+         "acme-research_transactions_debits_2026-11-01_2026-11-27.csv"),
+        (("Acme Research", "transactions"), "acme-research_transactions.csv"),
+        (("Café Ünïcode", None, "", "search =HYPERLINK(x)"), "cafe-unicode_search-hyperlink-x.csv"),
+        (("../../etc/passwd", "a\r\nb\"c"), "etc-passwd_a-b-c.csv"),
+        (("日本語", "\u202eexe.live"), "exe-live.csv"),
+        (("***",), "export.csv"),
+    ],
+)
+def test_a_file_name_is_a_safe_slug_of_its_parts(parts: tuple, name: str):
+    assert file_name(*parts) == name
+
+
+def test_a_long_file_name_is_cut():
+    assert len(file_name("x" * 500, "transactions")) <= 120 + len(".csv")

@@ -2,10 +2,11 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+import pandas as pd
 import pyarrow as pa
 import pytest
 
-from billing_core import EntryKind, InvalidInput, Ledger
+from billing_core import EntryKind, InvalidInput, Ledger, PermissionDenied
 from tests.conftest import FakeClock, fund
 
 
@@ -137,3 +138,35 @@ def test_windowed_pages_match_a_full_scan_for_busy_and_rare_workspaces(ledger: L
                 break
             cursor = page.next_cursor
         assert seen == expected
+
+
+def test_history_frames_stream_the_whole_filtered_history_a_page_at_a_time(clocked: tuple) -> None:
+    ledger, clock = clocked
+    _, member, space = setup_history(ledger, clock, 120)
+    frames = list(ledger.history_frames(member, space.id, page_size=25, search="exports"))
+    assert [len(f) for f in frames] == [25, 25, 10]  # never more than a page held at once
+    whole = pd.concat(frames, ignore_index=True)
+    expected = ledger.history(member, space.id, limit=500, search="exports").items
+    assert list(whole["id"]) == [t.id for t in expected]  # newest first, same filter
+    assert list(whole.columns) == ["id", "created_at", "type", "amount", "feature", "description"]
+    assert set(whole["type"]) == {"debit"} and set(whole["feature"]) == {"Exports"}
+    assert all(isinstance(a, Decimal) and a < 0 for a in whole["amount"])
+    assert list(whole["amount"]) == [-t.amount for t in expected]
+    assert str(whole["created_at"].dtype) == "datetime64[us, UTC]"
+
+
+def test_history_frames_sign_credits_up_and_debits_down(ledger: Ledger, people: dict) -> None:
+    fund(ledger, people["admin"], people["acme"].id, "10.5")
+    ledger.consume(people["alice"], people["acme"].id, "0.25", feature="AI", description="x")
+    (frame,) = ledger.history_frames(people["alice"], people["acme"].id)
+    assert list(frame["amount"]) == [Decimal("-0.2500"), Decimal("10.5000")]
+    assert list(frame["type"]) == ["debit", "credit"]
+
+
+def test_history_frames_check_access_and_filters_like_history(ledger: Ledger, people: dict) -> None:
+    with pytest.raises(PermissionDenied):
+        next(ledger.history_frames(people["bob"], people["acme"].id))
+    with pytest.raises(InvalidInput):
+        next(ledger.history_frames(people["alice"], people["acme"].id, kind="refund"))
+    (empty,) = ledger.history_frames(people["alice"], people["acme"].id)
+    assert empty.empty and list(empty.columns)[:4] == ["id", "created_at", "type", "amount"]
