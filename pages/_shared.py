@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
+import string
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -19,8 +21,9 @@ import pandas as pd
 import streamlit as st
 
 import billing_core
-from billing_core import BillingError, Ledger, User, Workspace
+from billing_core import BillingError, Ledger, User, WalletHealth, WalletStatus, Workspace
 from billing_core.export import csv_bytes
+from billing_core.text import visible
 
 T = TypeVar("T")
 USER_KEY = "billing.user_id"
@@ -144,14 +147,45 @@ def pick_workspace(user: User, *, key: str = "billing.workspace_pick") -> Worksp
 
 # --- helpers for the admin and analytics pages -------------------------------------------
 
-_MARKDOWN_SPECIAL = frozenset("\\`*_{}[]()<>#+-.!|~:$=")
+_MARKDOWN_SPECIAL = frozenset(string.punctuation)  # CommonMark lets a backslash escape each
+_WORD_JOINER = "\u2060"  # invisible and unbreakable: splits a pattern without a visible trace
+# What Streamlit's markdown rewrites even when every character is escaped (it transforms
+# the parsed text): bare URLs and emails become links, `:streamlit:` and `:material_x:`
+# images, and `->`, `--`, `>=`, `<=`, `~=` arrows and signs. A word joiner at these
+# points keeps the words as they read and stops the rewrite.
+_LINK_START = re.compile(r"(?i)(https?(?=://)|www(?=\.))")
+_IMAGE_START = re.compile(r":(?=streamlit:|material_)")
+_SIGN_MIDDLE = re.compile(r"(?<=[-<>~])(?=[->=])")
 
 
-def plain(text: object) -> str:
-    """User text made inert for st.markdown: every markup character backslash-escaped,
-    whitespace runs (newlines too) collapsed. Never pass user text to markdown without it."""
-    value = " ".join(str(text).split())
-    return "".join(f"\\{c}" if c in _MARKDOWN_SPECIAL else c for c in value)
+def visible_text(text: object) -> str:
+    """User text for an element that draws text as it is (st.text, tables, pickers, chart
+    labels): hidden characters (a right-to-left override, a zero-width space) shown as
+    their code points, `<U+202E>`."""
+    return visible(str(text))
+
+
+def _defused(text: str) -> str:
+    """`text` with a word joiner wherever Streamlit would make a link, an image or a sign."""
+    text = _LINK_START.sub(lambda m: m.group(0) + _WORD_JOINER, text)
+    text = _IMAGE_START.sub(":" + _WORD_JOINER, text).replace("@", _WORD_JOINER + "@")
+    return _SIGN_MIDDLE.sub(_WORD_JOINER, text)
+
+
+def plain(text: object, *, escape: frozenset[str] = _MARKDOWN_SPECIAL) -> str:
+    """User text made inert for anything Streamlit draws as markdown (st.markdown,
+    st.caption, st.error and the other alerts, st.toast, labels): hidden characters shown
+    as code points, whitespace runs (newlines too) collapsed, every ASCII punctuation
+    character backslash-escaped (no emphasis, links, colours, KaTeX, HTML, directives) and
+    a word joiner where Streamlit would still make a link or an icon of the text. Never
+    pass user text to markdown without it."""
+    value = _defused(" ".join(visible_text(text).split()))
+    return "".join(f"\\{c}" if c in escape else c for c in value)
+
+
+def badge_label(text: object) -> str:
+    """`plain` for st.badge, which escapes square brackets itself."""
+    return plain(text, escape=_MARKDOWN_SPECIAL - {"[", "]"})
 
 
 def ago(moment: datetime | None) -> str:
@@ -197,63 +231,46 @@ def figure(amount: object) -> str:
     return billing_core.format_credits(value, unit=False)
 
 
-LOW_BALANCE_DAYS = 14
 HEALTH_COLOURS = {  # row backgrounds for the wallet tables; "OK" stays plain
-    "Zero balance": "rgba(198, 40, 40, 0.16)",
-    "Low balance": "rgba(239, 108, 0, 0.18)",
-    "Inactive": "rgba(158, 158, 158, 0.18)",
+    WalletHealth.ZERO_BALANCE.value: "rgba(198, 40, 40, 0.16)",
+    WalletHealth.LOW_BALANCE.value: "rgba(239, 108, 0, 0.18)",
+    WalletHealth.INACTIVE.value: "rgba(158, 158, 158, 0.18)",
 }
+NEVER = "never"  # no run-out date: nothing spent lately (or too little to matter)
+INACTIVE = "inactive"  # no run-out date: an inactive wallet spends nothing
 
 
-def _health(balance: object, status: str, days_left: int | None, low_days: int) -> str:
-    if balance <= 0:  # type: ignore[operator]
-        return "Zero balance"
-    if status == "inactive":
-        return "Inactive"
-    if days_left is not None and days_left <= low_days:
-        return "Low balance"
-    return "OK"
-
-
-def with_health(
-    overview: pd.DataFrame, today: date, low_days: int = LOW_BALANCE_DAYS
-) -> pd.DataFrame:
-    """wallet_overview's frame plus `days_left` and `health`: Zero balance, Inactive,
-    Low balance (runs out within `low_days`) or OK, for highlighting."""
-    frame = overview.copy()
-    days_left = [None if d is None else (d - today).days for d in frame["runs_out_on"]]
-    frame["days_left"] = pd.Series(days_left, index=frame.index, dtype="Int64")
-    frame["health"] = pd.Series(
-        [
-            _health(b, s, d, low_days)
-            for b, s, d in zip(frame["balance"], frame["status"], days_left, strict=True)
-        ],
-        index=frame.index,
-        dtype=str,
-    )
-    return frame
+def no_run_out(status: object) -> str:
+    """What a missing run-out date means for a wallet of this status."""
+    return INACTIVE if str(status) == WalletStatus.INACTIVE.value else NEVER
 
 
 def wallet_table(frame: pd.DataFrame, days: int = 30) -> pd.DataFrame:
-    """with_health's frame as a table to show: readable headers, floats for display."""
+    """wallet_overview's frame as a table to show: the columns a reader needs first
+    (workspace, health, balance, when it runs out) on the left, so they stay on screen
+    at phone width; readable headers; floats for display; a missing run-out date says
+    why ("never", "inactive")."""
     return pd.DataFrame(
         {
-            "Workspace": frame["workspace"],
-            "Status": frame["status"],
-            "Balance": frame["balance"].astype(float),
-            f"{days}-day spend": frame["spent"].astype(float),
-            "Per day": frame["per_day"].astype(float),
-            "Runs out on": [None if d is None else str(d) for d in frame["runs_out_on"]],
-            "Days left": frame["days_left"],
-            "Pending": frame["pending"].astype(float),
+            "Workspace": frame["workspace"].map(visible_text),
             "Health": frame["health"],
+            "Balance": frame["balance"].astype(float),
+            "Runs out on": [
+                no_run_out(s) if d is None else str(d)
+                for d, s in zip(frame["runs_out_on"], frame["status"], strict=True)
+            ],
+            "Days left": frame["days_left"],
+            "Per day": frame["per_day"].astype(float),
+            f"{days}-day spend": frame["spent"].astype(float),
+            "Pending": frame["pending"].astype(float),
+            "Status": frame["status"],
         }
     )
 
 
 def styled_wallets(table: pd.DataFrame) -> Any:
-    """wallet_table's frame as a Styler: money with two decimals, rows that need
-    attention (zero, low, inactive) tinted."""
+    """wallet_table's frame as a Styler: money with two decimals, a missing "Days left"
+    shown as what it means, rows that need attention (zero, low, inactive) tinted."""
 
     def tint(row: pd.Series) -> list[str]:
         colour = HEALTH_COLOURS.get(row["Health"])
@@ -261,9 +278,13 @@ def styled_wallets(table: pd.DataFrame) -> Any:
 
     money = [c for c in table.columns if c in ("Balance", "Per day", "Pending")
              or c.endswith("-day spend")]
-    return table.style.apply(tint, axis=1).format(
-        dict.fromkeys(money, "{:,.2f}"), na_rep="—"
-    )
+    styler = table.style.apply(tint, axis=1).format(dict.fromkeys(money, "{:,.2f}"), na_rep="—")
+    inactive = table["Status"] == WalletStatus.INACTIVE.value
+    for rows, meaning in ((inactive, INACTIVE), (~inactive, NEVER)):
+        if rows.any():
+            styler = styler.format("{:,}", subset=pd.IndexSlice[table.index[rows], ["Days left"]],
+                                   na_rep=meaning)
+    return styler
 
 
 # --- helpers for the member pages (sign-in, billing, my wallets, use credits) ------------
