@@ -68,7 +68,7 @@ def assistant(user: User, workspace: Workspace, wallet: Wallet) -> None:
         reason = wallet.blocked_reason
         short = reason is None and wallet.balance < PRICE
         if reason:
-            st.error(f"**{NO_CREDITS}** {plain(reason)}", icon=":material/block:")
+            st.error(f"**{NO_CREDITS}** {reason}", icon=":material/block:")  # billing_core's words
         elif short:
             st.warning(
                 f"Not enough credits: a question costs {credits(PRICE)} and this workspace "
@@ -86,7 +86,7 @@ def assistant(user: User, workspace: Workspace, wallet: Wallet) -> None:
         if notice and notice[0] == "error":
             st.error(plain(notice[1]), icon="⚠️")  # billing_core's message may quote names
         elif notice:
-            st.warning(plain(notice[1]), icon=":material/edit:")
+            st.warning(notice[1], icon=":material/edit:")  # the page's own words
         answer = st.session_state.get(ANSWER_KEY)
         if isinstance(answer, dict) and answer.get("workspace_id") == workspace.id:
             with st.chat_message("user"):

@@ -44,3 +44,10 @@ def test_a_hostile_column_name_is_quoted_too():
 def test_chunks_write_the_header_once():
     parts = [pd.DataFrame({"a": ["=x"]}), pd.DataFrame({"a": ["y"]})]
     assert rows(b"".join(csv_chunks(parts))) == [["a"], ["'=x"], ["y"]]
+
+
+def test_hidden_characters_are_written_as_code_points():
+    """Issue 10, item 17: a cell shows what it holds, also in a spreadsheet."""
+    frame = pd.DataFrame({"note": ["\u202eexe.live", "=\u200bcmd", "two\nlines"]})
+    assert [r[0] for r in rows(csv_bytes(frame))[1:]] == [
+        "<U+202E>exe.live", "'=<U+200B>cmd", "two\nlines"]
