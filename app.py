@@ -12,7 +12,7 @@ from pathlib import Path
 import streamlit as st
 
 from billing_core import User
-from pages._shared import current_user, sign_out, sso_configured
+from pages._shared import current_user, sign_out, sso_configured, visible_text
 
 ROOT = Path(__file__).resolve().parent
 
@@ -70,7 +70,7 @@ def navigation_for(user: User | None) -> dict[str, list[st.Page]]:
 def sidebar(user: User) -> None:
     with st.sidebar:
         with st.container(border=True):
-            st.text(user.name)  # user data: drawn as text, never as markdown
+            st.text(visible_text(user.name))  # user data: drawn as text, never as markdown
             st.text(user.email)
             if user.is_admin:
                 st.badge("Administrator", icon=":material/shield_person:", color="violet")

@@ -440,4 +440,4 @@ def test_no_hidden_character_reaches_the_browser(formula_app, page: str) -> None
              and WORKSPACE_PICKER not in data]
     assert not leaks, leaks
     shown = b"".join(data for _, data in elements_bytes(at))
-    assert "<U+202E>".encode() in shown or "\\<U\\+202E\\>".encode() in shown
+    assert b"<U+202E>" in shown or b"\\<U\\+202E\\>" in shown
