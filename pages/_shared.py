@@ -259,7 +259,10 @@ def wallet_table(frame: pd.DataFrame, days: int = 30) -> pd.DataFrame:
                 no_run_out(s) if d is None else str(d)
                 for d, s in zip(frame["runs_out_on"], frame["status"], strict=True)
             ],
-            "Days left": frame["days_left"],
+            "Days left": [  # text: a number column would draw a grey "None" for the rest
+                no_run_out(s) if pd.isna(d) else f"{int(d):,}"
+                for d, s in zip(frame["days_left"], frame["status"], strict=True)
+            ],
             "Per day": frame["per_day"].astype(float),
             f"{days}-day spend": frame["spent"].astype(float),
             "Pending": frame["pending"].astype(float),
@@ -269,8 +272,8 @@ def wallet_table(frame: pd.DataFrame, days: int = 30) -> pd.DataFrame:
 
 
 def styled_wallets(table: pd.DataFrame) -> Any:
-    """wallet_table's frame as a Styler: money with two decimals, a missing "Days left"
-    shown as what it means, rows that need attention (zero, low, inactive) tinted."""
+    """wallet_table's frame as a Styler: money with two decimals, rows that need
+    attention (zero, low, inactive) tinted."""
 
     def tint(row: pd.Series) -> list[str]:
         colour = HEALTH_COLOURS.get(row["Health"])
@@ -278,13 +281,19 @@ def styled_wallets(table: pd.DataFrame) -> Any:
 
     money = [c for c in table.columns if c in ("Balance", "Per day", "Pending")
              or c.endswith("-day spend")]
-    styler = table.style.apply(tint, axis=1).format(dict.fromkeys(money, "{:,.2f}"), na_rep="—")
-    inactive = table["Status"] == WalletStatus.INACTIVE.value
-    for rows, meaning in ((inactive, INACTIVE), (~inactive, NEVER)):
-        if rows.any():
-            styler = styler.format("{:,}", subset=pd.IndexSlice[table.index[rows], ["Days left"]],
-                                   na_rep=meaning)
-    return styler
+    return table.style.apply(tint, axis=1).format(dict.fromkeys(money, "{:,.2f}"), na_rep="—")
+
+
+def wallet_columns(days: int) -> dict[str, Any]:
+    """column_config for wallet_table: the workspace stays in view when the table
+    scrolls sideways; the run-out columns say what a missing date means."""
+    meaning = (f"At the last {days} days' rate; never when nothing was spent lately, "
+               "inactive when the wallet spends nothing until an administrator reactivates it")
+    return {
+        "Workspace": st.column_config.TextColumn(pinned=True),
+        "Runs out on": st.column_config.TextColumn(help=meaning),
+        "Days left": st.column_config.TextColumn(help=meaning, alignment="right"),
+    }
 
 
 # --- helpers for the member pages (sign-in, billing, my wallets, use credits) ------------

@@ -25,6 +25,7 @@ from pages._shared import (
     section,
     styled_wallets,
     visible_text,
+    wallet_columns,
     wallet_table,
 )
 
@@ -179,6 +180,7 @@ def burn_rates(ledger: Ledger, user: User, query: Query) -> None:
     with table:
         st.dataframe(
             styled_wallets(wallet_table(frame, days)), hide_index=True, key=f"{KEY}.burn_table",
+            column_config=wallet_columns(days),
             column_order=["Workspace", "Health", "Balance", "Runs out on", "Days left",
                           "Per day"],
         )

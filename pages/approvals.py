@@ -42,6 +42,7 @@ from pages._shared import (
     styled_wallets,
     try_billing,
     visible_text,
+    wallet_columns,
     wallet_table,
 )
 
@@ -302,15 +303,7 @@ def wallets_section(ledger: Ledger, admin: User) -> None:
         styled_wallets(wallet_table(frame, DAYS)),
         hide_index=True,
         key=f"{KEY}.wallets",
-        column_config={
-            "Workspace": st.column_config.TextColumn(pinned=True),
-            "Days left": st.column_config.NumberColumn(
-                help=f"At the last {DAYS} days' rate; never when nothing was spent lately, "
-                "inactive when the wallet spends nothing until reactivated"),
-            "Runs out on": st.column_config.TextColumn(
-                help=f"At the last {DAYS} days' rate; never when nothing was spent lately, "
-                "inactive when the wallet spends nothing until reactivated"),
-        },
+        column_config=wallet_columns(DAYS),
     )
     wallet_status_control(frame)
 

@@ -178,6 +178,7 @@ def test_the_burn_rate_table_says_inactive_where_there_is_no_run_out_date(page_a
     assert (shown.loc[hooli, "Runs out on"], shown.loc[hooli, "Days left"]) == ("inactive",
                                                                                   "inactive")
     assert not shown.isin(["None", "nan", "<NA>", "NaT"]).any().any(), shown
+    assert table.loc[hooli, "Days left"] == "inactive" and not table.isna().any().any()
 
 
 def test_signed_out_the_page_asks_to_sign_in(app_as):
