@@ -441,3 +441,14 @@ def test_no_hidden_character_reaches_the_browser(formula_app, page: str) -> None
     assert not leaks, leaks
     shown = b"".join(data for _, data in elements_bytes(at))
     assert b"<U+202E>" in shown or b"\\<U\\+202E\\>" in shown
+
+
+def test_tables_offer_no_export_of_their_own() -> None:
+    """Issue 10, item 12: st.dataframe's own "Download as CSV" (and copy) writes cells as
+    they are, so formula-like names would reach a spreadsheet live. The app turns it off
+    (checked in Chromium by tests/e2e/test_approvals_in_browser.py); every download is a
+    Download CSV button through billing_core.export."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+    assert config["client"]["disableDataExport"] is True
