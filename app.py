@@ -12,7 +12,8 @@ from pathlib import Path
 import streamlit as st
 
 from billing_core import User
-from pages._shared import current_user, sign_out, sso_configured, visible_text
+from pages._shared import current_user, sign_out, sso_configured
+from pages._text import visible_text
 
 ROOT = Path(__file__).resolve().parent
 

@@ -254,7 +254,9 @@ _HIDDEN = r"[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]"  # billing_core.text.is_hidden, in RE2
 def _with_hidden_characters(texts: Any) -> set[int]:
     """Rows whose text, stripped as `consume` strips it, still holds a hidden character."""
     trimmed = pc.utf8_trim(texts, characters=_SPACE)
-    found = pc.fill_null(pc.match_substring_regex(trimmed, _HIDDEN), False)
+    hidden = pc.match_substring_regex(trimmed, _HIDDEN)
+    nul = pc.match_substring(trimmed, "\x00")  # refused for that first, as `consume` does
+    found = pc.fill_null(pc.and_(hidden, pc.invert(nul)), False)
     if not pc.any(found).as_py():
         return set()
     return {int(i) for i in np.flatnonzero(found.to_numpy(zero_copy_only=False))}

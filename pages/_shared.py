@@ -8,22 +8,20 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import secrets
-import string
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 import streamlit as st
 
 import billing_core
-from billing_core import BillingError, Ledger, User, WalletHealth, WalletStatus, Workspace
+from billing_core import BillingError, Ledger, User, Workspace
 from billing_core.export import csv_bytes
-from billing_core.text import visible
+from pages._text import plain
 
 T = TypeVar("T")
 USER_KEY = "billing.user_id"
@@ -147,47 +145,6 @@ def pick_workspace(user: User, *, key: str = "billing.workspace_pick") -> Worksp
 
 # --- helpers for the admin and analytics pages -------------------------------------------
 
-_MARKDOWN_SPECIAL = frozenset(string.punctuation)  # CommonMark lets a backslash escape each
-_WORD_JOINER = "\u2060"  # invisible and unbreakable: splits a pattern without a visible trace
-# What Streamlit's markdown rewrites even when every character is escaped (it transforms
-# the parsed text): bare URLs and emails become links, `:streamlit:` and `:material_x:`
-# images, and `->`, `--`, `>=`, `<=`, `~=` arrows and signs. A word joiner at these
-# points keeps the words as they read and stops the rewrite.
-_LINK_START = re.compile(r"(?i)(https?(?=://)|www(?=\.))")
-_IMAGE_START = re.compile(r":(?=streamlit:|material_)")
-_SIGN_MIDDLE = re.compile(r"(?<=[-<>~])(?=[->=])")
-
-
-def visible_text(text: object) -> str:
-    """User text for an element that draws text as it is (st.text, tables, pickers, chart
-    labels): hidden characters (a right-to-left override, a zero-width space) shown as
-    their code points, `<U+202E>`."""
-    return visible(str(text))
-
-
-def _defused(text: str) -> str:
-    """`text` with a word joiner wherever Streamlit would make a link, an image or a sign."""
-    text = _LINK_START.sub(lambda m: m.group(0) + _WORD_JOINER, text)
-    text = _IMAGE_START.sub(":" + _WORD_JOINER, text).replace("@", _WORD_JOINER + "@")
-    return _SIGN_MIDDLE.sub(_WORD_JOINER, text)
-
-
-def plain(text: object, *, escape: frozenset[str] = _MARKDOWN_SPECIAL) -> str:
-    """User text made inert for anything Streamlit draws as markdown (st.markdown,
-    st.caption, st.error and the other alerts, st.toast, labels): hidden characters shown
-    as code points, whitespace runs (newlines too) collapsed, every ASCII punctuation
-    character backslash-escaped (no emphasis, links, colours, KaTeX, HTML, directives) and
-    a word joiner where Streamlit would still make a link or an icon of the text. Never
-    pass user text to markdown without it."""
-    value = _defused(" ".join(visible_text(text).split()))
-    return "".join(f"\\{c}" if c in escape else c for c in value)
-
-
-def badge_label(text: object) -> str:
-    """`plain` for st.badge, which escapes square brackets itself."""
-    return plain(text, escape=_MARKDOWN_SPECIAL - {"[", "]"})
-
-
 def ago(moment: datetime | None) -> str:
     """`"3 h ago"`, `"2 d ago"`, `"just now"`: coarse, for queues; measured from the
     ledger's clock, never the wall clock."""
@@ -229,71 +186,6 @@ def figure(amount: object) -> str:
 
     value = amount if isinstance(amount, Decimal) else Decimal(str(amount))
     return billing_core.format_credits(value, unit=False)
-
-
-HEALTH_COLOURS = {  # row backgrounds for the wallet tables; "OK" stays plain
-    WalletHealth.ZERO_BALANCE.value: "rgba(198, 40, 40, 0.16)",
-    WalletHealth.LOW_BALANCE.value: "rgba(239, 108, 0, 0.18)",
-    WalletHealth.INACTIVE.value: "rgba(158, 158, 158, 0.18)",
-}
-NEVER = "never"  # no run-out date: nothing spent lately (or too little to matter)
-INACTIVE = "inactive"  # no run-out date: an inactive wallet spends nothing
-
-
-def no_run_out(status: object) -> str:
-    """What a missing run-out date means for a wallet of this status."""
-    return INACTIVE if str(status) == WalletStatus.INACTIVE.value else NEVER
-
-
-def wallet_table(frame: pd.DataFrame, days: int = 30) -> pd.DataFrame:
-    """wallet_overview's frame as a table to show: the columns a reader needs first
-    (workspace, health, balance, when it runs out) on the left, so they stay on screen
-    at phone width; readable headers; floats for display; a missing run-out date says
-    why ("never", "inactive")."""
-    return pd.DataFrame(
-        {
-            "Workspace": frame["workspace"].map(visible_text),
-            "Health": frame["health"],
-            "Balance": frame["balance"].astype(float),
-            "Runs out on": [
-                no_run_out(s) if d is None else str(d)
-                for d, s in zip(frame["runs_out_on"], frame["status"], strict=True)
-            ],
-            "Days left": [  # text: a number column would draw a grey "None" for the rest
-                no_run_out(s) if pd.isna(d) else f"{int(d):,}"
-                for d, s in zip(frame["days_left"], frame["status"], strict=True)
-            ],
-            "Per day": frame["per_day"].astype(float),
-            f"{days}-day spend": frame["spent"].astype(float),
-            "Pending": frame["pending"].astype(float),
-            "Status": frame["status"],
-        }
-    )
-
-
-def styled_wallets(table: pd.DataFrame) -> Any:
-    """wallet_table's frame as a Styler: money with two decimals, rows that need
-    attention (zero, low, inactive) tinted."""
-
-    def tint(row: pd.Series) -> list[str]:
-        colour = HEALTH_COLOURS.get(row["Health"])
-        return [f"background-color: {colour}" if colour else ""] * len(row)
-
-    money = [c for c in table.columns if c in ("Balance", "Per day", "Pending")
-             or c.endswith("-day spend")]
-    return table.style.apply(tint, axis=1).format(dict.fromkeys(money, "{:,.2f}"), na_rep="—")
-
-
-def wallet_columns(days: int) -> dict[str, Any]:
-    """column_config for wallet_table: the workspace stays in view when the table
-    scrolls sideways; the run-out columns say what a missing date means."""
-    meaning = (f"At the last {days} days' rate; never when nothing was spent lately, "
-               "inactive when the wallet spends nothing until an administrator reactivates it")
-    return {
-        "Workspace": st.column_config.TextColumn(pinned=True),
-        "Runs out on": st.column_config.TextColumn(help=meaning),
-        "Days left": st.column_config.TextColumn(help=meaning, alignment="right"),
-    }
 
 
 # --- helpers for the member pages (sign-in, billing, my wallets, use credits) ------------

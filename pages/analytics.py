@@ -23,11 +23,9 @@ from pages._shared import (
     plain,
     require_user,
     section,
-    styled_wallets,
-    visible_text,
-    wallet_columns,
-    wallet_table,
 )
+from pages._text import visible_text
+from pages._wallet_table import styled_wallets, wallet_columns, wallet_table
 
 KEY = "billing.analytics"
 GRANULARITIES = ["day", "week", "month"]

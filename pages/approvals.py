@@ -29,7 +29,6 @@ from pages import _charts
 from pages._shared import (
     ago,
     attempt,
-    badge_label,
     credits,
     csv_download,
     current_user,
@@ -39,12 +38,10 @@ from pages._shared import (
     plain,
     require_user,
     section,
-    styled_wallets,
     try_billing,
-    visible_text,
-    wallet_columns,
-    wallet_table,
 )
+from pages._text import badge_label, visible_text
+from pages._wallet_table import styled_wallets, wallet_columns, wallet_table
 
 KEY = "billing.approvals"
 FLASH = f"{KEY}.flash"

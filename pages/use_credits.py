@@ -24,8 +24,8 @@ from pages._shared import (
     require_user,
     section,
     show_flash,
-    visible_text,
 )
+from pages._text import visible_text
 
 PRICE = Decimal("2")
 FEATURE = "AI chat"

@@ -16,7 +16,7 @@ import re
 
 import pytest
 
-from pages._shared import badge_label, plain
+from pages._text import badge_label, plain
 
 WORD_JOINER = "\u2060"
 # remark-gfm autolink literals (mdast-util-gfm-autolink-literal's find-and-replace)
