@@ -170,7 +170,7 @@ def burn_rates(ledger: Ledger, user: User, query: Query) -> None:
     if overview.empty:
         st.info("No wallets to show.")
         return
-    frame = overview
+    frame = overview  # billing_core's health, run-out dates and days left included
     chart, table = st.columns([2, 3])
     with chart:
         st.altair_chart(_charts.burn_rate(drawn(frame, "workspace")), key=f"{KEY}.chart.burn",

@@ -265,13 +265,12 @@ def wallets_section(ledger: Ledger, admin: User) -> None:
             st.toast(plain(message), icon=":material/check_circle:")
         else:
             st.error(plain(message), icon=":material/error:")
-    overview = attempt(lambda: ledger.wallet_overview(admin, days=DAYS))
-    if overview is None:
+    frame = attempt(lambda: ledger.wallet_overview(admin, days=DAYS))  # health included
+    if frame is None:
         return
-    if overview.empty:
+    if frame.empty:
         st.info("No workspaces yet: wallets appear here once a workspace is created.")
         return
-    frame = overview
     st.caption(f"{len(frame)} wallets; amounts in en-credits.")
     zero = frame[frame["health"] == WalletHealth.ZERO_BALANCE.value]
     low = frame[frame["health"] == WalletHealth.LOW_BALANCE.value]
