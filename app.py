@@ -1,6 +1,7 @@
 """Entry point and router: page config, the sign-in gate, navigation by role, the sidebar.
 
-Signed out, the only page is Sign in. Members get their billing pages; admins also get
+Signed out, the only page is Sign in. Members get their billing pages (and, out of their
+menu, an Approvals address that says it is for administrators); admins also get
 Approvals. A page whose file is missing is left out rather than breaking the app.
 """
 
@@ -12,6 +13,7 @@ import streamlit as st
 
 from billing_core import BillingError, User
 from pages._shared import current_user, get_ledger, plain, sign_out, sso_configured
+from pages._text import visible_text
 
 ROOT = Path(__file__).resolve().parent
 
@@ -19,12 +21,14 @@ st.set_page_config(page_title="Billing · en-credits", page_icon="💳", layout=
 
 
 def page(
-    path: str, title: str, icon: str, url_path: str, *, default: bool = False
+    path: str, title: str, icon: str, url_path: str, *, default: bool = False,
+    hidden: bool = False,
 ) -> list[st.Page]:
     """The page as a one-item list, or an empty list when its file does not exist."""
     if not (ROOT / path).is_file():
         return []
-    return [st.Page(path, title=title, icon=icon, url_path=url_path, default=default)]
+    return [st.Page(path, title=title, icon=icon, url_path=url_path, default=default,
+                    visibility="hidden" if hidden else "visible")]
 
 
 MEMBER_URLS = ("billing", "my-wallets", "use-credits", "analytics")
@@ -54,13 +58,20 @@ def navigation_for(user: User | None) -> dict[str, list[st.Page]]:
         sections["Administration"] = page(
             "pages/approvals.py", "Approvals", ":material/fact_check:", "approvals"
         )
+    else:
+        # Not in a member's menu, but its address answers: the page itself says that
+        # Approvals is for administrators (rather than Billing opening in its place).
+        sections["Billing"] += page(
+            "pages/approvals.py", "Approvals", ":material/fact_check:", "approvals",
+            hidden=True,
+        )
     return {name: pages for name, pages in sections.items() if pages}
 
 
 def sidebar(user: User) -> None:
     with st.sidebar:
         with st.container(border=True):
-            st.text(user.name)  # user data: drawn as text, never as markdown
+            st.text(visible_text(user.name))  # user data: drawn as text, never as markdown
             st.text(user.email)
             if user.is_admin:
                 st.badge("Administrator", icon=":material/shield_person:", color="violet")

@@ -14,12 +14,13 @@ import pandas as pd
 
 from .access import Access
 from .errors import InvalidInput
-from .models import BurnRate, User
+from .models import BurnRate, User, WalletHealth, WalletStatus
 from .money import QUANTUM, ZERO, to_decimal
 from .store import Database
 
 GRANULARITIES = ("day", "week", "month")
 MAX_RANGE_DAYS = 3_660
+LOW_BALANCE_DAYS = 14  # a wallet that runs out within this many days is low
 
 
 def _check_range(start: date, end: date) -> None:
@@ -195,8 +196,9 @@ class Analytics:
         )
 
     def wallet_overview(self, actor: User, days: int = 30) -> pd.DataFrame:
-        """Every visible wallet with balance, status, recent spend, burn rate, run-out date
-        and pending requested amount."""
+        """Every visible wallet: workspace_id, workspace, status, balance, spent (the last
+        `days` days), pending (requested), per_day, runs_out_on (None: never, or inactive),
+        days_left (until runs_out_on; missing when it is None) and health (WalletHealth)."""
         if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 366:
             raise InvalidInput("Measure the burn rate over 1 to 366 days.")
         today = self.today()
@@ -226,6 +228,16 @@ class Analytics:
             None if status == "inactive" else run_out_date(to_decimal(b), p, today)
             for b, p, status in zip(frame["balance"], frame["per_day"], frame["status"], strict=True)
         ]
+        days_left = [None if d is None else (d - today).days for d in frame["runs_out_on"]]
+        frame["days_left"] = pd.Series(days_left, index=frame.index, dtype="Int64")
+        frame["health"] = pd.Series(
+            [
+                wallet_health(to_decimal(b), WalletStatus(s), d).value
+                for b, s, d in zip(frame["balance"], frame["status"], days_left, strict=True)
+            ],
+            index=frame.index,
+            dtype=object,
+        )
         return frame
 
     def top_consumers(
@@ -249,6 +261,20 @@ class Analytics:
             """,
             [start, end + timedelta(days=1), see_all, user_id, ws, ws, limit],
         )
+
+
+def wallet_health(
+    balance: Decimal, status: WalletStatus, days_left: int | None,
+    low_days: int = LOW_BALANCE_DAYS,
+) -> WalletHealth:
+    """Zero balance, Inactive, Low balance (runs out within `low_days`) or OK."""
+    if balance <= ZERO:
+        return WalletHealth.ZERO_BALANCE
+    if status is WalletStatus.INACTIVE:
+        return WalletHealth.INACTIVE
+    if days_left is not None and days_left <= low_days:
+        return WalletHealth.LOW_BALANCE
+    return WalletHealth.OK
 
 
 def run_out_date(balance: Decimal, per_day: Decimal, today: date) -> date | None:

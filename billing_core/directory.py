@@ -14,7 +14,7 @@ from .models import User, WalletStatus, Workspace
 from .passwords import hash_password
 from .schema import SYSTEM_USER_ID
 from .store import Database, as_utc
-from .text import MAX_NAME, clean_email, clean_id, clean_text, is_encodable
+from .text import MAX_NAME, clean_email, clean_id, clean_name, is_encodable
 
 _USER_COLUMNS = "id, email, name, is_admin, created_at"
 
@@ -59,7 +59,7 @@ class Directory:
         if password is not None:
             password_hash = hash_password(password)
         clean = clean_email(email)
-        display = clean_text(name, what="name", limit=MAX_NAME, required=True)
+        display = clean_name(name, what="name", limit=MAX_NAME)
         with self._directory_write() as cur:
             if cur.execute("SELECT 1 FROM users WHERE email = ?", [clean]).fetchone():
                 raise InvalidInput(f"A user with the email {clean} already exists.")
@@ -83,8 +83,7 @@ class Directory:
         return User(id=user_id, email=clean, name=display or "", is_admin=bool(admin), created_at=as_utc(at))
 
     def create_workspace(self, name: str) -> Workspace:
-        display = clean_text(name, what="workspace name", limit=MAX_NAME, required=True)
-        assert display is not None
+        display = clean_name(name, what="workspace name", limit=MAX_NAME)
         with self._directory_write() as cur:
             if cur.execute("SELECT 1 FROM workspaces WHERE name_key = ?", [display.lower()]).fetchone():
                 raise InvalidInput(f"A workspace named {display} already exists.")
@@ -208,7 +207,7 @@ class Directory:
             row = cur.execute(
                 "SELECT id, name, created_at FROM workspaces WHERE id = ?", [workspace_id]
             ).fetchone()
-        assert row is not None  # require_workspace found it
+        assert row is not None  # the access check found it
         return _workspace(row)
 
     def find_workspace(self, actor: User, ref: str) -> Workspace:

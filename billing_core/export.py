@@ -3,7 +3,9 @@
 A spreadsheet runs a cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage
 return as a formula (CSV injection, OWASP). Text cells that start so are prefixed with
 a single quote, which spreadsheets show and never run; numeric columns (integers,
-decimals, floats) are written as numbers, so a negative amount stays a number.
+decimals, floats) are written as numbers, so a negative amount stays a number. Hidden
+characters in text (a right-to-left override, a zero-width space) are written as their
+code points, `<U+202E>`, so a cell shows what it holds.
 """
 
 from __future__ import annotations
@@ -17,14 +19,18 @@ from decimal import Decimal
 
 import pandas as pd
 
+from .text import visible
+
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def inert(value: object) -> object:
-    """A text cell a spreadsheet will not run; anything that is not text is left as it is."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
+    """A text cell a spreadsheet will not run, its hidden characters shown; anything that
+    is not text is left as it is."""
+    if not isinstance(value, str):
+        return value
+    text = visible(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def _is_numeric(column: pd.Series) -> bool:

@@ -128,6 +128,7 @@ def normalize(events: object) -> pa.Table:
     amount, note, amount_text = _amount(columns["amount"])
     occurred, occurred_text = _occurred_at(columns["occurred_at"])
     feature, bad_feature = _text(columns["feature"])
+    hidden_feature = _with_hidden_characters(feature) - bad_feature
     description, bad_description = _text(columns["description"])
     key, bad_key = _text(columns[KEY_COLUMN]) if KEY_COLUMN in columns else (pa.nulls(n, pa.string()), set())
     text_note: list[str | None] = [None] * n
@@ -138,6 +139,8 @@ def normalize(events: object) -> pa.Table:
     ):
         for row in bad:  # in `consume`'s order: the feature's problem is reported first
             text_note[row] = f"{what} contains characters that are not valid text"
+    for row in hidden_feature:  # a name, as `consume` refuses it (billing_core.text.clean_name)
+        text_note[row] = "feature contains invisible or text-direction characters"
     return pa.table(
         [
             pa.array(np.arange(n, dtype=np.int64)),
@@ -147,7 +150,7 @@ def normalize(events: object) -> pa.Table:
             note,
             amount_text,
             pa.array(text_note, pa.string())
-            if bad_feature or bad_description or bad_key
+            if bad_feature or bad_description or bad_key or hidden_feature
             else pa.nulls(n, pa.string()),
             feature,
             description,
@@ -252,6 +255,20 @@ def _text(values: Any) -> tuple[Any, set[int]]:
             text = _shown(text)
         texts.append(text)
     return pa.array(texts, pa.string()), bad
+
+
+_HIDDEN = r"[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]"  # billing_core.text.is_hidden, in RE2
+
+
+def _with_hidden_characters(texts: Any) -> set[int]:
+    """Rows whose text, stripped as `consume` strips it, still holds a hidden character."""
+    trimmed = pc.utf8_trim(texts, characters=_SPACE)
+    hidden = pc.match_substring_regex(trimmed, _HIDDEN)
+    nul = pc.match_substring(trimmed, "\x00")  # refused for that first, as `consume` does
+    found = pc.fill_null(pc.and_(hidden, pc.invert(nul)), False)
+    if not pc.any(found).as_py():
+        return set()
+    return {int(i) for i in np.flatnonzero(found.to_numpy(zero_copy_only=False))}
 
 
 def _workspace(values: Any) -> tuple[Any, Any]:

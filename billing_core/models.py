@@ -29,6 +29,15 @@ class WalletStatus(StrEnum):
     INACTIVE = "inactive"
 
 
+class WalletHealth(StrEnum):
+    """How a wallet is doing, for highlighting: the first that applies, in this order."""
+
+    ZERO_BALANCE = "Zero balance"  # features are blocked
+    INACTIVE = "Inactive"  # features are blocked, credits are held
+    LOW_BALANCE = "Low balance"  # runs out within LOW_BALANCE_DAYS at the recent rate
+    OK = "OK"
+
+
 @dataclass(frozen=True, slots=True)
 class User:
     id: int
@@ -61,6 +70,11 @@ class Wallet:
     def is_blocked(self) -> bool:
         """Features that consume credits are blocked at zero balance or when inactive."""
         return self.blocked_reason is not None
+
+    @property
+    def usable_balance(self) -> Decimal:
+        """What features can spend now: the balance of an active wallet, else nothing."""
+        return self.balance if not self.is_blocked else Decimal(0)
 
     @property
     def blocked_reason(self) -> str | None:
@@ -119,10 +133,21 @@ class WalletSummary:
 
 @dataclass(frozen=True, slots=True)
 class ConsolidatedWallet:
+    """A person's wallets across their workspaces. `total` is every balance;
+    `available_total` only what features can spend now (active wallets above zero);
+    `blocked_total` the rest, held in inactive wallets."""
+
     user_id: int
     wallets: list[WalletSummary]
     total: Decimal
     pending_total: Decimal
+    available_total: Decimal
+    blocked_total: Decimal
+
+    @property
+    def blocked_count(self) -> int:
+        """How many of the wallets hold credits that features cannot spend."""
+        return sum(1 for s in self.wallets if s.wallet.is_blocked and s.wallet.balance > 0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from .models import (
 )
 from .money import ZERO, parse_amount, to_decimal
 from .store import Database, as_utc
-from .text import MAX_DESCRIPTION, MAX_FEATURE, clean_text
+from .text import MAX_DESCRIPTION, MAX_FEATURE, clean_name, clean_text
 
 _WALLET_SELECT = """
     SELECT w.workspace_id, s.name, w.balance, w.status, w.updated_at,
@@ -100,11 +100,15 @@ class Wallets:
                 [user.id],
             ).fetchall()
         lines = [_summary(r) for r in rows]
+        total = sum((s.wallet.balance for s in lines), ZERO)
+        available = sum((s.wallet.usable_balance for s in lines), ZERO)
         return ConsolidatedWallet(
             user_id=user.id,
             wallets=lines,
-            total=sum((s.wallet.balance for s in lines), ZERO),
+            total=total,
             pending_total=sum((s.pending_amount for s in lines), ZERO),
+            available_total=available,
+            blocked_total=total - available,
         )
 
     def set_wallet_status(self, actor: User, workspace_id: int, status: str) -> Wallet:
@@ -172,9 +176,9 @@ class Wallets:
         IdempotencyConflict.
         """
         value = parse_amount(amount)
-        feature_name = clean_text(feature, what="feature", limit=MAX_FEATURE, required=True)
+        feature_name = clean_name(feature, what="feature", limit=MAX_FEATURE)
         text = clean_text(description, what="description", limit=MAX_DESCRIPTION, required=True)
         key = clean_text(idempotency_key, what="idempotency key", limit=200, required=False)
-        assert text is not None and feature_name is not None
+        assert text is not None
         user, _ = self.access.workspace(actor, workspace_id)
         return self._debits.submit(Debit(workspace_id, value, feature_name, text, user.id, key))

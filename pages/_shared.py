@@ -11,8 +11,8 @@ import os
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -21,6 +21,7 @@ import streamlit as st
 import billing_core
 from billing_core import BillingError, Ledger, User, Workspace
 from billing_core.export import csv_bytes
+from pages._text import plain
 
 T = TypeVar("T")
 USER_KEY = "billing.user_id"
@@ -172,16 +173,6 @@ def pick_workspace(user: User, *, key: str = "billing.workspace_pick") -> Worksp
 
 # --- helpers for the admin and analytics pages -------------------------------------------
 
-_MARKDOWN_SPECIAL = frozenset("\\`*_{}[]()<>#+-.!|~:$=")
-
-
-def plain(text: object) -> str:
-    """User text made inert for st.markdown: every markup character backslash-escaped,
-    whitespace runs (newlines too) collapsed. Never pass user text to markdown without it."""
-    value = " ".join(str(text).split())
-    return "".join(f"\\{c}" if c in _MARKDOWN_SPECIAL else c for c in value)
-
-
 def ago(moment: datetime | None) -> str:
     """`"3 h ago"`, `"2 d ago"`, `"just now"`: coarse, for queues; measured from the
     ledger's clock, never the wall clock."""
@@ -223,75 +214,6 @@ def figure(amount: object) -> str:
 
     value = amount if isinstance(amount, Decimal) else Decimal(str(amount))
     return billing_core.format_credits(value, unit=False)
-
-
-LOW_BALANCE_DAYS = 14
-HEALTH_COLOURS = {  # row backgrounds for the wallet tables; "OK" stays plain
-    "Zero balance": "rgba(198, 40, 40, 0.16)",
-    "Low balance": "rgba(239, 108, 0, 0.18)",
-    "Inactive": "rgba(158, 158, 158, 0.18)",
-}
-
-
-def _health(balance: object, status: str, days_left: int | None, low_days: int) -> str:
-    if balance <= 0:  # type: ignore[operator]
-        return "Zero balance"
-    if status == "inactive":
-        return "Inactive"
-    if days_left is not None and days_left <= low_days:
-        return "Low balance"
-    return "OK"
-
-
-def with_health(
-    overview: pd.DataFrame, today: date, low_days: int = LOW_BALANCE_DAYS
-) -> pd.DataFrame:
-    """wallet_overview's frame plus `days_left` and `health`: Zero balance, Inactive,
-    Low balance (runs out within `low_days`) or OK, for highlighting."""
-    frame = overview.copy()
-    days_left = [None if d is None else (d - today).days for d in frame["runs_out_on"]]
-    frame["days_left"] = pd.Series(days_left, index=frame.index, dtype="Int64")
-    frame["health"] = pd.Series(
-        [
-            _health(b, s, d, low_days)
-            for b, s, d in zip(frame["balance"], frame["status"], days_left, strict=True)
-        ],
-        index=frame.index,
-        dtype=str,
-    )
-    return frame
-
-
-def wallet_table(frame: pd.DataFrame, days: int = 30) -> pd.DataFrame:
-    """with_health's frame as a table to show: readable headers, floats for display."""
-    return pd.DataFrame(
-        {
-            "Workspace": frame["workspace"],
-            "Status": frame["status"],
-            "Balance": frame["balance"].astype(float),
-            f"{days}-day spend": frame["spent"].astype(float),
-            "Per day": frame["per_day"].astype(float),
-            "Runs out on": [None if d is None else str(d) for d in frame["runs_out_on"]],
-            "Days left": frame["days_left"],
-            "Pending": frame["pending"].astype(float),
-            "Health": frame["health"],
-        }
-    )
-
-
-def styled_wallets(table: pd.DataFrame) -> Any:
-    """wallet_table's frame as a Styler: money with two decimals, rows that need
-    attention (zero, low, inactive) tinted."""
-
-    def tint(row: pd.Series) -> list[str]:
-        colour = HEALTH_COLOURS.get(row["Health"])
-        return [f"background-color: {colour}" if colour else ""] * len(row)
-
-    money = [c for c in table.columns if c in ("Balance", "Per day", "Pending")
-             or c.endswith("-day spend")]
-    return table.style.apply(tint, axis=1).format(
-        dict.fromkeys(money, "{:,.2f}"), na_rep="—"
-    )
 
 
 # --- helpers for the member pages (sign-in, billing, my wallets, use credits) ------------

@@ -22,10 +22,10 @@ from pages._shared import (
     get_ledger,
     plain,
     require_user,
-    styled_wallets,
-    wallet_table,
-    with_health,
+    section,
 )
+from pages._text import visible_text
+from pages._wallet_table import styled_wallets, wallet_columns, wallet_table
 
 KEY = "billing.analytics"
 GRANULARITIES = ["day", "week", "month"]
@@ -72,7 +72,8 @@ def controls(ledger: Ledger, user: User) -> Query | None:
         format_func=str.capitalize,
     )
     workspace_id = where.selectbox(
-        "Workspace", [None, *names], format_func=lambda i: every if i is None else names[i],
+        "Workspace", [None, *names],
+        format_func=lambda i: every if i is None else visible_text(names[i]),
         key=f"{KEY}.workspace",
     )
     if not isinstance(picked, tuple | list) or len(picked) != 2:
@@ -104,6 +105,11 @@ def chart_box(
         csv_download(frame, name=name, key=f"{KEY}.csv.{name}")
 
 
+def drawn(frame: pd.DataFrame, *names: str) -> pd.DataFrame:
+    """A frame for a chart: the user text in `names` with hidden characters shown."""
+    return frame.assign(**{n: frame[n].map(visible_text) for n in names})
+
+
 def spend_charts(ledger: Ledger, user: User, query: Query) -> None:
     q = query
     by_feature = attempt(lambda: ledger.spend_by_feature(
@@ -125,11 +131,14 @@ def spend_charts(ledger: Ledger, user: User, query: Query) -> None:
         left, right = st.columns(2)
         with left:
             chart_box("Spend by feature", f"en-credits spent per {q.granularity}, by feature",
-                      _charts.spend_by_feature(by_feature, q.granularity), by_feature,
+                      _charts.spend_by_feature(drawn(by_feature, "feature"), q.granularity),
+                      by_feature,
                       f"spend-by-feature_{q.slug}")
         with right:
             chart_box("Spend by workspace", f"en-credits spent per {q.granularity}, by workspace",
-                      _charts.spend_by_workspace(by_workspace, q.granularity), by_workspace,
+                      _charts.spend_by_workspace(drawn(by_workspace, "workspace"),
+                                                 q.granularity),
+                      by_workspace,
                       f"spend-by-workspace_{q.slug}")
     left, right = st.columns(2)
     with left:
@@ -142,7 +151,8 @@ def spend_charts(ledger: Ledger, user: User, query: Query) -> None:
     with right:
         if not consumers.empty:
             chart_box("Top consumers", "The people whose feature use spent the most",
-                      _charts.top_consumers(consumers), consumers, f"top-consumers_{q.slug}",
+                      _charts.top_consumers(drawn(consumers, "user", "email")), consumers,
+                      f"top-consumers_{q.slug}",
                       legend_below=False)
 
 
@@ -160,20 +170,22 @@ def burn_rates(ledger: Ledger, user: User, query: Query) -> None:
     if overview.empty:
         st.info("No wallets to show.")
         return
-    frame = with_health(overview, ledger.today())
+    frame = overview  # billing_core's health, run-out dates and days left included
     chart, table = st.columns([2, 3])
     with chart:
-        st.altair_chart(_charts.burn_rate(frame), key=f"{KEY}.chart.burn", width="stretch")
+        st.altair_chart(_charts.burn_rate(drawn(frame, "workspace")), key=f"{KEY}.chart.burn",
+                        width="stretch")
     with table:
         st.dataframe(
             styled_wallets(wallet_table(frame, days)), hide_index=True, key=f"{KEY}.burn_table",
-            column_order=["Workspace", "Balance", "Per day", "Runs out on", "Days left",
-                          "Health"],
+            column_config=wallet_columns(days),
+            column_order=["Workspace", "Health", "Balance", "Runs out on", "Days left",
+                          "Per day"],
         )
-        st.caption("Run-out dates assume spend continues at the average rate; "
-                   "empty when nothing was spent.")
-        csv_download(frame.drop(columns=["health"]), name=f"burn-rate-{days}d_{ledger.today()}",
-                     key=f"{KEY}.csv.burn")
+        st.caption("Run-out dates assume spend continues at the average rate: never when "
+                   "nothing was spent lately, inactive when the wallet spends nothing until "
+                   "an administrator reactivates it.")
+        csv_download(frame, name=f"burn-rate-{days}d_{ledger.today()}", key=f"{KEY}.csv.burn")
 
 
 def main() -> None:
@@ -182,12 +194,16 @@ def main() -> None:
     st.caption("Spend across every workspace." if user.is_admin
                else "Spend in the workspaces you belong to.")
     ledger = get_ledger()
-    query = controls(ledger, user)
+    query: Query | None = None
+    with section("Choosing the range"):
+        query = controls(ledger, user)
     if query is None:
         return
-    spend_charts(ledger, user, query)
+    with section("Spend charts"):
+        spend_charts(ledger, user, query)
     st.divider()
-    burn_rates(ledger, user, query)
+    with section("Burn rate and projected run-out"):
+        burn_rates(ledger, user, query)
 
 
 main()

@@ -16,7 +16,15 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from billing_core import CreditRequest, InvalidInput, Ledger, RequestStatus, User, WalletStatus
+from billing_core import (
+    CreditRequest,
+    InvalidInput,
+    Ledger,
+    RequestStatus,
+    User,
+    WalletHealth,
+    WalletStatus,
+)
 from pages import _charts
 from pages._shared import (
     ago,
@@ -29,11 +37,11 @@ from pages._shared import (
     local_time,
     plain,
     require_user,
-    styled_wallets,
+    section,
     try_billing,
-    wallet_table,
-    with_health,
 )
+from pages._text import badge_label, visible_text
+from pages._wallet_table import styled_wallets, wallet_columns, wallet_table
 
 KEY = "billing.approvals"
 FLASH = f"{KEY}.flash"
@@ -138,9 +146,15 @@ def _lines(outcomes: list[Outcome]) -> str:
 @st.fragment
 def pending_queue(ledger: Ledger, admin: User) -> None:
     """The queue reruns alone (ticking, typing, Refresh); a decision that changed the
-    books reruns the whole page so the balances below are current too."""
+    books reruns the whole page so the balances below are current too. Its error
+    boundary is inside the fragment, since the fragment also runs alone."""
     if st.session_state.pop(REFRESH_ALL, False):
         st.rerun(scope="app")
+    with section("Pending requests"):
+        queue_body(ledger, admin)
+
+
+def queue_body(ledger: Ledger, admin: User) -> None:
     head, refresh = st.columns([6, 1], vertical_alignment="bottom")
     head.subheader("Pending requests")
     refresh.button("Refresh", key=f"{KEY}.refresh", icon=":material/refresh:", width="stretch")
@@ -174,7 +188,7 @@ def request_card(admin: User, request: CreditRequest, wallet: dict[str, Any] | N
                 f" ({local_time(request.requested_at)})"
             )
             if request.note:
-                st.text(f"Note: {request.note}")
+                st.text(f"Note: {visible_text(request.note)}")
             st.caption(_wallet_line(wallet))
             if request.requested_by == admin.id:
                 st.caption("You asked for these credits: another administrator must approve.")
@@ -251,16 +265,15 @@ def wallets_section(ledger: Ledger, admin: User) -> None:
             st.toast(plain(message), icon=":material/check_circle:")
         else:
             st.error(plain(message), icon=":material/error:")
-    overview = attempt(lambda: ledger.wallet_overview(admin, days=DAYS))
-    if overview is None:
+    frame = attempt(lambda: ledger.wallet_overview(admin, days=DAYS))  # health included
+    if frame is None:
         return
-    if overview.empty:
+    if frame.empty:
         st.info("No workspaces yet: wallets appear here once a workspace is created.")
         return
-    frame = with_health(overview, ledger.today())
     st.caption(f"{len(frame)} wallets; amounts in en-credits.")
-    zero = frame[frame["health"] == "Zero balance"]
-    low = frame[frame["health"] == "Low balance"]
+    zero = frame[frame["health"] == WalletHealth.ZERO_BALANCE.value]
+    low = frame[frame["health"] == WalletHealth.LOW_BALANCE.value]
     cols = st.columns(5)
     cols[0].metric("Total balance", figure(sum(frame["balance"])), border=True)
     cols[1].metric(f"Spent, last {DAYS} days", figure(sum(frame["spent"])), border=True)
@@ -276,37 +289,42 @@ def wallets_section(ledger: Ledger, admin: User) -> None:
                                    strict=True)
     ] + [
         (f"{name}: wallet inactive", "gray")
-        for name in frame.loc[frame["health"] == "Inactive", "workspace"]
+        for name in frame.loc[frame["health"] == WalletHealth.INACTIVE.value, "workspace"]
     ]
     if attention:
         with st.container(horizontal=True, key=f"{KEY}.attention"):
             for label, colour in attention:
-                st.badge(plain(label), icon=":material/warning:", color=colour)
+                st.badge(badge_label(label), icon=":material/warning:", color=colour)
     st.dataframe(
         styled_wallets(wallet_table(frame, DAYS)),
         hide_index=True,
         key=f"{KEY}.wallets",
-        column_config={
-            "Days left": st.column_config.NumberColumn(help="At the last 30 days' rate"),
-            "Runs out on": st.column_config.TextColumn(help="Empty when nothing was spent"),
-        },
+        column_config=wallet_columns(DAYS),
     )
     wallet_status_control(frame)
 
 
 def wallet_status_control(frame: pd.DataFrame) -> None:
+    """Pick a wallet by name and flip its status. The picker's labels are the names only:
+    Streamlit keeps a picked option by its label, so a label holding the status went stale
+    after a change; the status is drawn next to it from this run's data instead."""
     st.markdown("**Activate or deactivate a wallet**")
     st.caption("An inactive wallet blocks every feature that uses credits in its workspace.")
     names = dict(zip(frame["workspace_id"].astype(int), frame["workspace"], strict=True))
     status = dict(zip(frame["workspace_id"].astype(int), frame["status"], strict=True))
-    pick, act = st.columns([3, 2], vertical_alignment="bottom")
+    pick, now, act = st.columns([3, 1.2, 2], vertical_alignment="bottom")
     workspace_id = pick.selectbox(
-        "Wallet", list(names), format_func=lambda i: f"{names[i]} ({status[i]})",
+        "Wallet", list(names), format_func=lambda i: visible_text(names[i]),
         key=f"{KEY}.status_pick",
     )
     if workspace_id is None:
         return
     active = status[workspace_id] == WalletStatus.ACTIVE.value
+    with now.container(key=f"{KEY}.status_now"):
+        if active:
+            st.badge("Active", icon=":material/check_circle:", color="green")
+        else:
+            st.badge("Inactive", icon=":material/block:", color="red")
     new_status = WalletStatus.INACTIVE if active else WalletStatus.ACTIVE
     label = "Deactivate wallet" if active else "Activate wallet"
     act.button(label, key=f"{KEY}.status_button", icon=":material/power_settings_new:",
@@ -336,16 +354,17 @@ def spend_section(ledger: Ledger, admin: User) -> None:
     if spend.empty:
         st.info(f"Nothing was spent in the last {DAYS} days.")
         return
+    drawn = spend.assign(workspace=spend["workspace"].map(visible_text))
     daily, totals = st.columns([3, 2])
-    daily.altair_chart(_charts.spend_by_workspace(spend, "day"), key=f"{KEY}.spend_daily")
-    totals.altair_chart(_charts.workspace_totals(spend), key=f"{KEY}.spend_totals")
+    daily.altair_chart(_charts.spend_by_workspace(drawn, "day"), key=f"{KEY}.spend_daily")
+    totals.altair_chart(_charts.workspace_totals(drawn), key=f"{KEY}.spend_totals")
     csv_download(spend, name=f"spend-by-workspace-{today}", key=f"{KEY}.spend_csv")
 
 
 # --------------------------------------------------------------------------- decisions
 
 
-def decisions_section(ledger: Ledger, admin: User) -> None:
+def decisions_log_section(ledger: Ledger, admin: User) -> None:
     st.subheader("Decisions log")
     every = attempt(lambda: ledger.requests(admin))
     if every is None:
@@ -362,13 +381,26 @@ def decisions_section(ledger: Ledger, admin: User) -> None:
         "Show", ["approved", "rejected", "cancelled"], selection_mode="multi",
         default=["approved", "rejected", "cancelled"], key=f"{KEY}.log_kinds",
     )
-    shown = [r for r in decided if r.status.value in (kinds or [])]
-    log = pd.DataFrame(
+    log = decisions_log([r for r in decided if r.status.value in (kinds or [])])
+    shown = log.assign(
+        Amount=log["Amount"].astype(float),  # drawn as 5,000.00 like every other amount
+        **{c: log[c].map(visible_text) for c in _LOG_TEXT},
+    )
+    st.dataframe(shown.style.format({"Amount": "{:,.2f}"}), hide_index=True, key=f"{KEY}.log")
+    csv_download(log, name="decisions-log", key=f"{KEY}.log_csv")  # exact amounts
+
+
+_LOG_TEXT = ["Workspace", "Decided by", "Decision note", "Requested by", "Request note"]
+
+
+def decisions_log(shown: list[CreditRequest]) -> pd.DataFrame:
+    """The decided requests as a table: amounts exact (Decimal), user text as stored."""
+    return pd.DataFrame(
         {
             "Decided": [local_time(r.decided_at) for r in shown],
             "Request": [f"#{r.id}" for r in shown],
             "Workspace": [r.workspace_name for r in shown],
-            "Amount": [float(r.amount) for r in shown],
+            "Amount": pd.Series([r.amount for r in shown], dtype=object),
             "Outcome": [r.status.value for r in shown],
             "Decided by": [r.decided_by_name or "" for r in shown],
             "Decision note": [r.decision_note or "" for r in shown],
@@ -379,11 +411,6 @@ def decisions_section(ledger: Ledger, admin: User) -> None:
         columns=["Decided", "Request", "Workspace", "Amount", "Outcome", "Decided by",
                  "Decision note", "Requested by", "Request note", "Requested"],
     )
-    st.dataframe(
-        log, hide_index=True, key=f"{KEY}.log",
-        column_config={"Amount": st.column_config.NumberColumn(format="%.2f")},
-    )
-    csv_download(log, name="decisions-log", key=f"{KEY}.log_csv")
 
 
 # --------------------------------------------------------------------------- page
@@ -403,11 +430,14 @@ def main() -> None:
     st.caption("Decide credit requests across every workspace and keep an eye on every wallet.")
     pending_queue(ledger, user)
     st.divider()
-    wallets_section(ledger, user)
+    with section("Every wallet"):
+        wallets_section(ledger, user)
     st.divider()
-    spend_section(ledger, user)
+    with section("Spend by workspace"):
+        spend_section(ledger, user)
     st.divider()
-    decisions_section(ledger, user)
+    with section("Decisions log"):
+        decisions_log_section(ledger, user)
 
 
 main()

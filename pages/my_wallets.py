@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from billing_core import WalletStatus, WalletSummary, format_credits
+from billing_core import ConsolidatedWallet, WalletStatus, WalletSummary, format_credits
 from pages._shared import (
     NO_CREDITS,
     attempt,
@@ -12,6 +12,7 @@ from pages._shared import (
     get_ledger,
     plain,
     require_user,
+    section,
 )
 
 
@@ -42,36 +43,62 @@ def wallet_line(line: WalletSummary) -> None:
             st.caption(f":red[{NO_CREDITS}]")
 
 
-st.title("My wallets")
-st.caption("Your consolidated wallet: the en-credits of every workspace you are part of.")
-viewer = require_user()
-summary = attempt(lambda: get_ledger().consolidated_wallet(viewer))
-if summary is None:
-    st.stop()
-assert summary is not None
-if not summary.wallets:
-    hint = (
-        " As an administrator you can still open any workspace's Billing page and see every "
-        "wallet in Approvals."
-        if viewer.is_admin
-        else " Ask an administrator to add you to a workspace."
+def totals(summary: ConsolidatedWallet) -> None:
+    """What features can spend now, apart from what inactive wallets hold (billing_core
+    decides which is which); then what is asked for, and how many workspaces."""
+    available, blocked, pending, count = st.columns(4)
+    available.metric(
+        "Available to spend (en-credits)", format_credits(summary.available_total, unit=False),
+        border=True, help="The balances of your active wallets: what features can use now.",
     )
-    st.info("You are not a member of any workspace yet, so you have no wallets." + hint,
-            icon=":material/wallet:")
-    st.stop()
+    blocked.metric(
+        "Blocked (en-credits)", format_credits(summary.blocked_total, unit=False), border=True,
+        help="Credits held in inactive wallets: features cannot use them until an "
+        "administrator reactivates the wallet.",
+    )
+    pending.metric("Pending requests (en-credits)",
+                   format_credits(summary.pending_total, unit=False), border=True,
+                   help="Credits asked for and waiting for an administrator's decision.")
+    count.metric("Workspaces", len(summary.wallets), border=True)
+    if summary.blocked_total > 0:
+        st.caption(
+            f"{format_credits(summary.blocked_total)} in {summary.blocked_count} inactive "
+            f"wallet{'s' if summary.blocked_count != 1 else ''} cannot be spent and are not "
+            "counted as available."
+        )
 
-total, pending, count = st.columns(3)
-total.metric("Total available (en-credits)", format_credits(summary.total, unit=False),
-             border=True)
-pending.metric("Pending requests (en-credits)",
-               format_credits(summary.pending_total, unit=False), border=True,
-               help="Credits asked for and waiting for an administrator's decision.")
-count.metric("Workspaces", len(summary.wallets), border=True)
 
-header = st.columns([2.2, 1.8, 1, 1.8, 1.4])
-for column, title in zip(
-    header, ["Workspace", "Available balance", "Status", "Requested", ""], strict=True
-):
-    column.caption(title)
-for line in summary.wallets:
-    wallet_line(line)
+def wallet_lines(summary: ConsolidatedWallet) -> None:
+    header = st.columns([2.2, 1.8, 1, 1.8, 1.4])
+    for column, title in zip(
+        header, ["Workspace", "Balance", "Status", "Requested", ""], strict=True
+    ):
+        column.caption(title)
+    for line in summary.wallets:
+        wallet_line(line)
+
+
+def main() -> None:
+    st.title("My wallets")
+    st.caption("Your consolidated wallet: the en-credits of every workspace you are part of.")
+    viewer = require_user()
+    summary = attempt(lambda: get_ledger().consolidated_wallet(viewer))
+    if summary is None:
+        return
+    if not summary.wallets:
+        hint = (
+            " As an administrator you can still open any workspace's Billing page and see "
+            "every wallet in Approvals."
+            if viewer.is_admin
+            else " Ask an administrator to add you to a workspace."
+        )
+        st.info("You are not a member of any workspace yet, so you have no wallets." + hint,
+                icon=":material/wallet:")
+        return
+    with section("Totals"):
+        totals(summary)
+    with section("Wallets"):
+        wallet_lines(summary)
+
+
+main()

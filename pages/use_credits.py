@@ -22,8 +22,10 @@ from pages._shared import (
     pick_workspace,
     plain,
     require_user,
+    section,
     show_flash,
 )
+from pages._text import visible_text
 
 PRICE = Decimal("2")
 FEATURE = "AI chat"
@@ -66,7 +68,7 @@ def assistant(user: User, workspace: Workspace, wallet: Wallet) -> None:
         reason = wallet.blocked_reason
         short = reason is None and wallet.balance < PRICE
         if reason:
-            st.error(f"**{NO_CREDITS}** {reason}", icon=":material/block:")
+            st.error(f"**{NO_CREDITS}** {reason}", icon=":material/block:")  # billing_core's words
         elif short:
             st.warning(
                 f"Not enough credits: a question costs {credits(PRICE)} and this workspace "
@@ -82,13 +84,13 @@ def assistant(user: User, workspace: Workspace, wallet: Wallet) -> None:
                   args=(user, workspace))
         notice = st.session_state.pop(NOTICE_KEY, None)
         if notice and notice[0] == "error":
-            st.error(notice[1], icon="⚠️")
+            st.error(plain(notice[1]), icon="⚠️")  # billing_core's message may quote names
         elif notice:
-            st.warning(notice[1], icon=":material/edit:")
+            st.warning(notice[1], icon=":material/edit:")  # the page's own words
         answer = st.session_state.get(ANSWER_KEY)
         if isinstance(answer, dict) and answer.get("workspace_id") == workspace.id:
             with st.chat_message("user"):
-                st.text(answer["question"])
+                st.text(visible_text(answer["question"]))
             with st.chat_message("assistant"):
                 st.write(
                     "This demo stands in for a real assistant, so there is no answer here; "
@@ -97,20 +99,23 @@ def assistant(user: User, workspace: Workspace, wallet: Wallet) -> None:
                 )
 
 
-st.title("Use credits")
-st.caption(
-    "A stand-in for a product feature that uses en-credits: try it to see the balance go "
-    "down, and the feature blocked when no credits are available."
-)
-viewer = require_user()
-show_flash()
-picked = pick_workspace(viewer)
-if picked is None:
-    st.stop()
-assert picked is not None
-current = attempt(lambda: get_ledger().wallet(viewer, picked.id))
-if current is None:
-    st.stop()
-assert current is not None
-st.metric(f"Available in {plain(picked.name)}", credits(current.balance))
-assistant(viewer, picked, current)
+def main() -> None:
+    st.title("Use credits")
+    st.caption(
+        "A stand-in for a product feature that uses en-credits: try it to see the balance go "
+        "down, and the feature blocked when no credits are available."
+    )
+    viewer = require_user()
+    show_flash()
+    picked = pick_workspace(viewer)
+    if picked is None:
+        return
+    with section("Ask the AI assistant"):
+        current = attempt(lambda: get_ledger().wallet(viewer, picked.id))
+        if current is None:
+            return
+        st.metric(f"Available in {plain(picked.name)}", credits(current.balance))
+        assistant(viewer, picked, current)
+
+
+main()

@@ -12,6 +12,7 @@ with a message, and no page crashes.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,13 @@ import pytest
 
 from billing_core import Ledger
 from tests.hardening.books import counts
+
+
+@pytest.fixture
+def store() -> str:
+    """Page tests run on one store (see tests/pages/conftest.py)."""
+    return "duckdb"
+
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
@@ -28,6 +36,12 @@ PAYLOADS = (
     "<img src=x onerror=alert(1)>",
     "**pwned**",
     "<b>chat</b>",
+    # issue 10, item 16: what Streamlit's markdown makes of escaped text
+    "http://evil.example",
+    "www.evil.example",
+    ":material/home:",
+    "$x^2$",
+    ":red[x]",
 )
 HOSTILE = " ".join(PAYLOADS)
 # elements that show their strings as plain text; every other one renders markdown
@@ -265,3 +279,185 @@ def test_the_sign_in_form_answers_hostile_input_with_the_neutral_message(app_led
         assert not at.exception
         assert [e.value for e in at.error] == ["That email and password do not match an account."]
         assert not raw_markup(at)
+
+
+# ------------------------------------------------------------------ issue 10, items 12 and 17
+# Every download on Approvals and Spend analytics, read as the bytes its button serves, with
+# formula-like text in every name, feature and note; and no page sends a hidden character
+# (a right-to-left override, a zero-width space) to the browser, even from old data.
+
+FORMULAS = {
+    "workspace": "=HYPERLINK(\"http://evil.example\",\"Open\")",
+    "person": "@SUM(1+1)*cmd|' /C calc'!A0",
+    "feature": "+1+1 feature",
+    "feature2": "-2+3 feature",
+    "note": "=1+2 please",
+    "decision": "@reject",
+    "description": "-cmd /c calc",
+}
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+NUMERIC = {"spent", "uses", "amount", "balance", "per_day", "days_left", "pending",
+           "workspace_id", "Amount"}
+RLO, ZWSP = "\u202e", "\u200b"
+OURS = "\u2060"  # the word joiner plain() puts where Streamlit would make a link of text
+
+
+@pytest.fixture
+def formula_app(app_ledger: Ledger) -> dict[str, Any]:
+    """The demo with formula-like text in a workspace's name, a person's name, two
+    features, a request note, a decision note and a description; and hidden characters in
+    notes and descriptions (which keep them), and in a name written before names refused
+    them (put straight into the table, as old data would be)."""
+    ledger = app_ledger
+    ada = ledger.user_by_email("ada@example.com")
+    assert ada
+    space = ledger.create_workspace(FORMULAS["workspace"])
+    person = ledger.add_user("formula@example.com", FORMULAS["person"])
+    ledger.add_member(space.id, person.id)
+    ledger.grant_credits(ada, space.id, "500", description=f"{RLO}exe.live top-up")
+    ledger.consume(person, space.id, "3", feature=FORMULAS["feature"],
+                   description=FORMULAS["description"])
+    ledger.consume(person, space.id, "4", feature=FORMULAS["feature2"],
+                   description=f"zero{ZWSP}width")
+    asked = ledger.request_credits(person, space.id, "70", note=FORMULAS["note"])
+    ledger.reject_request(ada, asked.id, FORMULAS["decision"])
+    spoofed = ledger.request_credits(person, space.id, "80", note="second")
+    ledger.reject_request(ada, spoofed.id, f"spoof {RLO}fdp.exe")
+    ledger.request_credits(person, space.id, "90", note=f"waiting {RLO}fdp.exe")
+    old = ledger.create_workspace("Old Spoof")
+    with ledger.db.writing() as cur:  # a name stored before names refused hidden characters
+        cur.execute("UPDATE workspaces SET name = ? WHERE id = ?", [f"Old{RLO}Spoof{ZWSP}", old.id])
+        ledger.db.bump_directory(cur)
+    ledger.db.directory_changed()
+    ledger.add_member(old.id, person.id)
+    ledger.grant_credits(ada, old.id, "5", description="funding")
+    return {"ledger": ledger, "space": space.id, "old": old.id}
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
+    """file id -> the bytes a download button serves (AppTest's media store, recorded)."""
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    files: dict[str, bytes] = {}
+    original = MemoryMediaFileStorage.load_and_get_id
+
+    def record(self: Any, path_or_data: Any, mimetype: str, kind: Any, filename: Any = None) -> str:
+        file_id = original(self, path_or_data, mimetype, kind, filename)
+        files[file_id] = self._files_by_id[file_id].content
+        return file_id
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", record)
+    return files
+
+
+def downloads(at: Any, files: dict[str, bytes]) -> dict[str, list[list[str]]]:
+    """key of each download button -> its CSV, as rows of cells."""
+    import csv
+    import io
+
+    found = {}
+    for button in at.get("download_button"):
+        file_id = Path(button.proto.url).stem
+        assert file_id in files, f"{button.key}: no bytes served"
+        text = files[file_id].decode("utf-8")
+        found[str(button.key)] = list(csv.reader(io.StringIO(text, newline="")))
+    return found
+
+
+def dangerous_cells(table: list[list[str]]) -> list[str]:
+    header, *body = table
+    wrong = [f"header {c!r}" for c in header if c.startswith(FORMULA_START)]
+    for row in body:
+        for name, cell in zip(header, row, strict=True):
+            if name in NUMERIC:
+                if cell and not re.fullmatch(r"-?\d+(\.\d+)?", cell):
+                    wrong.append(f"{name}: {cell!r} is not a number")
+            elif cell.startswith(FORMULA_START):
+                wrong.append(f"{name}: {cell!r}")
+            elif RLO in cell or ZWSP in cell:
+                wrong.append(f"{name}: {cell!r} holds a hidden character")
+    return wrong
+
+
+def test_every_download_on_approvals_and_analytics_serves_inert_cells(formula_app, served) -> None:
+    ledger = formula_app["ledger"]
+    at = run_as(ledger, "ada@example.com")
+    got: dict[str, list[list[str]]] = {}
+    for page in ("pages/approvals.py", "pages/analytics.py"):
+        at.switch_page(page).run()
+        assert not at.exception
+        got.update(downloads(at, served))
+    keys = sorted(k.split("_")[0] for k in got)
+    assert keys == sorted([
+        "billing.approvals.spend", "billing.approvals.log",
+        "billing.analytics.csv.spend-by-feature", "billing.analytics.csv.spend-by-workspace",
+        "billing.analytics.csv.credits-vs-debits", "billing.analytics.csv.top-consumers",
+        "billing.analytics.csv.burn",
+    ]), keys
+    wrong = {k: w for k, t in got.items() if (w := dangerous_cells(t))}
+    assert not wrong, wrong
+    cells = {k: {c for row in t for c in row} for k, t in got.items()}
+    everything = set().union(*cells.values())
+    # the hostile text is there, made inert, not dropped
+    for text in (FORMULAS["workspace"], FORMULAS["person"], FORMULAS["feature"],
+                 FORMULAS["feature2"], FORMULAS["note"], FORMULAS["decision"]):
+        assert "'" + text in everything, text
+    assert "spoof <U+202E>fdp.exe" in everything
+    assert "Old<U+202E>Spoof<U+200B>" in everything
+    # numbers stay numbers
+    log = next(t for k, t in got.items() if "log" in k)
+    amounts = [row[log[0].index("Amount")] for row in log[1:]]
+    assert all(re.fullmatch(r"\d+\.\d{4}", a) for a in amounts), amounts[:5]
+
+
+def elements_bytes(at: Any) -> list[tuple[str, bytes]]:
+    found: list[tuple[str, bytes]] = []
+
+    def walk(node: Any) -> None:
+        proto = getattr(node, "proto", None)
+        if proto is not None and hasattr(proto, "SerializeToString"):
+            found.append((str(getattr(node, "type", "")), proto.SerializeToString()))
+        children = getattr(node, "children", None)
+        if isinstance(children, dict):
+            for child in children.values():
+                walk(child)
+
+    walk(at._tree)
+    return found
+
+
+# pages._shared.pick_workspace (Billing and Use credits) is being reworked on another branch
+# (issue 10, item 7); its labels are left to that work: format_func=visible_text there too.
+WORKSPACE_PICKER = b"billing.workspace_pick"
+
+
+@pytest.mark.parametrize("page", ["pages/approvals.py", "pages/analytics.py",
+                                  "pages/my_wallets.py", "pages/use_credits.py"])
+def test_no_hidden_character_reaches_the_browser(formula_app, page: str) -> None:
+    """Names (old ones too), notes and descriptions are drawn with hidden characters
+    shown as <U+202E>, on every element: text, markdown, tables, pickers, chart data."""
+    ledger = formula_app["ledger"]
+    email = "ada@example.com" if page == "pages/approvals.py" else "formula@example.com"
+    at = run_as(ledger, email, {"workspace": str(formula_app["old"])})
+    at.switch_page(page)
+    at.query_params["workspace"] = str(formula_app["old"])
+    at.run()
+    assert not at.exception
+    leaks = [kind for kind, data in elements_bytes(at)
+             if any(c.encode() in data for c in (RLO, ZWSP))
+             and WORKSPACE_PICKER not in data]
+    assert not leaks, leaks
+    shown = b"".join(data for _, data in elements_bytes(at))
+    assert b"<U+202E>" in shown or b"\\<U\\+202E\\>" in shown
+
+
+def test_tables_offer_no_export_of_their_own() -> None:
+    """Issue 10, item 12: st.dataframe's own "Download as CSV" (and copy) writes cells as
+    they are, so formula-like names would reach a spreadsheet live. The app turns it off
+    (checked in Chromium by tests/e2e/test_approvals_in_browser.py); every download is a
+    Download CSV button through billing_core.export."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+    assert config["client"]["disableDataExport"] is True

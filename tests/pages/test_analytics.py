@@ -166,6 +166,21 @@ def test_burn_rate_table_shows_run_out_dates_and_health(page_as, app_ledger):
     assert "7-day spend" in table.columns
 
 
+def test_the_burn_rate_table_says_inactive_where_there_is_no_run_out_date(page_as):
+    """Issue 10, item 5: Hooli Data's wallet is inactive: its Runs out on and Days left
+    cells say so instead of a grey "None"."""
+    at = page_as(ADMIN)
+    frame = next(t for t in at.dataframe if "Runs out on" in t.value.columns)
+    table = frame.value
+    shown = dataframe_util.convert_arrow_bytes_to_pandas_df(
+        frame.proto.arrow_data.styler.display_values)
+    hooli = table.index[table["Workspace"] == "Hooli Data"][0]
+    assert (shown.loc[hooli, "Runs out on"], shown.loc[hooli, "Days left"]) == ("inactive",
+                                                                                  "inactive")
+    assert not shown.isin(["None", "nan", "<NA>", "NaT"]).any().any(), shown
+    assert table.loc[hooli, "Days left"] == "inactive" and not table.isna().any().any()
+
+
 def test_signed_out_the_page_asks_to_sign_in(app_as):
     at = app_as(None, script=PAGE).run()
     assert not at.exception

@@ -22,16 +22,32 @@ def test_member_sees_one_line_per_workspace_and_the_totals(app_as, app_ledger: L
     assert [w.wallet.workspace_name for w in summary.wallets] == ["Acme Research", "Hooli Data"]
     metrics = {m.label: m.value for m in at.metric}
     assert metrics == {
-        "Total available (en-credits)": format_credits(summary.total, unit=False),
+        "Available to spend (en-credits)": format_credits(summary.available_total, unit=False),
+        "Blocked (en-credits)": format_credits(summary.blocked_total, unit=False),
         "Pending requests (en-credits)": format_credits(summary.pending_total, unit=False),
         "Workspaces": "2",
     }
-    assert metrics["Total available (en-credits)"] != "0.00"
+    assert metrics["Available to spend (en-credits)"] != "0.00"
     lines = [m.value for m in at.markdown]
     assert "**Acme Research**" in lines and "**Hooli Data**" in lines
     assert all(format_credits(w.wallet.balance) in lines for w in summary.wallets)
     assert "2,000.00 en-credits pending" in lines
     assert "No pending requests" in [c.value for c in at.caption]
+
+
+def test_the_available_total_leaves_out_what_an_inactive_wallet_holds(app_as, app_ledger: Ledger):
+    """Issue 10, item 4: Hooli Data is inactive, so its balance cannot be spent: it is
+    shown as blocked, apart from the total that features can use."""
+    alan = app_ledger.user_by_email("alan@example.com")
+    balances = {s.wallet.workspace_name: s.wallet.balance
+                for s in app_ledger.consolidated_wallet(alan).wallets}
+    at = my_wallets(app_as, "alan@example.com")
+    metrics = {m.label: m.value for m in at.metric}
+    available = [v for k, v in metrics.items() if k.startswith(("Available", "Total available"))]
+    assert available == [format_credits(balances["Acme Research"], unit=False)]
+    assert metrics.get("Blocked (en-credits)") == format_credits(balances["Hooli Data"], unit=False)
+    said = " ".join(c.value for c in at.caption)
+    assert f"{format_credits(balances['Hooli Data'])} in 1 inactive wallet cannot be spent" in said
 
 
 def test_each_line_links_to_that_workspaces_billing_page(app_as):

@@ -64,3 +64,10 @@ def test_a_file_name_is_a_safe_slug_of_its_parts(parts: tuple, name: str):
 
 def test_a_long_file_name_is_cut():
     assert len(file_name("x" * 500, "transactions")) <= 120 + len(".csv")
+
+
+def test_hidden_characters_are_written_as_code_points():
+    """Issue 10, item 17: a cell shows what it holds, also in a spreadsheet."""
+    frame = pd.DataFrame({"note": ["\u202eexe.live", "=\u200bcmd", "two\nlines"]})
+    assert [r[0] for r in rows(csv_bytes(frame))[1:]] == [
+        "<U+202E>exe.live", "'=<U+200B>cmd", "two\nlines"]

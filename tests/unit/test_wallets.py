@@ -174,6 +174,20 @@ def test_consolidated_wallet_totals_the_members_workspaces(ledger: Ledger, peopl
     assert [s.wallet.workspace_name for s in ledger.consolidated_wallet(people["alice"]).wallets] == ["Acme"]
 
 
+def test_an_inactive_wallets_credits_are_blocked_not_available(ledger: Ledger, people: dict) -> None:
+    fund(ledger, people["admin"], people["acme"].id, "10.5")
+    fund(ledger, people["admin"], people["beta"].id, "20.25")
+    ledger.set_wallet_status(people["admin"], people["beta"].id, "inactive")
+    mine = ledger.consolidated_wallet(people["carol"])
+    assert mine.total == Decimal("30.75")
+    assert (mine.available_total, mine.blocked_total) == (Decimal("10.5"), Decimal("20.25"))
+    assert mine.blocked_count == 1
+    ledger.set_wallet_status(people["admin"], people["beta"].id, "active")
+    mine = ledger.consolidated_wallet(people["carol"])
+    assert (mine.available_total, mine.blocked_total, mine.blocked_count) == (
+        Decimal("30.75"), Decimal(0), 0)
+
+
 def test_admins_consolidated_wallet_is_only_their_own_workspaces(ledger: Ledger, people: dict) -> None:
     assert ledger.consolidated_wallet(people["admin"]).wallets == []
     assert len(ledger.wallets(people["admin"])) == 2
