@@ -42,6 +42,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .clock import Clock, utc_now
+from .highwater import Position
 
 DEFAULT_PATH = Path("data") / "billing.duckdb"
 ID_TABLES = ("users", "workspaces", "accounts", "entries", "credit_requests", "audit_log")
@@ -85,6 +86,7 @@ class Database(ABC):
     """One ledger database, shared by every thread of the process."""
 
     single_process = False  # only one process can open it (then others ask that one)
+    ledger_id: str | None = None  # the embedded ledger's identity (its high-water mark's)
 
     def __init__(self, path: str, clock: Clock) -> None:
         self.path = path
@@ -184,6 +186,10 @@ class Database(ABC):
         """After such a write (committed or not): this process's snapshots are stale."""
         with self._generation_lock:
             self._local_generation += 1
+
+    def id_floors(self) -> Position:
+        """Ids at or below these are never handed out again (set by a recovery)."""
+        return Position()
 
     # ------------------------------------------------------------- lifecycle
     @abstractmethod

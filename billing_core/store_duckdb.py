@@ -137,7 +137,7 @@ class DuckDatabase(Database):
         self._mark_path = mark_path(path) if tracked and high_water else None
         self._mark: MarkFile | None = None
         self._floors = Position()
-        self.ledger_id = ""
+        self.ledger_id: str | None = None
         self.finding: Finding | None = None
         self._claim = _claim(path)
         try:
@@ -161,7 +161,7 @@ class DuckDatabase(Database):
             self._load_ids()
             if self._mark_path is not None:
                 self.finding = judge(path, self._mark_path, self.position(), closed_at,
-                                     ledger_id=self.ledger_id, tracked=known)
+                                     ledger_id=self.ledger_id or "", tracked=known)
                 if not self.finding.ok and not accept_loss:
                     raise self.finding.refusal()
                 self._paused = not self.finding.ok
@@ -242,6 +242,9 @@ class DuckDatabase(Database):
         self._writer.execute("UPDATE ledger_state SET closed_position = NULL")
         self._writer.execute("CHECKPOINT")
 
+    def id_floors(self) -> Position:
+        return self._floors
+
     def position(self) -> Position:
         """The last id handed out in each id table (all committed outside a write)."""
         return Position.of({t: self._next_ids[t] - 1 for t in ID_TABLES})
@@ -254,7 +257,7 @@ class DuckDatabase(Database):
             return
         try:
             if self._mark is None:
-                self._mark = _open_mark(self._mark_path, self.ledger_id)
+                self._mark = _open_mark(self._mark_path, self.ledger_id or "")
             self._mark.write(self.position())
         except OSError as error:
             _log.error("the high-water mark %s could not be written: %s", self._mark_path, error)
@@ -515,7 +518,7 @@ class _DuckSnapshot(Snapshot):
     def batches(
         self, sql: str, params: Sequence[object] = (), size: int = 100_000
     ) -> Iterator[pa.RecordBatch]:
-        reader = self._cur.execute(sql, list(params)).to_arrow_reader(size)
+        reader = self._cur.sql(sql, params=list(params)).to_arrow_reader(size)
         assert reader is not None
         yield from reader
 

@@ -28,6 +28,9 @@ ACTIONS = (
     "user.add",
     "workspace.create",
     "membership.add",
+    "ledger.recover",
+    "ledger.restore",
+    "ledger.export",
 )
 
 
