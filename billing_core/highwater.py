@@ -234,21 +234,29 @@ class Finding:
 def describe_missing(missing: dict[str, tuple[int, int]]) -> str:
     """The acknowledged work a ledger lacks, from `Position.behind`, ids as ranges (ids are
     handed out one after another, so exactly the lost ones are named): `120 acknowledged
-    transactions (entries 1115 to 1234) and 121 audit records (ids 2225 to 2345) are missing`."""
+    transactions (entries 1115 to 1234) and 121 audit records (ids 2225 to 2345) are
+    missing`, or `no transaction, but 1 audit record (id 2346) is missing`."""
+
+    def counted(have: int, acknowledged: int, what: tuple[str, str], ids: tuple[str, str]) -> str:
+        count = acknowledged - have
+        if count == 1:
+            return f"1 {what[0]} ({ids[0]} {acknowledged})"
+        return f"{count} {what[1]} ({ids[1]} {have + 1} to {acknowledged})"
+
     entries, audit = missing.get("entries"), missing.get("audit_log")
-    lost = []
+    parts = []
+    if entries:
+        parts.append(counted(*entries, ("acknowledged transaction", "acknowledged transactions"),
+                             ("entry", "entries")))
     if audit:
-        count = audit[1] - audit[0]
-        lost.append(f"{count} audit record{'s' if count != 1 else ''} (ids {audit[0] + 1} to {audit[1]})")
+        parts.append(counted(*audit, ("audit record", "audit records"), ("id", "ids")))
     others = [t.replace("_", " ") for t in missing if t not in ("entries", "audit_log")]
     if others:
-        lost.append("the newest ids of " + ", ".join(others))
-    if not entries:
-        return "no transaction is missing, but " + " and ".join(lost) + " are"
-    count = entries[1] - entries[0]
-    head = (f"{count} acknowledged transaction{'s' if count != 1 else ''} "
-            f"(entries {entries[0] + 1} to {entries[1]})")
-    return " and ".join([head, *lost]) + (" are" if count != 1 or lost else " is") + " missing"
+        parts.append("the newest ids of " + ", ".join(others))
+    first = entries or audit or (0, 0)
+    plural = len(parts) > 1 or first[1] - first[0] > 1
+    text = " and ".join(parts) + (" are missing" if plural else " is missing")
+    return text if entries else "no transaction, but " + text
 
 
 def judge(

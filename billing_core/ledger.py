@@ -10,8 +10,9 @@ call to its service, where it is documented.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -46,6 +47,10 @@ from .text import clean_limit
 from .verify import verify
 from .wallets import Wallets
 
+if TYPE_CHECKING:
+    from .backup import Manifest
+    from .backup_schedule import BackupScheduler
+
 
 class Ledger:
     def __init__(self, db: Database) -> None:
@@ -57,6 +62,7 @@ class Ledger:
         self._history = History(db, self.access)
         self._analytics = Analytics(db, self.access)
         self._signin = SignIn(db)
+        self.backup_thread: BackupScheduler | None = None  # started by start_backups (the app)
 
     @property
     def path(self) -> str:
@@ -304,7 +310,39 @@ class Ledger:
     def checkpoint(self) -> None:
         self.db.checkpoint()
 
+    # backup.py, backup_schedule.py, analyst_export.py
+    def start_backups(self) -> BackupScheduler:
+        """Start this process's backup thread (the app does, once): the schedule of
+        $BILLING_BACKUP_*, and the backups other processes ask for. Stopped by close()."""
+        from .backup_schedule import BackupScheduler, BackupSettings
+
+        if self.backup_thread is None:
+            self.backup_thread = BackupScheduler(self, BackupSettings.from_env(self))
+            self.backup_thread.start()
+        return self.backup_thread
+
+    def backup_now(self, actor: User) -> Manifest:
+        """A backup into the backup folder, now (administrators only)."""
+        return self.start_backups().backup(actor)
+
+    def backup_overview(self, actor: User) -> tuple[str, list[Manifest], str | None]:
+        """(the schedule in words, the backups kept newest first, the last scheduled
+        backup's failure if it failed) for administrators."""
+        self.access.admin(actor, "see the backups")
+        thread = self.start_backups()
+        return thread.settings.describe(), thread.backups(), thread.last_error
+
+    def export_archive(
+        self, actor: User, *, since: date | None = None, formats: Sequence[str] = ("csv",)
+    ) -> bytes:
+        """The journal, wallets, requests and audit log as one zip (analyst_export.py)."""
+        from .analyst_export import export_archive
+
+        return export_archive(self, actor, since=since, formats=formats)
+
     def close(self) -> None:
+        if self.backup_thread is not None:
+            self.backup_thread.stop()
         self._wallets.close()
         self.db.close()
 

@@ -57,7 +57,7 @@ class Restored:
         elif self.missing:
             said.append(
                 f"The original ledger's high-water mark ({self.mark}) says it acknowledged more: "
-                f"{describe_missing(self.missing)} from this backup. New ids start after them, "
+                f"{describe_missing(self.missing)} from this backup. New ids start after those, "
                 "so none is reused."
             )
         else:

@@ -33,7 +33,7 @@ import pyarrow as pa
 
 from . import schema
 from .clock import Clock
-from .errors import BillingError, LedgerCorrupt, LedgerUnavailable
+from .errors import BillingError, LedgerCorrupt, LedgerInUse, LedgerUnavailable
 from .highwater import FileState, Finding, MarkFile, Position, judge, mark_path, new_ledger_id, read_mark
 from .money import to_decimal
 from .store import (
@@ -71,7 +71,7 @@ def _connect(path: str, *, create: bool, read_only: bool = False) -> duckdb.Duck
     except duckdb.IOException as error:
         text = str(error)
         if "lock" in text.lower():
-            raise LedgerUnavailable(
+            raise LedgerInUse(
                 f"The ledger {path} is in use by another process (most likely the running "
                 "billing app). Stop that process, or do this through the app."
             ) from None
