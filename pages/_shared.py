@@ -31,8 +31,15 @@ ADDRESS_KEY = "billing.workspace_in_address"  # the ?workspace= last followed
 
 @st.cache_resource(show_spinner=False)
 def get_ledger() -> Ledger:
-    """The process's one Ledger, shared by every session (it is thread-safe)."""
-    return billing_core.open_ledger()
+    """The process's one Ledger, shared by every session (it is thread-safe), with its
+    backup thread: the scheduled backups, and those `billing backup` asks this process for."""
+    ledger = billing_core.open_ledger()
+    try:
+        ledger.start_backups()
+    except BaseException:
+        ledger.close()
+        raise
+    return ledger
 
 
 def current_user() -> User | None:

@@ -25,7 +25,7 @@ from billing_core import (
     WalletHealth,
     WalletStatus,
 )
-from pages import _charts
+from pages import _backups, _charts
 from pages._shared import (
     ago,
     attempt,
@@ -438,6 +438,7 @@ def main() -> None:
     st.divider()
     with section("Decisions log"):
         decisions_log_section(ledger, user)
+    _backups.render(ledger, user)
 
 
 main()

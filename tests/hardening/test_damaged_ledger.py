@@ -265,7 +265,7 @@ def acknowledged_present(path: Path, acknowledged: list[int]) -> int | None:
 
 def named_loss(outcome: Outcome) -> int | None:
     """The number of acknowledged transactions a refusal says are missing."""
-    found = re.search(r"(\d+) acknowledged transactions? \(entries", outcome.detail)
+    found = re.search(r"(\d+) acknowledged transactions? \(entr", outcome.detail)
     if found:
         return int(found.group(1))
     return 0 if "no transaction is missing" in outcome.detail else None

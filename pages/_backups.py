@@ -1,0 +1,94 @@
+"""Backups and the export for analysts, for administrators (drawn on the Approvals page).
+
+Not a page (the underscore keeps it out of navigation). The app's backup thread takes
+the scheduled backups (billing_core/backup_schedule.py); here an administrator sees them,
+takes one now, and downloads the journal, wallets, requests and audit log as a zip of
+CSV (cells made inert by billing_core.export) or Parquet files.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import streamlit as st
+
+from billing_core import Ledger, User
+from billing_core.backup import Manifest
+from billing_core.export import file_name
+from billing_core.store import as_utc
+from pages._shared import flash, local_time, plain, section, show_flash
+
+KEY = "billing.backups"
+PREPARED = f"{KEY}.prepared"  # (zip bytes, file name) of the export last prepared
+FORMATS = {"CSV (spreadsheets)": "csv", "Parquet (pandas, DuckDB, Polars)": "parquet"}
+
+
+def render(ledger: Ledger, admin: User) -> None:
+    st.divider()
+    with section("Backups"):
+        backups_section(ledger, admin)
+    with section("Export for analysts"):
+        export_section(ledger, admin)
+
+
+def backups_section(ledger: Ledger, admin: User) -> None:
+    st.subheader("Backups")
+    show_flash()
+    schedule, backups, failed = ledger.backup_overview(admin)
+    st.caption(plain(schedule + " Each backup is a verified copy of the whole ledger with a "
+                     "manifest; restore one with billing restore --from BACKUP --to NEW_FILE."))
+    if failed:
+        st.warning(plain(f"The last scheduled backup failed ({failed}). Backups are retried at "
+                         "the next scheduled time."), icon=":material/warning:")
+    if st.button("Back up now", key=f"{KEY}.now", icon=":material/backup:"):
+        with st.spinner("Backing up the ledger…"):
+            manifest = ledger.backup_now(admin)
+        flash(f"Backed up: {manifest.folder.name} ({manifest.rows.get('entries', 0):,} transactions).")
+        st.rerun()
+    if not backups:
+        st.info("No backups yet.", icon=":material/info:")
+        return
+    st.dataframe(backup_table(backups), hide_index=True, width="stretch")
+
+
+def backup_table(backups: list[Manifest]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "Taken": [local_time(as_utc(m.taken_at)) for m in backups],
+            "By": [m.taken_by for m in backups],
+            "Transactions": [m.rows.get("entries", 0) for m in backups],
+            "Last entry id": [m.high_water.entries for m in backups],
+            "Size (MB)": [round(m.size / 1_000_000, 1) for m in backups],
+            "Folder": [str(m.folder) for m in backups],
+        }
+    )
+
+
+def export_section(ledger: Ledger, admin: User) -> None:
+    st.subheader("Export for analysts")
+    st.caption("The journal, wallets, credit requests and audit log, read at one moment, as a zip "
+               "of files that spreadsheets, pandas and DuckDB open directly (times in UTC). The "
+               "export is recorded in the audit log.")
+    left, right = st.columns(2)
+    since = left.date_input("From (leave empty for everything)", value=None, key=f"{KEY}.since",
+                            max_value=ledger.today())
+    choice = right.radio("Format", list(FORMATS), key=f"{KEY}.format", horizontal=True)
+    if st.button("Prepare export", key=f"{KEY}.prepare", icon=":material/dataset:"):
+        start = since if isinstance(since, date) else None
+        with st.spinner("Exporting…"):
+            data = ledger.export_archive(admin, since=start, formats=(FORMATS[str(choice)],))
+        name = file_name("ledger-export", start.isoformat() if start else "all",
+                         FORMATS[str(choice)], extension="zip")
+        st.session_state[PREPARED] = (data, name)
+    prepared = st.session_state.get(PREPARED)
+    if prepared:
+        st.download_button(
+            f"Download {prepared[1]}",
+            data=prepared[0],
+            file_name=prepared[1],
+            mime="application/zip",
+            key=f"{KEY}.download",
+            icon=":material/download:",
+            on_click="ignore",
+        )
