@@ -115,7 +115,8 @@ class Manifest:
         """One sentence on what the backup holds."""
         return (
             f"taken {self.taken_at:%Y-%m-%d %H:%M:%S} UTC by {self.taken_by} from {self.source}: "
-            f"{self.wallets} wallets holding {self.total_balance:,.2f} en-credits in all, "
+            f"{self.wallets} wallet{'s' if self.wallets != 1 else ''} holding "
+            f"{self.total_balance:,.2f} en-credits in all, "
             f"{self.rows.get('entries', 0):,} transactions (entries up to id {self.high_water.entries}), "
             f"{self.rows.get('audit_log', 0):,} audit records (up to id {self.high_water.audit_log})"
         )

@@ -46,8 +46,8 @@ class Restored:
         said = [
             f"Restored {self.manifest.folder} to {self.path}.",
             f"The backup was {self.manifest.summary()}.",
-            f"verify() passed on the restored ledger ({self.report.entries:,} entries, "
-            f"{self.report.wallets} wallets) and every table's row count matches the manifest.",
+            f"verify() passed on the restored ledger ({self.report.entries:,} entries) and every "
+            "table's row count matches the manifest.",
         ]
         if self.acknowledged is None:
             said.append(

@@ -9,6 +9,7 @@ CSV (cells made inert by billing_core.export) or Parquet files.
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 
 import pandas as pd
 import streamlit as st
@@ -20,7 +21,6 @@ from billing_core.store import as_utc
 from pages._shared import flash, local_time, plain, section, show_flash
 
 KEY = "billing.backups"
-PREPARED = f"{KEY}.prepared"  # (zip bytes, file name) of the export last prepared
 FORMATS = {"CSV (spreadsheets)": "csv", "Parquet (pandas, DuckDB, Polars)": "parquet"}
 
 
@@ -69,26 +69,19 @@ def export_section(ledger: Ledger, admin: User) -> None:
     st.subheader("Export for analysts")
     st.caption("The journal, wallets, credit requests and audit log, read at one moment, as a zip "
                "of files that spreadsheets, pandas and DuckDB open directly (times in UTC). The "
-               "export is recorded in the audit log.")
+               "export is made when you download it, and recorded in the audit log.")
     left, right = st.columns(2)
     since = left.date_input("From (leave empty for everything)", value=None, key=f"{KEY}.since",
                             max_value=ledger.today())
     choice = right.radio("Format", list(FORMATS), key=f"{KEY}.format", horizontal=True)
-    if st.button("Prepare export", key=f"{KEY}.prepare", icon=":material/dataset:"):
-        start = since if isinstance(since, date) else None
-        with st.spinner("Exporting…"):
-            data = ledger.export_archive(admin, since=start, formats=(FORMATS[str(choice)],))
-        name = file_name("ledger-export", start.isoformat() if start else "all",
-                         FORMATS[str(choice)], extension="zip")
-        st.session_state[PREPARED] = (data, name)
-    prepared = st.session_state.get(PREPARED)
-    if prepared:
-        st.download_button(
-            f"Download {prepared[1]}",
-            data=prepared[0],
-            file_name=prepared[1],
-            mime="application/zip",
-            key=f"{KEY}.download",
-            icon=":material/download:",
-            on_click="ignore",
-        )
+    start = since if isinstance(since, date) else None
+    fmt = FORMATS[str(choice)]
+    st.download_button(
+        "Download export",
+        data=partial(ledger.export_archive, admin, since=start, formats=(fmt,)),  # made on click
+        file_name=file_name("ledger-export", start.isoformat() if start else "all", fmt, extension="zip"),
+        mime="application/zip",
+        key=f"{KEY}.download",
+        icon=":material/download:",
+        on_click="ignore",
+    )
