@@ -62,9 +62,16 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         "Parquet files (with --csv, CSV files too) and export.json; see README, Backups.",
     )
     export.add_argument("--to", required=True, metavar="DIR")
-    export.add_argument("--since", type=date.fromisoformat, default=None, metavar="DATE",
+    export.add_argument("--since", type=_day, default=None, metavar="DATE",
                         help="only entries, audit records and requests from this day on (YYYY-MM-DD)")
     export.add_argument("--csv", action="store_true", help="also write each table as CSV")
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day such as 2026-11-01") from None
 
 
 def run(args: argparse.Namespace, actor_of: ActorOf) -> int:
