@@ -17,7 +17,7 @@ def build(path: Path, *, entries: int, workspaces: int, users: int, days: int = 
     Workspace 1 is the busy one (about 2.5% of all entries, so 250,000 at 10M: deep
     enough for a page 100,000 entries down); the rest spread evenly.
     """
-    for suffix in ("", ".wal"):
+    for suffix in ("", ".wal", ".hwm"):  # a new ledger, on purpose: its old mark goes too
         Path(str(path) + suffix).unlink(missing_ok=True)
     started = time.perf_counter()
     ledger = billing_core.open_ledger(str(path), create=True)
@@ -94,6 +94,17 @@ def build(path: Path, *, entries: int, workspaces: int, users: int, days: int = 
             FROM entries
             """,
             [PLATFORM_ACCOUNTS[USAGE_ACCOUNT], PLATFORM_ACCOUNTS[TOPUPS_ACCOUNT]],
+        )
+        # one movement audit row per entry, as the journal writes them (verify() checks it)
+        cur.execute(
+            """
+            INSERT INTO audit_log (id, recorded_at, actor_id, action, subject, workspace_id, before, after)
+            SELECT id, created_at, actor_id,
+                   CASE WHEN kind = 'debit' THEN 'wallet.consume' ELSE 'wallet.grant' END,
+                   'entry:' || id, workspace_id, NULL,
+                   '{"amount": "' || CAST(amount AS VARCHAR) || '"}'
+            FROM entries
+            """
         )
         cur.execute(
             """

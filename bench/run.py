@@ -7,7 +7,9 @@ setting), or into the empty database of `--pg-url`. The same measurements then r
 on each store, and the table shows them side by side: a DuckDB and a PostgreSQL column.
 
 Figures with a naive counterpart are measured side by side in the same run and
-shown as a ratio, so the table holds on a noisy machine. Reads are also measured
+shown as a ratio, so the table holds on a noisy machine; so is the cost of the
+embedded ledger's high-water mark (debits with and without it, alternating, beside the
+raw floor it builds on: a small write and fdatasync on this disk). Reads are also measured
 on a 10,000-entry ledger of the same shape, and the large/small ratio shown.
 """
 
@@ -68,8 +70,16 @@ def timed(fn: Callable[[], object], repeat: int) -> Figure:
 
 
 @contextmanager
-def opened(where: str) -> Iterator[billing_core.Ledger]:
-    ledger = billing_core.open_ledger(where)
+def opened(where: str, *, high_water: bool = True) -> Iterator[billing_core.Ledger]:
+    """The ledger at `where`; `high_water=False` opens a DuckDB file without its
+    high-water mark (for the side-by-side cost of the mark only)."""
+    if high_water or where.startswith(("postgresql://", "postgres://")):
+        ledger = billing_core.open_ledger(where)
+    else:
+        from billing_core.clock import clock_from_env
+        from billing_core.store_duckdb import DuckDatabase
+
+        ledger = billing_core.Ledger(DuckDatabase(where, clock_from_env(), high_water=False))
     try:
         yield ledger
     finally:
@@ -122,9 +132,9 @@ def _last_day(ledger: billing_core.Ledger) -> date:
 
 
 def debits_per_second(where: str, wallets: list[int], per_thread: int, naive: bool,
-                      threads: int = THREADS) -> float:
+                      threads: int = THREADS, high_water: bool = True) -> float:
     """`threads` threads debiting at once: through `consume` (group commit) or one transaction each."""
-    with opened(where) as ledger:
+    with opened(where, high_water=high_water) as ledger:
         member = ledger.user_by_email("user1@bench.example")
         assert member is not None
         barrier = threading.Barrier(threads)
@@ -150,6 +160,58 @@ def debits_per_second(where: str, wallets: list[int], per_thread: int, naive: bo
         with ThreadPoolExecutor(threads) as pool:
             list(pool.map(work, range(threads)))
         return threads * per_thread / (time.perf_counter() - started)
+
+
+def high_water_cost(where: str, wallets: list[int], per_thread: int, rounds: int = 2) -> dict[str, float]:
+    """Debits/s with and without the high-water mark, 16 threads and 1 thread: after a
+    warm-up run, in ABBA order (with, without, without, with, ...) so a drift of the machine
+    weighs on both alike; the mean of 2 x `rounds` runs each."""
+    runs: dict[str, list[float]] = {"grouped": [], "grouped_off": [], "single": [], "single_off": []}
+    debits_per_second(where, wallets, per_thread, naive=False)  # warm-up, not counted
+    for turn in range(2 * rounds):
+        for mark in (True, False) if turn % 2 == 0 else (False, True):
+            suffix = "" if mark else "_off"
+            runs["grouped" + suffix].append(
+                debits_per_second(where, wallets, per_thread, naive=False, high_water=mark))
+            runs["single" + suffix].append(
+                debits_per_second(where, wallets, per_thread * 2, naive=False, threads=1, high_water=mark))
+    return {name: statistics.mean(values) for name, values in runs.items()}
+
+
+def fsync_floor(folder: Path, repeat: int = 400) -> Figure:
+    """A 512-byte write and an fdatasync of a small file on this disk: what the mark pays
+    per commit, at the least."""
+    path = folder / f"bench-fsync-{os.getpid()}.probe"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        samples = []
+        for i in range(repeat):
+            started = time.perf_counter()
+            os.pwrite(fd, b"x" * 512, 512 * (i % 2))
+            os.fdatasync(fd)
+            samples.append((time.perf_counter() - started) * 1000)
+    finally:
+        os.close(fd)
+        path.unlink()
+    samples.sort()
+    return statistics.median(samples), samples[int(len(samples) * 0.95)]
+
+
+def backup_seconds(where: str, folder: Path) -> tuple[float, int]:
+    """Seconds of `billing backup` (snapshot, copy into a new file, verify(), compare) of the
+    whole ledger, and the rows copied."""
+    import shutil
+
+    from billing_core.backup import take_backup
+
+    target = folder / f"bench-backups-{os.getpid()}"
+    try:
+        with opened(where) as ledger:
+            started = time.perf_counter()
+            manifest = take_backup(ledger, ledger.system_user(), target)
+            return time.perf_counter() - started, sum(manifest.rows.values())
+    finally:
+        shutil.rmtree(target, ignore_errors=True)
 
 
 def page_figures(where: str, repeat: int) -> dict[str, float]:
@@ -208,6 +270,9 @@ class Measured:
     ingest: float | None
     verify: float
     seconds: float
+    mark: dict[str, float] | None = None  # debits/s with and without the high-water mark
+    floor: Figure | None = None  # fsync of a small file
+    backup: tuple[float, int] | None = None  # seconds, rows
 
 
 def measure(large: str, small: str | None, args: argparse.Namespace, label: str) -> Measured:
@@ -228,13 +293,23 @@ def measure(large: str, small: str | None, args: argparse.Namespace, label: str)
     grouped = debits_per_second(large, wallets, args.debits_per_thread, naive=False)
     naive = debits_per_second(large, wallets, args.debits_per_thread, naive=True)
     one_wallet = debits_per_second(large, [BUSY], args.debits_per_thread, naive=False)
+    mark = floor = None
+    if not large.startswith(("postgresql://", "postgres://")):
+        step("the high-water mark: debits with and without it, and the fsync floor")
+        floor = fsync_floor(Path(large).parent)
+        mark = high_water_cost(large, wallets, args.debits_per_thread)
     step("bulk ingest")
     ingest = ingest_rate(large, args.ingest)
     step("verify")
     checked = verify_seconds(large)
+    backup = None
+    if mark is not None:
+        step("backup")
+        backup = backup_seconds(large, Path(large).parent)
     seconds = time.perf_counter() - started
     print(f"  {label}: done in {seconds:.0f} s", flush=True)
-    return Measured(big, little, pages, single, grouped, naive, one_wallet, ingest, checked, seconds)
+    return Measured(big, little, pages, single, grouped, naive, one_wallet, ingest, checked, seconds,
+                    mark, floor, backup)
 
 
 # ----------------------------------------------------------------------------- PostgreSQL
@@ -432,6 +507,21 @@ def rows_of(results: dict[str, Measured | None], server: Server | None,
          + (f" (shared_buffers {server.settings['shared_buffers']})" if server is not None else "")),
         ("verify() of the whole ledger, after the writes", *cells(lambda m: f"{m.verify:.1f} s"),
          "report", ""),
+        (f"high-water mark at the debit path: {THREADS} threads on {THREADS} wallets, group commit, "
+         "with / without the mark",
+         *cells(lambda m: _with_without(m, "grouped")), "within 10% (>= 0.90x)",
+         "DuckDB: its WAL synced at every commit (its default) in both; the mark adds a 512-byte "
+         "write + fdatasync per commit (batch); mean of 4 runs each, ABBA order after a warm-up"),
+        ("high-water mark at the debit path: 1 thread, one consume at a time, with / without",
+         *cells(lambda m: _with_without(m, "single")), "within 10% (>= 0.90x)",
+         "as above; every debit is its own commit here"),
+        ("fsync floor: 512-byte write + fdatasync of a small file on this disk",
+         *cells(lambda m: "n/a" if m.floor is None else ms(m.floor)), "report",
+         "the raw cost the mark builds on, measured in the same run"),
+        ("billing backup of the whole ledger (snapshot, copy, verify(), compare)",
+         *cells(lambda m: "n/a (pg_dump: README, Backups)" if m.backup is None else
+                f"{m.backup[0]:.1f} s; {m.backup[1] / m.backup[0]:,.0f} rows/s"), "report",
+         "while idle; the app takes one hourly by default"),
         ("copy of the built ledger into PostgreSQL (billing migrate)", "n/a (the source)", copy_cell,
          "report",
          "" if server is None else
@@ -445,6 +535,13 @@ def rows_of(results: dict[str, Measured | None], server: Server | None,
                       else "the server of --pg-url")
                      + "; DuckDB syncs its WAL to disk at every commit"))
     return rows
+
+
+def _with_without(m: Measured, kind: str) -> str:
+    if m.mark is None:
+        return "n/a (no mark: the server's own WAL)"
+    on, off = m.mark[kind], m.mark[kind + "_off"]
+    return f"{on:,.0f}/s vs {off:,.0f}/s = {on / off:.2f}x"
 
 
 def main() -> None:
