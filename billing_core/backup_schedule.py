@@ -75,7 +75,7 @@ class BackupSettings:
 
     @classmethod
     def from_env(cls, ledger: Ledger) -> BackupSettings:
-        embedded = ledger.db.single_process
+        embedded = ledger.db.single_process and ledger.path != ":memory:"
         folder = os.environ.get("BILLING_BACKUP_DIR")
         where = Path(folder) if folder else (Path(ledger.path).parent / "backups" if embedded else None)
         every = os.environ.get("BILLING_BACKUP_EVERY")
@@ -149,10 +149,11 @@ class BackupScheduler:
             try:
                 self.backup(self.ledger.system_user(), taken_by=SCHEDULE)
                 self.last_error = None
-            except BillingError as error:
+            except Exception as error:  # kept for the admin page; tried again when next due
                 self.last_error = f"{self.ledger.db.clock():%Y-%m-%d %H:%M} UTC: {error}"
-                self._last = self.ledger.db.clock()  # try again at the next due time
-                _log.error("the scheduled backup failed: %s", error)
+                self._last = self.ledger.db.clock()
+                _log.error("the scheduled backup failed: %s", error,
+                           exc_info=not isinstance(error, BillingError))
 
     def due(self) -> bool:
         if self.settings.every is None or self.settings.folder is None:
@@ -203,8 +204,11 @@ class BackupScheduler:
             manifest = self.backup(actor, to=str(asked["to"]))
         except BillingError as error:
             return {"ok": False, "error": str(error)}
-        except (ValueError, KeyError, TypeError, OSError) as error:
+        except (ValueError, KeyError, TypeError) as error:
             return {"ok": False, "error": f"The request could not be read: {error}"}
+        except Exception as error:  # the asking process must hear of it, not wait in vain
+            _log.exception("a requested backup failed")
+            return {"ok": False, "error": f"The backup failed: {error}"}
         return {"ok": True, "folder": str(manifest.folder), "summary": manifest.summary()}
 
 

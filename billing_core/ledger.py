@@ -321,9 +321,10 @@ class Ledger:
             self.backup_thread.start()
         return self.backup_thread
 
-    def backup_now(self, actor: User) -> Manifest:
-        """A backup into the backup folder, now (administrators only)."""
-        return self.start_backups().backup(actor)
+    def backup_now(self, actor: User, *, to: str | None = None) -> Manifest:
+        """A backup now (administrators only), into `to` or else the backup folder."""
+        self.access.admin(actor, "take a backup")
+        return self.start_backups().backup(actor, to=to)
 
     def backup_overview(self, actor: User) -> tuple[str, list[Manifest], str | None]:
         """(the schedule in words, the backups kept newest first, the last scheduled

@@ -156,15 +156,19 @@ class DuckDatabase(Database):
         try:
             tables = {str(r[0]) for r in self._writer.execute(schema.TABLES_SQL).fetchall()}
             schema.check_opening(path, tables, create=create or path == ":memory:")
+            if tracked and _STATE_TABLE in tables:  # judged before anything is written
+                closed_at = self._read_state()
+                self._load_ids()
+                if self._mark_path is not None:
+                    self.finding = judge(path, self._mark_path, self.position(), closed_at,
+                                         ledger_id=self.ledger_id or "", tracked=True)
+                    if not self.finding.ok and not accept_loss:
+                        raise self.finding.refusal()
+                    self._paused = not self.finding.ok
             schema.migrate(self._writer)
-            known, closed_at = self._load_state() if tracked else (False, None)
+            if tracked and _STATE_TABLE not in tables:  # new, or made before the mark
+                self._start_state()
             self._load_ids()
-            if self._mark_path is not None:
-                self.finding = judge(path, self._mark_path, self.position(), closed_at,
-                                     ledger_id=self.ledger_id or "", tracked=known)
-                if not self.finding.ok and not accept_loss:
-                    raise self.finding.refusal()
-                self._paused = not self.finding.ok
             if tracked:
                 self._mark_open()
         except BillingError:
@@ -202,7 +206,7 @@ class DuckDatabase(Database):
                     return  # a ledger from before the mark: checked after migrating
                 row = probe.execute(_STATE_SELECT).fetchone()
                 if row is None:
-                    return
+                    return  # refused after connecting, with the reason
                 floors = Position.from_json(row[2]) or Position()
                 found = _position(probe).highest(floors)
                 finding = judge(self.path, self._mark_path, found, Position.from_json(row[1]),
@@ -217,23 +221,24 @@ class DuckDatabase(Database):
             if not finding.ok:
                 raise finding.refusal()
 
-    def _load_state(self) -> tuple[bool, Position | None]:
-        """Read (or start) this ledger's `ledger_state` row: whether it had one (a new
-        ledger, or one made before the high-water mark, has not), and the position it was
-        closed at (None while open, or after a crash)."""
-        cur = self._writer
-        cur.execute(
-            "CREATE TABLE IF NOT EXISTS ledger_state (ledger_id VARCHAR NOT NULL, "
-            "closed_position VARCHAR, id_floors VARCHAR)"
-        )
-        row = cur.execute(_STATE_SELECT).fetchone()
+    def _read_state(self) -> Position | None:
+        """This ledger's identity and id floors from its `ledger_state` row; returns the
+        position it was closed at (None while open, or after a crash)."""
+        row = self._writer.execute(_STATE_SELECT).fetchone()
         if row is None:
-            self.ledger_id = new_ledger_id()
-            cur.execute("INSERT INTO ledger_state VALUES (?, NULL, NULL)", [self.ledger_id])
-            return False, None
+            raise LedgerCorrupt(f"The ledger {self.path} has lost its state row; restore it from a backup.")
         self.ledger_id = str(row[0])
         self._floors = Position.from_json(row[2]) or Position()
-        return True, Position.from_json(row[1])
+        return Position.from_json(row[1])
+
+    def _start_state(self) -> None:
+        """The `ledger_state` row of a new ledger (or of one made before the mark)."""
+        self.ledger_id = new_ledger_id()
+        self._writer.execute(
+            "CREATE TABLE ledger_state (ledger_id VARCHAR NOT NULL, closed_position VARCHAR, "
+            "id_floors VARCHAR)"
+        )
+        self._writer.execute("INSERT INTO ledger_state VALUES (?, NULL, NULL)", [self.ledger_id])
 
     def _mark_open(self) -> None:
         """Record the mark, then that the ledger is open (checkpointed into the file, so a

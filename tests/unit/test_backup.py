@@ -272,3 +272,20 @@ def test_the_cli_backs_up_and_restores_a_ledger_no_app_holds(tmp_path: Path, dem
     assert "verify() passed" in out and "acknowledged nothing after this backup" in out
     assert main(["restore", "--from", str(manifest.folder), "--to", "postgresql://x@h/db"]) == 1
     assert "Restore into a ledger file" in capsys.readouterr().err
+
+
+def test_a_failed_scheduled_backup_is_reported_and_tried_again_when_next_due(
+    file_ledger, tmp_path: Path
+) -> None:
+    clock = FakeClock(datetime(2026, 11, 27, 9, 0))
+    book = file_ledger(clock=clock)
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the backups should go")
+    thread = BackupScheduler(book, BackupSettings(folder=blocked, every=timedelta(hours=1)))
+    thread.run_pending()
+    assert thread.last_error is not None and "Cannot make the backup folder" in thread.last_error
+    assert not thread.due(), "not tried again at every look, only when next due"
+    blocked.unlink()
+    clock.now += timedelta(hours=1)
+    thread.run_pending()
+    assert thread.last_error is None and len(list_backups(blocked)) == 1
