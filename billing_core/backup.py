@@ -146,12 +146,14 @@ def take_backup(ledger: Ledger, actor: User, to: str | Path, *, taken_by: str | 
                 total = Decimal(cur.execute("SELECT coalesce(sum(balance), 0) FROM wallets").fetchall()[0][0])
         finally:
             copy.close()
+        _fsync(partial / DATA_FILE)
         digest, size = file_digest(partial / DATA_FILE)
         manifest = Manifest(
             folder=partial,
             taken_at=at,
             taken_by=taken_by or user.email,
-            source=ledger.path if is_server_url(ledger.path) else os.path.abspath(ledger.path),
+            source=ledger.path if is_server_url(ledger.path) or ledger.path == ":memory:"
+            else os.path.abspath(ledger.path),
             ledger_id=ledger.db.ledger_id,
             high_water=position,
             rows=rows,
@@ -214,6 +216,11 @@ def _write_durably(path: Path, text: str) -> None:
         f.flush()
         os.fsync(f.fileno())
     _sync(path.parent)
+
+
+def _fsync(path: Path) -> None:
+    with path.open("rb") as f:
+        os.fsync(f.fileno())
 
 
 def _sync(folder: Path) -> None:
