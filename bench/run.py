@@ -70,11 +70,11 @@ def timed(fn: Callable[[], object], repeat: int) -> Figure:
 
 
 @contextmanager
-def opened(where: str, *, high_water: bool = True) -> Iterator[billing_core.Ledger]:
-    """The ledger at `where`; `high_water=False` opens a DuckDB file without its
-    high-water mark (for the side-by-side cost of the mark only)."""
+def opened(where: str, *, high_water: bool = True, create: bool = False) -> Iterator[billing_core.Ledger]:
+    """The ledger at `where` (`create`: an empty database becomes one); `high_water=False`
+    opens a DuckDB file without its high-water mark (for the side-by-side cost of the mark)."""
     if high_water or where.startswith(("postgresql://", "postgres://")):
-        ledger = billing_core.open_ledger(where)
+        ledger = billing_core.open_ledger(where, create=create)
     else:
         from billing_core.clock import clock_from_env
         from billing_core.store_duckdb import DuckDatabase
@@ -163,19 +163,78 @@ def debits_per_second(where: str, wallets: list[int], per_thread: int, naive: bo
 
 
 def high_water_cost(where: str, wallets: list[int], per_thread: int, rounds: int = 2) -> dict[str, float]:
-    """Debits/s with and without the high-water mark, 16 threads and 1 thread: after a
-    warm-up run, in ABBA order (with, without, without, with, ...) so a drift of the machine
-    weighs on both alike; the mean of 2 x `rounds` runs each."""
+    """Debits/s with and without the high-water mark, measured in pairs so that both see the
+    same machine at the same moment (on a shared machine the load changes by the second):
+    the ledger and a copy of it, opened side by side, the copy without its mark.
+
+    - 1 thread: one debit on each in turn, the time of each summed apart;
+    - 16 threads: 16 threads on each ledger at once (each ledger's own group commit).
+
+    Each is run 2 x `rounds` times, which ledger goes first alternating, after a warm-up."""
+    import shutil
+
+    twin = Path(where).with_name(f"bench-twin-{os.getpid()}.duckdb")
+    shutil.copy(where, twin)
     runs: dict[str, list[float]] = {"grouped": [], "grouped_off": [], "single": [], "single_off": []}
-    debits_per_second(where, wallets, per_thread, naive=False)  # warm-up, not counted
-    for turn in range(2 * rounds):
-        for mark in (True, False) if turn % 2 == 0 else (False, True):
-            suffix = "" if mark else "_off"
-            runs["grouped" + suffix].append(
-                debits_per_second(where, wallets, per_thread, naive=False, high_water=mark))
-            runs["single" + suffix].append(
-                debits_per_second(where, wallets, per_thread * 2, naive=False, threads=1, high_water=mark))
-    return {name: statistics.mean(values) for name, values in runs.items()}
+    try:
+        with opened(where) as marked, opened(str(twin), high_water=False) as bare:
+            pair = [(marked, ""), (bare, "_off")]
+            members = {id(book): book.user_by_email("user1@bench.example") for book, _ in pair}
+            one = billing_core.parse_amount("0.01")
+
+            def debit(book: billing_core.Ledger, workspace_id: int) -> None:
+                book.consume(members[id(book)], workspace_id, one, feature="AI chat", description="bench")
+
+            for turn in range(2 * rounds + 1):  # the first is a warm-up
+                order = pair if turn % 2 == 0 else pair[::-1]
+                spent = _in_turn(order, debit, per_thread * 2, wallets)
+                took = _at_once(order, debit, per_thread, wallets)
+                if turn == 0:
+                    continue
+                for _, suffix in pair:
+                    runs["single" + suffix].append(per_thread * 2 / spent[suffix])
+                    runs["grouped" + suffix].append(THREADS * per_thread / took[suffix])
+    finally:
+        for leftover in (twin, Path(f"{twin}.wal")):
+            leftover.unlink(missing_ok=True)
+    return {name: statistics.median(values) for name, values in runs.items()}
+
+
+Pair = list[tuple[billing_core.Ledger, str]]
+
+
+def _in_turn(order: Pair, debit: Callable[[billing_core.Ledger, int], None], count: int,
+             wallets: list[int]) -> dict[str, float]:
+    """One thread: a debit on each ledger in turn; the seconds each ledger's debits took."""
+    spent = {suffix: 0.0 for _, suffix in order}
+    for i in range(count):
+        for book, suffix in order:
+            started = time.perf_counter()
+            debit(book, wallets[i % len(wallets)])
+            spent[suffix] += time.perf_counter() - started
+    return spent
+
+
+def _at_once(order: Pair, debit: Callable[[billing_core.Ledger, int], None], per_thread: int,
+             wallets: list[int]) -> dict[str, float]:
+    """THREADS threads on each ledger, all started together; the seconds until each
+    ledger's last thread was done."""
+    barrier = threading.Barrier(THREADS * len(order))
+    lock = threading.Lock()
+    ends: dict[str, float] = {}
+
+    def work(book: billing_core.Ledger, suffix: str, i: int) -> None:
+        barrier.wait()
+        for _ in range(per_thread):
+            debit(book, wallets[i % len(wallets)])
+        with lock:
+            ends[suffix] = max(ends.get(suffix, 0.0), time.perf_counter())
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(THREADS * len(order)) as pool:
+        for future in [pool.submit(work, book, suffix, i) for book, suffix in order for i in range(THREADS)]:
+            future.result()
+    return {suffix: end - started for suffix, end in ends.items()}
 
 
 def fsync_floor(folder: Path, repeat: int = 400) -> Figure:
@@ -388,7 +447,7 @@ def copy_in(source: Path, url: str) -> tuple[int, float, float]:
     """Copy the DuckDB ledger at `source` into the empty ledger at `url` (as `billing migrate`
     does: one transaction, COPY, both verified and compared). Returns (rows, seconds, and the
     seconds until the last batch was sent: the source's verify() and the COPY)."""
-    with opened(str(source)) as duck, opened(url) as target:
+    with opened(str(source)) as duck, opened(url, create=True) as target:
         started = time.perf_counter()
         landed = [started]
         report = copy_ledger(duck, target, progress=lambda _table, _rows: landed.append(time.perf_counter()))
@@ -511,10 +570,11 @@ def rows_of(results: dict[str, Measured | None], server: Server | None,
          "with / without the mark",
          *cells(lambda m: _with_without(m, "grouped")), "within 10% (>= 0.90x)",
          "DuckDB: its WAL synced at every commit (its default) in both; the mark adds a 512-byte "
-         "write + fdatasync per commit (batch); mean of 4 runs each, ABBA order after a warm-up"),
+         "write + fdatasync per commit (batch); the ledger and a copy without the mark, 16 threads "
+         "on each at once; median of 4 runs"),
         ("high-water mark at the debit path: 1 thread, one consume at a time, with / without",
          *cells(lambda m: _with_without(m, "single")), "within 10% (>= 0.90x)",
-         "as above; every debit is its own commit here"),
+         "as above; every debit is its own commit; one debit on each ledger in turn"),
         ("fsync floor: 512-byte write + fdatasync of a small file on this disk",
          *cells(lambda m: "n/a" if m.floor is None else ms(m.floor)), "report",
          "the raw cost the mark builds on, measured in the same run"),
