@@ -82,7 +82,7 @@ MIGRATIONS: Sequence[tuple[int, str]] = (
         -- deltas: readers sum them by key; the writer merges a key's rows now and then.
         CREATE TABLE daily_rollups (
             workspace_id BIGINT NOT NULL,
-            feature      VARCHAR NOT NULL,          -- '' for credits without a feature
+            feature      VARCHAR NOT NULL,          -- '' for credits without a feature (NULL from v3: totals)
             day          DATE NOT NULL,
             debits       DECIMAL(18,4) NOT NULL,
             credits      DECIMAL(18,4) NOT NULL,
@@ -137,6 +137,17 @@ MIGRATIONS: Sequence[tuple[int, str]] = (
         DROP TABLE idempotency_keys;
         ALTER TABLE idempotency_keys_by_workspace RENAME TO idempotency_keys;
         ALTER TABLE sign_in_attempts ADD COLUMN client VARCHAR;
+        """,
+    ),
+    (
+        3,
+        # Daily rollups gain a second grain: per workspace and day, feature NULL (the
+        # totals the wallet and workspace charts read, without summing every feature).
+        """
+        ALTER TABLE daily_rollups ALTER COLUMN feature DROP NOT NULL;
+        INSERT INTO daily_rollups
+            SELECT workspace_id, NULL, day, sum(debits), sum(credits), sum(debit_count), sum(credit_count)
+            FROM daily_rollups GROUP BY workspace_id, day;
         """,
     ),
 )

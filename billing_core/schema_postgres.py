@@ -75,6 +75,16 @@ MIGRATIONS: Sequence[tuple[int, str]] = (
         CREATE INDEX sign_ins_by_client ON sign_in_attempts (client, attempted_at);
         """,
     ),
+    (
+        3,
+        """
+        ALTER TABLE daily_rollups ALTER COLUMN feature DROP NOT NULL;
+        INSERT INTO daily_rollups
+            SELECT workspace_id, NULL, day, sum(debits), sum(credits), sum(debit_count), sum(credit_count)
+            FROM daily_rollups GROUP BY workspace_id, day;
+        CREATE INDEX rollup_totals_by_day ON daily_rollups (day, workspace_id) WHERE feature IS NULL;
+        """,
+    ),
 )
 
 SEQUENCES = {

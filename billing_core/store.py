@@ -65,6 +65,18 @@ class BatchSource(ABC):
         """Run `template` with `{batch}` standing for the batch's relation."""
 
 
+class NamedRelation(BatchSource):
+    """A batch that is already a table or view of this transaction (a bulk builder's)."""
+
+    def __init__(self, name: str) -> None:
+        if not name.isidentifier():
+            raise ValueError(f"not a relation name: {name!r}")
+        self.name = name
+
+    def execute(self, cur: Any, template: str, params: Sequence[object] = ()) -> None:
+        cur.execute(template.replace("{batch}", self.name), list(params))
+
+
 class Database(ABC):
     """One ledger database, shared by every thread of the process."""
 

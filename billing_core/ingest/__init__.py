@@ -107,7 +107,7 @@ def _batch(db: Database, user: User, posted: pa.Table) -> pa.Table:
 
 def _lock_wallets(db: Database, cur: Any, events: pa.Table) -> list[tuple[Any, ...]]:
     """The wallets the batch may name (by id or by name), held until the commit."""
-    ids, names, _ = _candidates(events)
+    ids, names = _candidates(events)
     return db.select_for_update(
         cur,
         """
@@ -120,20 +120,27 @@ def _lock_wallets(db: Database, cur: Any, events: pa.Table) -> list[tuple[Any, .
     )
 
 
-def _candidates(events: pa.Table) -> tuple[list[int], list[str], list[str]]:
-    """Workspace ids and lower-cased names the batch may name, and its keys (as given
-    and stripped): what the checks can look up."""
-    ids = {int(v) for v in events.column("ws_int").to_pylist() if v is not None}
+def _candidates(events: pa.Table) -> tuple[list[int], list[str]]:
+    """Workspace ids and lower-cased names the batch may name (each distinct text once)."""
+    ids = {int(v) for v in pc.unique(events.column("ws_int")).to_pylist() if v is not None}
     names: set[str] = set()
-    for text in set(events.column("ws_text").to_pylist()) - {None}:
+    for text in pc.unique(events.column("ws_text")).to_pylist():
+        if text is None:
+            continue
         clean = str(text).strip()
         names.add(clean.lower())
         if clean.isascii() and clean.isdigit() and len(clean) <= 18:
             ids.add(int(clean))
+    return sorted(ids), sorted(names)
+
+
+def _keys(events: pa.Table) -> list[str]:
+    """The batch's idempotency keys, as given and stripped: what the checks may look up."""
     keys: set[str] = set()
-    for key in set(events.column("key").to_pylist()) - {None}:
-        keys.update({str(key), str(key).strip()})
-    return sorted(ids), sorted(names), sorted(k for k in keys if "\x00" not in k)
+    for key in pc.unique(events.column("key")).to_pylist():
+        if key is not None:
+            keys.update({str(key), str(key).strip()})
+    return sorted(k for k in keys if "\x00" not in k)
 
 
 def _mirror(
@@ -141,7 +148,7 @@ def _mirror(
 ) -> None:
     """On a server: copy what the decisions read (the locked wallets, the workspaces, the
     caller's memberships, the stored keys among the batch's) into the scratch DuckDB."""
-    _, _, keys = _candidates(events)
+    keys = _keys(events)
     spaces = server.execute("SELECT id, name, name_key, created_at FROM workspaces").fetchall()
     members = server.execute(
         "SELECT workspace_id, user_id, created_at FROM memberships WHERE user_id = ?", [user.id]
