@@ -7,7 +7,8 @@ key (if any) and one audit row move by the same amount. Everything that moves mo
 calls `append` (consume's group commit, approvals, grants) or builds the same batch
 table set-based and calls `write_batch` (bulk ingest, the demo): one set of
 statements writes every row, so identical movements give identical rows whoever
-made them. Nothing here ever updates or deletes an entry.
+made them. Nothing here ever updates or deletes an entry. After a batch, the balance
+alerts its movements crossed fire in the same transaction (notify.alerts).
 
 A batch is an Arrow table of `BATCH_SCHEMA`, one row per movement in entry id order
 (ascending: rows are stored in that order, which history pages and zone maps rely on),
@@ -29,6 +30,7 @@ from .audit import AuditAction
 from .errors import InsufficientCredits, InvalidAmount, NotFound, WalletInactive
 from .models import EntryKind, Transaction, WalletStatus
 from .money import MAX_BALANCE, format_credits, to_decimal
+from .notify.alerts import BalanceChange, Level, after_movements, levels_from_json
 from .schema import PLATFORM_ACCOUNTS, TOPUPS_ACCOUNT, USAGE_ACCOUNT
 from .store import BatchSource, Database, as_utc
 
@@ -109,6 +111,7 @@ class WalletState:
     account_id: int
     status: WalletStatus
     balance: Decimal
+    levels: tuple[Level, ...] = ()  # its low-balance alert levels (notify.alerts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,11 +134,19 @@ def lock_wallets(db: Database, cur: Any, workspace_ids: Sequence[int]) -> dict[i
     order where the store locks rows, so two writers never wait on each other)."""
     rows = db.select_for_update(
         cur,
-        "SELECT workspace_id, account_id, status, balance FROM wallets "
-        "WHERE workspace_id IN (SELECT unnest(?::BIGINT[])) ORDER BY workspace_id",
+        """
+        SELECT w.workspace_id, w.account_id, w.status, w.balance,
+               (SELECT t.levels FROM balance_thresholds t WHERE t.workspace_id = w.workspace_id)
+        FROM wallets w WHERE w.workspace_id IN (SELECT unnest(?::BIGINT[])) ORDER BY w.workspace_id
+        """,
         [sorted(set(workspace_ids))],
     )
-    return {int(r[0]): WalletState(int(r[0]), int(r[1]), WalletStatus(r[2]), to_decimal(r[3])) for r in rows}
+    return {
+        int(r[0]): WalletState(
+            int(r[0]), int(r[1]), WalletStatus(r[2]), to_decimal(r[3]), levels_from_json(r[4])
+        )
+        for r in rows
+    }
 
 
 def lock_wallet(db: Database, cur: Any, workspace_id: int) -> WalletState:
@@ -242,6 +253,16 @@ def append(
             )
         )
     write_batch(db, cur, pa.table(columns, schema=BATCH_SCHEMA))
+    credited = {m.workspace_id for m in movements if m.kind is EntryKind.CREDIT}
+    after_movements(
+        db,
+        cur,
+        [
+            BalanceChange(ws, wallets[ws].balance, running[ws].balance, wallets[ws].levels, ws in credited)
+            for ws in sorted({m.workspace_id for m in movements})
+        ],
+        at,
+    )
     return made
 
 

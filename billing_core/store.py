@@ -41,7 +41,10 @@ import pyarrow as pa
 from .clock import Clock, utc_now
 
 DEFAULT_PATH = Path("data") / "billing.duckdb"
-ID_TABLES = ("users", "workspaces", "accounts", "entries", "credit_requests", "audit_log")
+ID_TABLES = (
+    "users", "workspaces", "accounts", "entries", "credit_requests", "audit_log",
+    "outbox", "inbox", "deliveries", "webhooks",
+)
 
 
 def default_path() -> str:
@@ -99,6 +102,11 @@ class Database(ABC):
     def select_for_update(self, cur: Any, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
         """Inside `writing()`: the rows of `sql`, held until the transaction ends, so
         another writer deciding on them waits for this one (and then sees its outcome)."""
+
+    @abstractmethod
+    def claim_rows(self, cur: Any, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+        """Inside `writing()`: the rows of `sql` that no other transaction holds, held by
+        this one (work queues: two dispatchers never take the same row)."""
 
     @abstractmethod
     def mutex(self, name: str) -> AbstractContextManager[None]:

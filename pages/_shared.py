@@ -21,6 +21,7 @@ import streamlit as st
 import billing_core
 from billing_core import BillingError, Ledger, User, Workspace
 from billing_core.export import csv_bytes
+from billing_core.notify.channels import SmtpSettings
 from pages._text import plain
 
 T = TypeVar("T")
@@ -31,8 +32,23 @@ ADDRESS_KEY = "billing.workspace_in_address"  # the ?workspace= last followed
 
 @st.cache_resource(show_spinner=False)
 def get_ledger() -> Ledger:
-    """The process's one Ledger, shared by every session (it is thread-safe)."""
-    return billing_core.open_ledger()
+    """The process's one Ledger, shared by every session (it is thread-safe), with the
+    notification dispatcher running in a background thread ($BILLING_DISPATCHER=off: not)
+    and email configured from `.streamlit/secrets.toml`'s [smtp] or $BILLING_SMTP_*."""
+    ledger = billing_core.open_ledger()
+    smtp = _secret_table("smtp")
+    if smtp:
+        ledger.configure_email(SmtpSettings.from_mapping(smtp))
+    if os.environ.get("BILLING_DISPATCHER", "on") != "off":
+        ledger.start_dispatcher()
+    return ledger
+
+
+def _secret_table(name: str) -> dict[str, object]:
+    try:
+        return dict(st.secrets[name]) if name in st.secrets else {}
+    except FileNotFoundError:  # no secrets file
+        return {}
 
 
 def current_user() -> User | None:
