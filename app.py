@@ -31,8 +31,8 @@ def page(
                     visibility="hidden" if hidden else "visible")]
 
 
-MEMBER_URLS = ("billing", "my-wallets", "use-credits", "analytics")
-ADMIN_URLS = ("approvals",)
+MEMBER_URLS = ("billing", "my-wallets", "use-credits", "analytics", "inbox")
+ADMIN_URLS = ("approvals", "alerts")
 
 
 def navigation_for(user: User | None) -> dict[str, list[st.Page]]:
@@ -52,12 +52,14 @@ def navigation_for(user: User | None) -> dict[str, list[st.Page]]:
             *page("pages/use_credits.py", "Use credits", ":material/smart_toy:", "use-credits"),
             *page("pages/analytics.py", "Spend analytics", ":material/monitoring:",
                   "analytics"),
+            *page("pages/inbox.py", "Inbox", ":material/notifications:", "inbox"),
         ],
     }
     if user.is_admin:
-        sections["Administration"] = page(
-            "pages/approvals.py", "Approvals", ":material/fact_check:", "approvals"
-        )
+        sections["Administration"] = [
+            *page("pages/approvals.py", "Approvals", ":material/fact_check:", "approvals"),
+            *page("pages/alerts_admin.py", "Alerts & webhooks", ":material/campaign:", "alerts"),
+        ]
     else:
         # Not in a member's menu, but its address answers: the page itself says that
         # Approvals is for administrators (rather than Billing opening in its place).
@@ -66,6 +68,16 @@ def navigation_for(user: User | None) -> dict[str, list[st.Page]]:
             hidden=True,
         )
     return {name: pages for name, pages in sections.items() if pages}
+
+
+def bell(user: User) -> None:
+    """The unread count, on every page, linking to the inbox."""
+    try:
+        unread = get_ledger().unread_count(user)
+    except BillingError:
+        return
+    st.page_link("pages/inbox.py", label=f"Inbox · {unread} unread" if unread else "Inbox",
+                 icon=":material/notifications_active:" if unread else ":material/notifications:")
 
 
 def sidebar(user: User) -> None:
@@ -77,6 +89,7 @@ def sidebar(user: User) -> None:
                 st.badge("Administrator", icon=":material/shield_person:", color="violet")
             else:
                 st.badge("Member", icon=":material/person:", color="gray")
+            bell(user)
             if st.button("Sign out", icon=":material/logout:", key="app.sign_out",
                          width="stretch"):
                 sign_out()
@@ -100,6 +113,6 @@ sections = navigation_for(user)
 if user is None:
     current = st.navigation(sections[""], position="hidden")
 else:
-    sidebar(user)
     current = st.navigation(sections)
+    sidebar(user)  # after the navigation: its inbox link names a page of it
 current.run()
