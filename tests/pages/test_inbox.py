@@ -83,7 +83,8 @@ def test_an_admin_sets_levels_and_adds_a_webhook(app_as, app_ledger: Ledger):
     assert not page.exception
     workspace = page.selectbox(key="billing.alerts.workspace").value
     saved = app_ledger.thresholds(ada, workspace.id)
-    assert (saved.top_up_share, saved.runway_days, [str(a) for a in saved.amounts]) == (None, (3, 14), ["250.0000"])
+    amounts = [str(a) for a in saved.amounts]
+    assert (saved.top_up_share, saved.runway_days, amounts) == (None, (3, 14), ["250.0000"])
     url_box = next(t for t in page.text_input if t.label == "Endpoint URL")
     url_box.input("http://127.0.0.1:9/billing")
     next(b for b in page.button if b.label == "Add webhook").click().run()
