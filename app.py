@@ -2,7 +2,7 @@
 
 Signed out, the only page is Sign in. Members get their billing pages (and, out of their
 menu, an Approvals address that says it is for administrators); admins also get
-Approvals. A page whose file is missing is left out rather than breaking the app.
+Approvals. A page whose file is missing fails loudly (a packaging bug), never hidden.
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ def page(
     path: str, title: str, icon: str, url_path: str, *, default: bool = False,
     hidden: bool = False,
 ) -> list[st.Page]:
-    """The page as a one-item list, or an empty list when its file does not exist."""
+    """The page as a one-item list. A missing page file is a packaging bug: it fails
+    loudly here rather than leaving the page out of the menu."""
     if not (ROOT / path).is_file():
-        return []
+        raise FileNotFoundError(f"The page file {path} is missing from {ROOT}.")
     return [st.Page(path, title=title, icon=icon, url_path=url_path, default=default,
                     visibility="hidden" if hidden else "visible")]
 

@@ -9,7 +9,6 @@ from .errors import InvalidAmount
 
 PLACES = 4
 QUANTUM = Decimal(1).scaleb(-PLACES)  # Decimal("0.0001")
-SQL_TYPE = "DECIMAL(18,4)"
 MAX_MOVEMENT = Decimal(1_000_000_000)
 MAX_BALANCE = Decimal(10) ** 13
 ZERO = Decimal(0).quantize(QUANTUM)
