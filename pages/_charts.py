@@ -10,6 +10,8 @@ from datetime import date, timedelta
 import altair as alt
 import pandas as pd
 
+from billing_core import EntryKind
+
 CREDITS_FORMAT = ",.2f"
 
 
@@ -34,7 +36,7 @@ AXIS_LABELS = 8  # at most, so they fit a phone
 LABEL_FORMATS = {"day": "%b %d", "week": "%b %d", "month": "%b %Y"}
 PERIOD_NAMES = {"day": "%a %Y-%m-%d", "week": "week of %Y-%m-%d", "month": "%B %Y"}
 SPEND_LEGEND = alt.Legend(orient="bottom", columns=2, labelLimit=160)
-FLOW_LABELS = "datum.label == 'credit' ? 'Credits (drawn up)' : 'Debits (drawn down)'"
+FLOW_LABELS = f"datum.label == '{EntryKind.CREDIT}' ? 'Credits (drawn up)' : 'Debits (drawn down)'"
 
 
 def period_start(day: date, granularity: str) -> date:
@@ -155,7 +157,7 @@ def credits_vs_debits(
 ) -> alt.Chart:
     """Credits up, debits down, one slot per period (readable at any number of periods)."""
     data = _with_slots(_drawable(frame, "amount"), granularity)
-    data["drawn"] = data["amount"].where(data["kind"] == "credit", -data["amount"])
+    data["drawn"] = data["amount"].where(data["kind"] == EntryKind.CREDIT, -data["amount"])
     x, mark = time_slots(data, granularity, start, end)
     return (
         alt.Chart(data)
@@ -166,7 +168,7 @@ def credits_vs_debits(
             color=alt.Color(
                 "kind:N",
                 title="Type",
-                scale=alt.Scale(domain=["credit", "debit"], range=["#2e7d32", "#c62828"]),
+                scale=alt.Scale(domain=[EntryKind.CREDIT, EntryKind.DEBIT], range=["#2e7d32", "#c62828"]),
                 legend=alt.Legend(orient="bottom", labelExpr=FLOW_LABELS),
             ),
             tooltip=[

@@ -487,3 +487,12 @@ def test_a_member_at_the_approvals_address_is_told_it_is_for_administrators(app_
     at.switch_page("pages/analytics.py").run()
     assert not at.exception
     assert [t.value for t in at.title] == ["Spend analytics"]
+
+
+def test_a_refusal_names_the_request_it_refused_from_the_callers_side(admin_page, app_ledger):
+    """The outcome carries the request id it was asked about (never read back out of the
+    error's message): the refusal says which request and what was refused."""
+    first = pending_ids(app_ledger)[0]
+    reject(admin_page, first, "  ")
+    errors = texts(admin_page, "error")
+    assert any(e.startswith(f"Could not reject request #{first}: ") for e in errors), errors

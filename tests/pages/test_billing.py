@@ -469,7 +469,7 @@ def broken(*args, **kwargs):
 
 @pytest.mark.parametrize(("section", "target"), [
     ("wallet", "billing_core.models.Wallet.blocked_reason"),
-    ("credit requests", "pages._shared.local_time"),
+    ("credit requests", "pages._credit_requests.local_time"),
     ("spend", "pages._charts.spend_by_feature"),
     ("transaction history", "pages._billing_history.shown_row"),
 ])
