@@ -12,12 +12,14 @@ from pathlib import Path
 import streamlit as st
 
 from billing_core import BillingError, User
+from pages._a11y import apply_focus, page_style
 from pages._shared import current_user, get_ledger, plain, sign_out, sso_configured
 from pages._text import visible_text
 
 ROOT = Path(__file__).resolve().parent
 
-st.set_page_config(page_title="Billing · en-credits", page_icon="💳", layout="wide")
+st.set_page_config(page_title="en-credits", page_icon="💳", layout="wide")
+page_style()
 
 
 def page(
@@ -90,7 +92,7 @@ try:
     get_ledger()  # opened once per process; a missing or foreign database is refused here
     user = current_user()
 except BillingError as error:  # no ledger where $BILLING_DB points, or it cannot be opened
-    st.title("The billing console cannot open its ledger")
+    st.title("The billing console cannot open its ledger", anchor=False)
     st.error(plain(str(error)), icon=":material/database:")
     st.markdown(
         "An operator can create the embedded demo ledger with `make run`, or an empty one with "
@@ -103,4 +105,6 @@ if user is None:
 else:
     sidebar(user)
     current = st.navigation(sections)
+st.set_page_config(page_title=f"{current.title} · en-credits")  # each page its own title
+apply_focus()  # where an action asked focus to go (after signing in, Cancel, Approve)
 current.run()

@@ -11,9 +11,10 @@ import pandas as pd
 import streamlit as st
 
 from billing_core import EntryKind, Ledger, User
-from pages import _charts
+from pages import _chart_text, _charts
 from pages._analytics_range import KEY, Query
-from pages._shared import attempt, csv_download, figure
+from pages._chart_box import chart_box
+from pages._shared import attempt, figure
 from pages._text import visible_text
 
 
@@ -25,17 +26,16 @@ def summary(by_feature: pd.DataFrame, flows: pd.DataFrame) -> None:
     cols[2].metric("Credited (en-credits)", figure(sum(credited)), border=True)
 
 
-def chart_box(
-    title: str, caption: str, chart: alt.Chart, frame: pd.DataFrame, name: str,
-    *, legend_below: bool = True,
+def boxed(
+    title: str, note: str, summary: str, chart: alt.TopLevelMixin, frame: pd.DataFrame,
+    name: str, *, legend_below: bool = True,
 ) -> None:
+    """One chart in a bordered box: heading, what it plots, its summary, its CSV."""
     with st.container(border=True, key=f"{KEY}.box.{name}"):
-        st.markdown(f"**{title}**")
-        st.caption(caption)
         if legend_below:  # half-width boxes: give the plot the whole width
             chart = chart.configure_legend(orient="bottom", columns=3, title=None)
-        st.altair_chart(chart, key=f"{KEY}.chart.{name}", width="stretch")
-        csv_download(frame, name=name, key=f"{KEY}.csv.{name}")
+        chart_box(title, summary, chart, frame, key=f"{KEY}.chart.{name}",
+                  csv_key=f"{KEY}.csv.{name}", csv_name=name, note=note)
 
 
 def drawn(frame: pd.DataFrame, *names: str) -> pd.DataFrame:
@@ -55,6 +55,7 @@ def spend_charts(ledger: Ledger, user: User, query: Query) -> None:
         return
     if q.workspace_id is not None:
         by_workspace = by_workspace[by_workspace["workspace_id"] == q.workspace_id]
+    st.header("Spend and top-ups", anchor=False)
     summary(by_feature, flows)
     if by_feature.empty:
         st.info(f"No en-credits were spent {q.where}. Try a wider date range"
@@ -63,27 +64,26 @@ def spend_charts(ledger: Ledger, user: User, query: Query) -> None:
     else:
         left, right = st.columns(2)
         with left:
-            chart_box("Spend by feature", f"en-credits spent per {q.granularity}, by feature",
-                      _charts.spend_by_feature(drawn(by_feature, "feature"), q.granularity),
-                      by_feature,
-                      f"spend-by-feature_{q.slug}")
+            boxed("Spend by feature", f"en-credits spent per {q.granularity}, by feature",
+                  _chart_text.spend(by_feature, "feature", "features"),
+                  _charts.spend_by_feature(drawn(by_feature, "feature"), q.granularity),
+                  by_feature, f"spend-by-feature_{q.slug}")
         with right:
-            chart_box("Spend by workspace", f"en-credits spent per {q.granularity}, by workspace",
-                      _charts.spend_by_workspace(drawn(by_workspace, "workspace"),
-                                                 q.granularity),
-                      by_workspace,
-                      f"spend-by-workspace_{q.slug}")
+            boxed("Spend by workspace", f"en-credits spent per {q.granularity}, by workspace",
+                  _chart_text.spend(by_workspace, "workspace", "workspaces"),
+                  _charts.spend_by_workspace(drawn(by_workspace, "workspace"), q.granularity),
+                  by_workspace, f"spend-by-workspace_{q.slug}")
     left, right = st.columns(2)
     with left:
         if flows.empty:
             st.info(f"No credits or debits {q.where}.")
         else:
-            chart_box("Credits vs debits", f"Top-ups and spend per {q.granularity}",
-                      _charts.credits_vs_debits(flows, q.granularity), flows,
-                      f"credits-vs-debits_{q.slug}")
+            boxed("Credits vs debits", f"Top-ups and spend per {q.granularity}",
+                  _chart_text.flows(flows), _charts.credits_vs_debits(flows, q.granularity),
+                  flows, f"credits-vs-debits_{q.slug}")
     with right:
         if not consumers.empty:
-            chart_box("Top consumers", "The people whose feature use spent the most",
-                      _charts.top_consumers(drawn(consumers, "user", "email")), consumers,
-                      f"top-consumers_{q.slug}",
-                      legend_below=False)
+            boxed("Top consumers", "The people whose feature use spent the most",
+                  _chart_text.consumers(consumers),
+                  _charts.top_consumers(drawn(consumers, "user", "email")), consumers,
+                  f"top-consumers_{q.slug}", legend_below=False)

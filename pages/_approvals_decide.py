@@ -13,7 +13,7 @@ from enum import StrEnum
 import streamlit as st
 
 from billing_core import CreditRequest, InvalidInput, Ledger, User
-from pages import _notice
+from pages import _a11y, _notice
 from pages._notice import Notice, Tone
 from pages._shared import credits, current_user, get_ledger, plain, try_billing
 
@@ -21,11 +21,22 @@ KEY = "billing.approvals"
 BULK_NOTE = f"{KEY}.bulk_note"
 REFRESH_ALL = f"{KEY}.refresh_all"  # a decision changed the books: rerun the whole page
 NOTICES = f"{KEY}.queue"  # where the outcomes are shown
+ORDER_KEY = f"{KEY}.order"  # the queue's request ids as last drawn
+HEAD_KEY = f"{KEY}.queue_head"
 
 
 class Verdict(StrEnum):
     APPROVE = "approve"
     REJECT = "reject"
+
+
+def css_key(key: str) -> str:
+    """The class Streamlit gives the element with this key."""
+    return "st-key-" + key.replace(".", "-")
+
+
+def card(request_id: int) -> str:
+    return "." + css_key(f"{KEY}.card.{request_id}")
 
 
 def pick_key(request_id: int) -> str:
@@ -81,12 +92,12 @@ def decide(
 
 
 def tell(outcomes: list[Outcome]) -> None:
-    """Queue the outcomes: one success as a toast, several as a toast and a list in the
-    page; refusals as an error listing each."""
+    """Queue the outcomes: successes as a toast and in the page (one sentence, or a list
+    under a toast that counts them); refusals as an error listing each."""
     done = [plain(o.message) for o in outcomes if o.ok]
     failed = [plain(o.message) for o in outcomes if not o.ok]
     if len(outcomes) == 1 and done:
-        _notice.notify(NOTICES, Notice(done[0], toast=done[0], inline=False))
+        _notice.notify(NOTICES, Notice(done[0], toast=done[0]))
     elif done:
         toast = f"{len(done)} of {len(outcomes)} requests decided."
         _notice.notify(NOTICES, Notice(_notice.lines(done), toast=toast))
@@ -105,7 +116,12 @@ def on_decide(request_ids: list[int], verdict: Verdict, note_from: str, bulk: bo
         request_ids = [r for r in request_ids if st.session_state.get(pick_key(r))]
     outcomes = decide(ledger, admin, request_ids, verdict, st.session_state.get(note_from))
     tell(outcomes)
-    if any(o.ok for o in outcomes):
+    decided = {o.request_id for o in outcomes if o.ok}
+    if decided:  # their cards go: focus the next card left, else the queue's heading
+        order = list(st.session_state.get(ORDER_KEY) or [])
+        first = min((order.index(r) for r in decided if r in order), default=0)
+        left = [r for r in order[first:] + order[:first][::-1] if r not in decided]
+        _a11y.request_focus(*(card(r) for r in left), f".{css_key(HEAD_KEY)} h2")
         st.session_state[REFRESH_ALL] = True
         if bulk:
             st.session_state[BULK_NOTE] = ""

@@ -16,8 +16,10 @@ from billing_core import CreditRequest, Ledger, RequestStatus, User, WalletHealt
 from pages import _notice
 from pages._approvals_decide import (
     BULK_NOTE,
+    HEAD_KEY,
     KEY,
     NOTICES,
+    ORDER_KEY,
     REFRESH_ALL,
     Verdict,
     note_key,
@@ -41,7 +43,8 @@ def pending_queue(ledger: Ledger, admin: User) -> None:
 
 def queue_body(ledger: Ledger, admin: User) -> None:
     head, refresh = st.columns([6, 1], vertical_alignment="bottom")
-    head.subheader("Pending requests")
+    with head.container(key=HEAD_KEY):
+        st.header("Pending requests", anchor=False)
     refresh.button("Refresh", key=f"{KEY}.refresh", icon=":material/refresh:", width="stretch")
     _notice.show(NOTICES)
     queue = attempt(lambda: ledger.requests(admin, status=RequestStatus.PENDING))
@@ -53,6 +56,7 @@ def queue_body(ledger: Ledger, admin: User) -> None:
                 icon=":material/check_circle:")
         return
     wallets = {int(w["workspace_id"]): w for w in overview.to_dict("records")}
+    st.session_state[ORDER_KEY] = [r.id for r in queue]
     st.caption(f"{len(queue)} pending, oldest first, across every workspace.")
     for request in queue:
         request_card(admin, request, wallets.get(request.workspace_id))

@@ -23,7 +23,7 @@ DAYS = 30
 
 
 def wallets_section(ledger: Ledger, admin: User) -> None:
-    st.subheader("Every wallet")
+    st.header("Every wallet", anchor=False)
     _notice.show(NOTICES)
     frame = attempt(lambda: ledger.wallet_overview(admin, days=DAYS))  # health included
     if frame is None:
@@ -114,4 +114,4 @@ def on_set_status(workspace_id: int, status: WalletStatus) -> None:
         _notice.notify(NOTICES, Notice(plain(str(error)), Tone.ERROR))
         return
     done = plain(f"{wallet.workspace_name}'s wallet is now {wallet.status.value}.")
-    _notice.notify(NOTICES, Notice(done, toast=done, inline=False))
+    _notice.notify(NOTICES, Notice(done, toast=done))

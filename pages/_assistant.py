@@ -13,7 +13,7 @@ from uuid import uuid4
 import streamlit as st
 
 from billing_core import BillingError, User, Wallet, Workspace
-from pages import _notice
+from pages import _a11y, _notice
 from pages._notice import Notice, Tone
 from pages._shared import NO_CREDITS, credits, flash, get_ledger, plain
 from pages._text import visible_text
@@ -81,7 +81,7 @@ def answer(workspace: Workspace) -> None:
 
 def assistant(user: User, workspace: Workspace, wallet: Wallet) -> None:
     with st.container(border=True):
-        st.subheader("Ask the AI assistant")
+        st.header("Ask the AI assistant", anchor=False)
         st.caption(f"Each question costs {credits(PRICE)}, paid from this workspace's wallet.")
         refusal(wallet)
         blocked = not wallet.can_spend(PRICE)
@@ -91,5 +91,5 @@ def assistant(user: User, workspace: Workspace, wallet: Wallet) -> None:
         st.button(f"Ask · {credits(PRICE)}", type="primary", key="billing.assistant.ask",
                   icon=":material/send:", disabled=blocked, on_click=ask,
                   args=(user, workspace))
-        _notice.show(NOTICES)
+        _notice.show(NOTICES, fields=[_a11y.widget(QUESTION_KEY, "textarea")])
         answer(workspace)

@@ -223,7 +223,7 @@ def empty_history(filters: HistoryFilters, state: dict[str, Any]) -> None:
 @st.fragment
 def history_section(user: User, workspace: Workspace, as_of: datetime) -> None:
     with section("transaction history"):
-        st.subheader("Transaction history")
+        st.header("Transaction history", anchor=False)
         filters = history_filters()
         state = loaded_history(user, workspace.id, filters, as_of)
         if state["error"]:

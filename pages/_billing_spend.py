@@ -1,5 +1,5 @@
 """Billing's spend charts: daily spend by feature and the balance over time, for the last
-30 or 90 days of one workspace.
+30 or 90 days of one workspace, each with a sentence that sums it up and its CSV.
 
 Not a page (the underscore keeps it out of navigation). A fragment: picking the period
 reruns only this section.
@@ -12,7 +12,8 @@ from datetime import timedelta
 import streamlit as st
 
 from billing_core import User
-from pages import _charts
+from pages import _chart_text, _charts
+from pages._chart_box import chart_box
 from pages._shared import attempt, get_ledger, section
 
 PERIODS = [30, 90]
@@ -21,10 +22,10 @@ PERIODS = [30, 90]
 @st.fragment
 def spend_section(user: User, workspace_id: int) -> None:
     with section("spend"):
-        st.subheader("Spend")
+        st.header("Spend", anchor=False)
         days = st.segmented_control(
             "Period", PERIODS, default=30, required=True, key="billing.spend.days",
-            format_func=lambda d: f"Last {d} days", label_visibility="collapsed",
+            format_func=lambda d: f"Last {d} days",
         )
         ledger = get_ledger()
         end = ledger.today()
@@ -34,15 +35,18 @@ def spend_section(user: User, workspace_id: int) -> None:
         balance = attempt(lambda: ledger.balance_over_time(user, workspace_id, start, end))
         left, right = st.columns(2)
         with left:
-            st.markdown("**Daily spend by feature**")
             if spend is not None and spend.empty:
+                st.subheader("Daily spend by feature", anchor=False)
                 st.info("No en-credits were spent in this period.", icon=":material/bar_chart:")
             elif spend is not None:
                 chart = _charts.spend_by_feature(spend, "day", start=start, end=end)
-                st.altair_chart(chart.configure_legend(orient="bottom", columns=2),
-                                key="billing.spend.chart")
+                chart_box("Daily spend by feature", _chart_text.spend(spend, "feature", "features"),
+                          chart.configure_legend(orient="bottom", columns=2), spend,
+                          key="billing.spend.chart", csv_key="billing.spend.csv",
+                          csv_name=f"spend-by-feature_{start}_{end}")
         with right:
-            st.markdown("**Balance over time**")
             if balance is not None:
                 chart = _charts.balance_over_time(balance).configure_axisX(format="%b %d")
-                st.altair_chart(chart, key="billing.balance.chart")
+                chart_box("Balance over time", _chart_text.balance(balance), chart, balance,
+                          key="billing.balance.chart", csv_key="billing.balance.csv",
+                          csv_name=f"balance_{start}_{end}")

@@ -9,9 +9,10 @@ from __future__ import annotations
 import streamlit as st
 
 from billing_core import Ledger, User
-from pages import _charts
+from pages import _chart_text, _charts
 from pages._analytics_charts import drawn
 from pages._analytics_range import KEY, Query
+from pages._chart_box import chart_box
 from pages._shared import attempt, csv_download
 from pages._wallet_table import styled_wallets, wallet_columns, wallet_table
 
@@ -19,7 +20,7 @@ BURN_WINDOWS = [7, 30, 90]
 
 
 def burn_rates(ledger: Ledger, user: User, query: Query) -> None:
-    st.subheader("Burn rate and projected run-out")
+    st.header("Burn rate and projected run-out", anchor=False)
     days = st.segmented_control(
         "Average over the last", BURN_WINDOWS, default=30, required=True,
         format_func=lambda d: f"{d} days", key=f"{KEY}.burn_days",
@@ -35,8 +36,9 @@ def burn_rates(ledger: Ledger, user: User, query: Query) -> None:
     frame = overview  # billing_core's health, run-out dates and days left included
     chart, table = st.columns([2, 3])
     with chart:
-        st.altair_chart(_charts.burn_rate(drawn(frame, "workspace")), key=f"{KEY}.chart.burn",
-                        width="stretch")
+        chart_box("Average spend per day", _chart_text.burn(frame),
+                  _charts.burn_rate(drawn(frame, "workspace")), frame, key=f"{KEY}.chart.burn",
+                  csv_key=None, note="Each bar says its wallet's health in words.")
     with table:
         st.dataframe(
             styled_wallets(wallet_table(frame, days)), hide_index=True, key=f"{KEY}.burn_table",

@@ -19,7 +19,7 @@ TEXT_COLUMNS = ["Workspace", "Decided by", "Decision note", "Requested by", "Req
 
 
 def decisions_log_section(ledger: Ledger, admin: User) -> None:
-    st.subheader("Decisions log")
+    st.header("Decisions log", anchor=False)
     every = attempt(lambda: ledger.requests(admin))
     if every is None:
         return

@@ -10,10 +10,13 @@ Not a page (the underscore keeps it out of navigation).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
 import streamlit as st
+
+from pages import _a11y
 
 QUEUE_KEY = "billing.notices"  # place -> list of Notice
 PAGE = "page"  # the place at the top of a page, under its title
@@ -34,13 +37,14 @@ ICONS = {
 
 @dataclass(frozen=True, slots=True)
 class Notice:
-    """`text` is markdown the caller made safe (user text through `plain()`); `toast`, when
-    given, is also shown as a toast (safe the same way); `inline` draws `text` in the page."""
+    """`text` is markdown the caller made safe (user text through `plain()`), drawn in the
+    page as a status message (success: role="status") or an alert (warning, error:
+    role="alert"); `toast`, when given, is also shown as a toast (safe the same way).
+    Screen readers do not announce toasts, so a toast never stands alone."""
 
     text: str
     tone: Tone = Tone.SUCCESS
     toast: str | None = None
-    inline: bool = True
 
 
 def notify(place: str, notice: Notice) -> None:
@@ -49,18 +53,26 @@ def notify(place: str, notice: Notice) -> None:
     queue.setdefault(place, []).append(notice)
 
 
-def show(place: str) -> None:
-    """Draw (and forget) the notices queued for `place`."""
+def show(place: str, *, fields: list[str] | None = None) -> None:
+    """Draw (and forget) the notices queued for `place`. `fields` (CSS selectors, see
+    `_a11y.widget`) are the inputs a warning or an error here is about: they are marked
+    invalid and described by it, and cleared again on a run without one."""
     queue = st.session_state.get(QUEUE_KEY)
-    if not isinstance(queue, dict):
-        return
-    for notice in queue.pop(place, []):
+    notices = queue.pop(place, []) if isinstance(queue, dict) else []
+    for notice in notices:
         if notice.toast:
             st.toast(notice.toast, icon=ICONS[notice.tone])
-        if notice.inline:
-            {Tone.SUCCESS: st.success, Tone.WARNING: st.warning, Tone.ERROR: st.error}[
-                notice.tone
-            ](notice.text, icon=ICONS[notice.tone])
+        {Tone.SUCCESS: st.success, Tone.WARNING: st.warning, Tone.ERROR: st.error}[
+            notice.tone
+        ](notice.text, icon=ICONS[notice.tone])
+    if fields:
+        problem = next((n for n in notices if n.tone is not Tone.SUCCESS), None)
+        _a11y.field_error(place, fields, None if problem is None else as_read(problem.text))
+
+
+def as_read(markdown: str) -> str:
+    """Safe markdown of one line as a reader sees it (the escapes gone)."""
+    return re.sub(r"\\(.)", r"\1", markdown).replace("**", "")
 
 
 def lines(texts: list[str]) -> str:

@@ -223,9 +223,10 @@ NO_CREDITS = "No credits available: features that use en-credits are blocked."
 
 
 def flash(message: str) -> None:
-    """Queue a confirmation for the top of the next run's page (a toast drawn just before
-    `st.rerun()` is lost). `message` is the page's own words: it is drawn as markdown."""
-    _notice.notify(_notice.PAGE, _notice.Notice(message, toast=message, inline=False))
+    """Queue a confirmation for the top of the next run's page, as a toast and a status
+    message (a toast drawn just before `st.rerun()` is lost). `message` is the page's own
+    words: it is drawn as markdown."""
+    _notice.notify(_notice.PAGE, _notice.Notice(message, toast=message))
 
 
 def show_flash() -> None:

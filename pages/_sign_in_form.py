@@ -11,7 +11,7 @@ import streamlit as st
 from streamlit.errors import StreamlitAuthError
 
 from billing_core import BillingError
-from pages import _notice
+from pages import _a11y, _notice
 from pages._notice import Notice, Tone
 from pages._shared import attempt, get_ledger, sign_in, sso_configured
 
@@ -35,6 +35,7 @@ def submit_password() -> None:
         _notice.notify(NOTICES, Notice(str(error), Tone.ERROR))
         return
     sign_in(user)
+    _a11y.request_focus(_a11y.HEADING)  # the page that opens: focus its heading
 
 
 def password_form() -> None:
@@ -45,7 +46,7 @@ def password_form() -> None:
                       autocomplete="current-password")
         st.form_submit_button("Sign in", type="primary", width="stretch",
                               on_click=submit_password)
-    _notice.show(NOTICES)
+    _notice.show(NOTICES, fields=[_a11y.widget(EMAIL_KEY), _a11y.widget(PASSWORD_KEY)])
     if sso_configured():
         identity_provider_section()
 
@@ -69,6 +70,7 @@ def identity_provider_section() -> None:
         user = attempt(lambda: get_ledger().user_for_sso(email))
         if user is not None:
             sign_in(user)
+            _a11y.request_focus(_a11y.HEADING)
             st.rerun()
     if st.button("Sign in with another account", key="billing.sign_in.sso_out"):
         st.logout()

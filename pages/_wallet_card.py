@@ -23,7 +23,7 @@ def status_badge(status: WalletStatus) -> None:
 
 
 def wallet_card(wallet: Wallet, pending: list[CreditRequest]) -> None:
-    st.subheader("Wallet")
+    st.header("Wallet", anchor=False)
     with st.container(border=True):
         balance, status, asked = st.columns([2, 1, 1.3])
         balance.metric("Available balance", credits(wallet.balance))

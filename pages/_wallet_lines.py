@@ -33,8 +33,8 @@ def wallet_line(line: WalletSummary) -> None:
             icon=":material/arrow_forward:",
             query_params={"workspace": str(wallet.workspace_id)},
         )
-        if wallet.blocked_reason:
-            st.caption(f":red[{NO_CREDITS}]")
+        if wallet.blocked_reason:  # in words and an icon, not by colour alone
+            st.badge(NO_CREDITS, icon=":material/block:", color="red")
 
 
 def totals(summary: ConsolidatedWallet) -> None:

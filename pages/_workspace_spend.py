@@ -1,4 +1,5 @@
-"""Approvals' spend by workspace over the last 30 days: daily bars, totals, and the CSV.
+"""Approvals' spend by workspace over the last 30 days: daily bars and totals, each with
+a sentence that sums it up, and the CSV.
 
 Not a page (the underscore keeps it out of navigation).
 """
@@ -10,8 +11,9 @@ from datetime import timedelta
 import streamlit as st
 
 from billing_core import Ledger, User
-from pages import _charts
-from pages._shared import attempt, csv_download
+from pages import _chart_text, _charts
+from pages._chart_box import chart_box
+from pages._shared import attempt
 from pages._text import visible_text
 
 KEY = "billing.approvals"
@@ -19,7 +21,7 @@ DAYS = 30
 
 
 def spend_section(ledger: Ledger, admin: User) -> None:
-    st.subheader(f"Spend by workspace, last {DAYS} days")
+    st.header(f"Spend by workspace, last {DAYS} days", anchor=False)
     today = ledger.today()
     spend = attempt(lambda: ledger.spend_by_workspace(admin, today - timedelta(days=DAYS - 1),
                                                        today, "day"))
@@ -30,6 +32,11 @@ def spend_section(ledger: Ledger, admin: User) -> None:
         return
     drawn = spend.assign(workspace=spend["workspace"].map(visible_text))
     daily, totals = st.columns([3, 2])
-    daily.altair_chart(_charts.spend_by_workspace(drawn, "day"), key=f"{KEY}.spend_daily")
-    totals.altair_chart(_charts.workspace_totals(drawn), key=f"{KEY}.spend_totals")
-    csv_download(spend, name=f"spend-by-workspace-{today}", key=f"{KEY}.spend_csv")
+    with daily:
+        chart_box("Daily spend", _chart_text.spend(spend, "workspace", "workspaces"),
+                  _charts.spend_by_workspace(drawn, "day"), spend, key=f"{KEY}.spend_daily",
+                  csv_key=f"{KEY}.spend_csv", csv_name=f"spend-by-workspace-{today}")
+    with totals:
+        chart_box("Total by workspace", _chart_text.totals(spend, "workspace", "workspace"),
+                  _charts.workspace_totals(drawn), spend, key=f"{KEY}.spend_totals",
+                  csv_key=None, note="Its rows are in the daily spend's CSV.")

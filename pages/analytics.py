@@ -15,7 +15,7 @@ from pages._burn_rates import burn_rates
 from pages._shared import get_ledger, require_user, section
 
 user = require_user()
-st.title("Spend analytics")
+st.title("Spend analytics", anchor=False)
 st.caption("Spend across every workspace." if user.is_admin
            else "Spend in the workspaces you belong to.")
 ledger = get_ledger()

@@ -16,7 +16,7 @@ from pages._shared import get_ledger, require_user, section
 from pages._workspace_spend import spend_section
 
 user = require_user()
-st.title("Approvals")
+st.title("Approvals", anchor=False)
 if not user.is_admin:
     st.error(
         "Approvals are for administrators only. Ask an administrator to decide your "

@@ -17,7 +17,7 @@ from pages._credit_requests import requests_section
 from pages._shared import attempt, get_ledger, pick_workspace, require_user, section
 from pages._wallet_card import wallet_card
 
-st.title("Billing")
+st.title("Billing", anchor=False)
 st.caption(
     "Track the workspace en-credits balance, review transaction history, and manage "
     "top-up requests."

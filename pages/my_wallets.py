@@ -7,7 +7,7 @@ import streamlit as st
 from pages._shared import attempt, get_ledger, require_user, section
 from pages._wallet_lines import no_wallets, totals, wallet_lines
 
-st.title("My wallets")
+st.title("My wallets", anchor=False)
 st.caption("Your consolidated wallet: the en-credits of every workspace you are part of.")
 viewer = require_user()
 summary = attempt(lambda: get_ledger().consolidated_wallet(viewer))

@@ -9,7 +9,7 @@ from pages import _notice
 from pages._assistant import assistant
 from pages._shared import attempt, credits, get_ledger, pick_workspace, plain, require_user, section
 
-st.title("Use credits")
+st.title("Use credits", anchor=False)
 st.caption(
     "A stand-in for a product feature that uses en-credits: try it to see the balance go "
     "down, and the feature blocked when no credits are available."

@@ -403,7 +403,7 @@ def test_a_bug_in_one_section_shows_a_sentence_and_the_rest_still_draws(
     assert any(e.startswith("This part of the page (Every wallet) could not be shown") for e in errors)
     assert all("RuntimeError" not in e and "Traceback" not in e for e in errors)
     assert table_with(at, "Decision note") is not None  # the decisions log is drawn
-    assert any(s.value == "Spend by workspace, last 30 days" for s in at.subheader)
+    assert any(s.value == "Spend by workspace, last 30 days" for s in at.header)
 
 
 # --------------------------------------------------------------------------- access and text

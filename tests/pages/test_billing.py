@@ -357,9 +357,9 @@ def test_cancelling_a_request_decided_meanwhile_shows_why(app_as, app_ledger: Le
 
 def test_history_csv_download_is_offered(app_as):
     at = billing(app_as, "alan@example.com")
-    downloads = at.get("download_button")
-    assert len(downloads) == 1
-    assert downloads[0].proto.label == "Download CSV"
+    downloads = {b.key: b for b in at.get("download_button")}
+    assert set(downloads) == {"billing.history.csv", "billing.spend.csv", "billing.balance.csv"}
+    assert downloads["billing.history.csv"].proto.label == "Download CSV"
 
 
 # --- the CSV of the whole filtered history ----------------------------------------------
@@ -419,7 +419,7 @@ def test_history_csv_is_named_after_the_workspace_and_the_filters(filters: dict,
 
 def test_the_csv_is_built_only_when_the_button_is_clicked(app_as):
     at = billing(app_as, "alan@example.com")
-    (button,) = at.get("download_button")
+    (button,) = [b for b in at.get("download_button") if b.key == "billing.history.csv"]
     assert button.proto.label == "Download CSV"
     assert button.proto.deferred_file_id and not button.proto.url  # a callable, not bytes
 
