@@ -112,7 +112,7 @@ function mark(data) {
   const alert = [...document.querySelectorAll('[data-testid="stAlertContainer"]')]
     .find((a) => a.innerText.trim().includes(data.message));
   if (!alert || !fields.length) return false;
-  alert.id ||= `billing-error-${data.name}`;
+  alert.id ||= `billing-error-${data.name.replace(/[^A-Za-z0-9_-]/g, "-")}`;
   for (const field of fields) {
     field.setAttribute('aria-invalid', 'true');
     field.setAttribute('aria-describedby', alert.id);

@@ -20,6 +20,10 @@ def _sum(values: pd.Series) -> Decimal:
     return sum((Decimal(str(v)) for v in values), Decimal(0))
 
 
+def _cents(value: object) -> Decimal:
+    return Decimal(str(value)).quantize(Decimal("0.01"))
+
+
 def spend(frame: pd.DataFrame, by: str, what: str) -> str:
     """`frame` has `spent` per period and `by` (feature or workspace)."""
     if frame.empty:
@@ -91,6 +95,6 @@ def burn(frame: pd.DataFrame) -> str:
     fastest = frame.loc[frame["per_day"].astype(float).idxmax()]
     return (
         f"{len(frame)} wallet{'s' if len(frame) != 1 else ''}: {', '.join(parts)}; the "
-        f"fastest spends {format_credits(Decimal(str(fastest['per_day'])))} a day "
+        f"fastest spends {format_credits(_cents(fastest['per_day']))} a day "
         f"({fastest['workspace']})."
     )

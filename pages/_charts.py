@@ -246,7 +246,7 @@ def burn_rate(frame: pd.DataFrame) -> alt.LayerChart:
             title="Health",
             scale=alt.Scale(domain=[h.value for h in HEALTH_COLOURS],
                             range=list(HEALTH_COLOURS.values())),
-            legend=alt.Legend(orient="bottom"),
+            legend=alt.Legend(orient="bottom", columns=2),
         ),
     )
     words = alt.Chart().mark_text(align="left", dx=4, fontSize=11).encode(text="health:N")

@@ -8,6 +8,8 @@ Every finding, allowed or not, is written to tests/e2e/artifacts/axe-report.json
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -37,7 +39,13 @@ def test_every_page_and_state_passes_axe(app_url: str, page: Page) -> None:
     page.get_by_role("button", name="Sign in", exact=True).click()
     wait_for_app(page)
     expect(page.get_by_role("heading", name="Billing", exact=True)).to_be_visible()
+    expect(page).to_have_title("Billing · en-credits")
     findings += audit(page, "Billing")
+    # A chart's toolbar (hidden until hover) shows while a keyboard user is on its buttons.
+    fullscreen = page.get_by_role("button", name=re.compile("^Fullscreen: Daily spend"))
+    fullscreen.focus()
+    toolbar = page.get_by_test_id("stElementToolbar").filter(has=fullscreen)
+    expect(toolbar).to_have_css("opacity", "1")
 
     page.get_by_role("button", name="New request").click()
     wait_for_app(page)
@@ -49,6 +57,7 @@ def test_every_page_and_state_passes_axe(app_url: str, page: Page) -> None:
 
     for title in PAGES:
         open_page(page, title)
+        expect(page).to_have_title(f"{title} · en-credits")  # each page its own title
         findings += audit(page, title)
 
     summary = report(findings, ARTIFACTS_DIR / "axe-report.json")

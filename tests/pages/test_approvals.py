@@ -130,6 +130,7 @@ def test_approving_credits_the_wallet_exactly_once(admin_page, app_ledger):
     assert not admin_page.exception
     assert not texts(admin_page, "error")
     assert any(f"Approved #{first}" in t for t in texts(admin_page, "toast"))
+    assert any(f"Approved #{first}" in t for t in texts(admin_page, "success"))  # in the page too
     decided = request(app_ledger, first)
     assert decided.status is RequestStatus.APPROVED
     assert decided.decided_by_name == "Ada Lovelace"
@@ -320,6 +321,7 @@ def test_deactivating_and_reactivating_a_wallet(admin_page, app_ledger):
     assert not admin_page.exception
     assert app_ledger.wallet(ada, acme.id).status is WalletStatus.INACTIVE
     assert any("Acme Research's wallet is now inactive" in t for t in texts(admin_page, "toast"))
+    assert any("Acme Research's wallet is now inactive" in t for t in texts(admin_page, "success"))
     table = table_with(admin_page, "Health")
     assert table.loc[table["Workspace"] == "Acme Research", "Status"].item() == "inactive"
 

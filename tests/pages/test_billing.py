@@ -291,6 +291,9 @@ def test_submitting_the_request_form_creates_a_pending_request(app_as, app_ledge
     assert request.requested_by == alan.id
     assert [t.value for t in at.toast] == [
         f"Request #{request.id} for 250.50 en-credits is pending approval."]
+    # repeated in the page as a status message: screen readers do not announce toasts
+    assert [s.value for s in at.success] == [
+        f"Request #{request.id} for 250.50 en-credits is pending approval."]
     assert at.tabs[0].label == "Pending (2)"
     assert "billing.request.amount" not in [t.key for t in at.text_input]  # the dialog closed
 
@@ -327,6 +330,7 @@ def test_requester_cancels_their_pending_request(app_as, app_ledger: Ledger):
     assert at.tabs[0].label == "Pending (0)"
     assert [t.value for t in at.toast] == [
         f"Request #{pending.id} for 2,000.00 en-credits was cancelled."]
+    assert [s.value for s in at.success] == [t.value for t in at.toast]  # and in the page
 
 
 def test_member_cannot_cancel_someone_elses_request_but_an_admin_can(app_as, app_ledger):
