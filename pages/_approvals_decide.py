@@ -56,6 +56,7 @@ class Outcome:
     verdict: Verdict
     decided: CreditRequest | None
     refusal: str | None = None
+    about_note: bool = False  # the refusal is about the note (missing reason, too long)
 
     @property
     def ok(self) -> bool:
@@ -85,13 +86,14 @@ def decide(
         else:
             done, error = try_billing(
                 lambda r=request_id: ledger.reject_request(admin, r, note or ""))
-        outcomes.append(Outcome(request_id, verdict, done, None if error is None else str(error)))
+        outcomes.append(Outcome(request_id, verdict, done, None if error is None else str(error),
+                                isinstance(error, InvalidInput)))
         if isinstance(error, InvalidInput):
             break
     return outcomes
 
 
-def tell(outcomes: list[Outcome]) -> None:
+def tell(outcomes: list[Outcome], note_from: str) -> None:
     """Queue the outcomes: successes as a toast and in the page (one sentence, or a list
     under a toast that counts them); refusals as an error listing each."""
     done = [plain(o.message) for o in outcomes if o.ok]
@@ -101,8 +103,9 @@ def tell(outcomes: list[Outcome]) -> None:
     elif done:
         toast = f"{len(done)} of {len(outcomes)} requests decided."
         _notice.notify(NOTICES, Notice(_notice.lines(done), toast=toast))
-    if failed:
-        _notice.notify(NOTICES, Notice(_notice.lines(failed), Tone.ERROR))
+    if failed:  # a refusal of the note is tied to the note's field
+        fields = ((_a11y.widget(note_from),) if any(o.about_note for o in outcomes) else ())
+        _notice.notify(NOTICES, Notice(_notice.lines(failed), Tone.ERROR, fields=fields))
 
 
 def on_decide(request_ids: list[int], verdict: Verdict, note_from: str, bulk: bool = False) -> None:
@@ -115,7 +118,7 @@ def on_decide(request_ids: list[int], verdict: Verdict, note_from: str, bulk: bo
     if bulk:  # only the requests still ticked when the button was clicked
         request_ids = [r for r in request_ids if st.session_state.get(pick_key(r))]
     outcomes = decide(ledger, admin, request_ids, verdict, st.session_state.get(note_from))
-    tell(outcomes)
+    tell(outcomes, note_from)
     decided = {o.request_id for o in outcomes if o.ok}
     if decided:  # their cards go: focus the next card left, else the queue's heading
         order = list(st.session_state.get(ORDER_KEY) or [])

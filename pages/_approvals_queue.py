@@ -46,7 +46,7 @@ def queue_body(ledger: Ledger, admin: User) -> None:
     with head.container(key=HEAD_KEY):
         st.header("Pending requests", anchor=False)
     refresh.button("Refresh", key=f"{KEY}.refresh", icon=":material/refresh:", width="stretch")
-    _notice.show(NOTICES)
+    _notice.show(NOTICES, fields=[])  # a refused note marks its own field
     queue = attempt(lambda: ledger.requests(admin, status=RequestStatus.PENDING))
     overview = attempt(lambda: ledger.wallet_overview(admin, days=DAYS))
     if queue is None or overview is None:

@@ -45,6 +45,7 @@ class Notice:
     text: str
     tone: Tone = Tone.SUCCESS
     toast: str | None = None
+    fields: tuple[str, ...] = ()  # inputs this notice is about (CSS selectors)
 
 
 def notify(place: str, notice: Notice) -> None:
@@ -55,8 +56,9 @@ def notify(place: str, notice: Notice) -> None:
 
 def show(place: str, *, fields: list[str] | None = None) -> None:
     """Draw (and forget) the notices queued for `place`. `fields` (CSS selectors, see
-    `_a11y.widget`) are the inputs a warning or an error here is about: they are marked
-    invalid and described by it, and cleared again on a run without one."""
+    `_a11y.widget`), with those a notice names itself, are the inputs a warning or an error
+    here is about: they are marked invalid and described by it, and cleared again on a run
+    without one (pass `fields=[]` where only the notices name them)."""
     queue = st.session_state.get(QUEUE_KEY)
     notices = queue.pop(place, []) if isinstance(queue, dict) else []
     for notice in notices:
@@ -65,9 +67,10 @@ def show(place: str, *, fields: list[str] | None = None) -> None:
         {Tone.SUCCESS: st.success, Tone.WARNING: st.warning, Tone.ERROR: st.error}[
             notice.tone
         ](notice.text, icon=ICONS[notice.tone])
-    if fields:
+    if fields is not None:
         problem = next((n for n in notices if n.tone is not Tone.SUCCESS), None)
-        _a11y.field_error(place, fields, None if problem is None else as_read(problem.text))
+        named = [*fields, *(problem.fields if problem else ())]
+        _a11y.field_error(place, named, None if problem is None else as_read(problem.text))
 
 
 def as_read(markdown: str) -> str:

@@ -113,7 +113,16 @@ def test_a_keyboard_user_signs_in_requests_cancels_and_approves(app_url: str, pa
     globex = re.search(r"card-(\d+)", cards.filter(has_text="Globex Marketing")
                        .evaluate("c => c.className")).group(1)
     after = order[order.index(globex) + 1] if order[-1] != globex else order[-2]
-    tab_to(page, inside(f"billing-approvals-approve-{globex}"), limit=80)
+    # Reject without a reason first: refused, and the card's note field says so.
+    tab_to(page, inside(f"billing-approvals-reject-{globex}"), limit=80)
+    page.keyboard.press("Enter")
+    wait_for_app(page)
+    note = page.locator(f".st-key-billing-approvals-note-{globex} input")
+    expect(note).to_have_attribute("aria-invalid", "true")
+    expect(page.locator(f"#{note.get_attribute('aria-describedby')}")).to_contain_text(
+        f"Could not reject request #{globex}")
+    expect(page.locator(f".st-key-billing-approvals-reject-{globex} button")).to_be_focused()
+    tab_to(page, inside(f"billing-approvals-approve-{globex}"), limit=1, back=True)
     page.keyboard.press("Enter")
     wait_for_app(page)
     expect(page.locator(f".st-key-billing-approvals-card-{globex}")).to_have_count(0)
