@@ -103,9 +103,11 @@ def tell(outcomes: list[Outcome], note_from: str) -> None:
     elif done:
         toast = f"{len(done)} of {len(outcomes)} requests decided."
         _notice.notify(NOTICES, Notice(_notice.lines(done), toast=toast))
-    if failed:  # a refusal of the note is tied to the note's field
+    if failed:  # a refusal of the note is tied to the note's field, and focus goes there
         fields = ((_a11y.widget(note_from),) if any(o.about_note for o in outcomes) else ())
         _notice.notify(NOTICES, Notice(_notice.lines(failed), Tone.ERROR, fields=fields))
+        if fields and not done:
+            _a11y.request_focus(*fields)
 
 
 def on_decide(request_ids: list[int], verdict: Verdict, note_from: str, bulk: bool = False) -> None:

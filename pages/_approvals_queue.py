@@ -13,7 +13,7 @@ from typing import Any
 import streamlit as st
 
 from billing_core import CreditRequest, Ledger, RequestStatus, User, WalletHealth, WalletStatus
-from pages import _notice
+from pages import _a11y, _notice
 from pages._approvals_decide import (
     BULK_NOTE,
     HEAD_KEY,
@@ -47,6 +47,7 @@ def queue_body(ledger: Ledger, admin: User) -> None:
         st.header("Pending requests", anchor=False)
     refresh.button("Refresh", key=f"{KEY}.refresh", icon=":material/refresh:", width="stretch")
     _notice.show(NOTICES, fields=[])  # a refused note marks its own field
+    _a11y.apply_focus()  # a refusal reruns only this fragment, not app.py
     queue = attempt(lambda: ledger.requests(admin, status=RequestStatus.PENDING))
     overview = attempt(lambda: ledger.wallet_overview(admin, days=DAYS))
     if queue is None or overview is None:
