@@ -46,10 +46,6 @@ class User:
     is_admin: bool = False
     created_at: datetime | None = None
 
-    @property
-    def admin(self) -> bool:
-        return self.is_admin
-
 
 @dataclass(frozen=True, slots=True)
 class Workspace:
@@ -70,6 +66,10 @@ class Wallet:
     def is_blocked(self) -> bool:
         """Features that consume credits are blocked at zero balance or when inactive."""
         return self.blocked_reason is not None
+
+    def can_spend(self, amount: Decimal) -> bool:
+        """True when features may debit `amount` now: not blocked, and the balance covers it."""
+        return not self.is_blocked and self.balance >= amount
 
     @property
     def usable_balance(self) -> Decimal:
