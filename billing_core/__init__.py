@@ -22,11 +22,15 @@ from .errors import (
 from .ledger import Ledger, open_ledger
 from .models import (
     AuditRecord,
+    BalanceAlerts,
     BurnRate,
     ConsolidatedWallet,
     CreditRequest,
+    Delivery,
     EntryKind,
     IngestResult,
+    Notification,
+    NotificationSettings,
     Page,
     RequestStatus,
     Transaction,
@@ -36,11 +40,19 @@ from .models import (
     WalletHealth,
     WalletStatus,
     WalletSummary,
+    Webhook,
     Workspace,
 )
 from .money import MAX_MOVEMENT, PLACES, format_credits, parse_amount
+from .notify.events import Event
 
 __all__ = [
+    "BalanceAlerts",
+    "Delivery",
+    "Event",
+    "Notification",
+    "NotificationSettings",
+    "Webhook",
     "MAX_MOVEMENT",
     "PLACES",
     "AccountLocked",

@@ -37,6 +37,11 @@ class AuditAction(StrEnum):
     LEDGER_RECOVER = "ledger.recover"  # accepted as it is after its high-water check failed
     LEDGER_RESTORE = "ledger.restore"  # made from a backup (the first row of its new life)
     LEDGER_EXPORT = "ledger.export"  # tables written out for analysts
+    NOTIFICATIONS_SET = "notifications.set"  # a person's email choices
+    WEBHOOK_ADD = "webhook.add"
+    WEBHOOK_REMOVE = "webhook.remove"
+    DELIVERY_RETRY = "delivery.retry"
+    THRESHOLDS_SET = "thresholds.set"
 
 
 def as_json(value: Mapping[str, object] | None) -> str | None:

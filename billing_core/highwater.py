@@ -33,6 +33,7 @@ from pathlib import Path
 from .errors import LedgerCorrupt
 
 SLOT = 512
+_LATER = frozenset({"outbox", "inbox", "deliveries", "webhooks"})  # id tables added after v1
 _MAGIC = "BILLING-HWM v1"
 _SUFFIX = ".hwm"
 
@@ -47,6 +48,10 @@ class Position:
     entries: int = 0
     credit_requests: int = 0
     audit_log: int = 0
+    outbox: int = 0  # the notifications' tables (migration 4)
+    inbox: int = 0
+    deliveries: int = 0
+    webhooks: int = 0
 
     @classmethod
     def of(cls, last: dict[str, int]) -> Position:
@@ -113,7 +118,9 @@ def _decode(raw: bytes) -> Mark | None:
         return None
     try:
         values = dict(token.split("=", 1) for token in body[len(_MAGIC) + 1:].split())
-        position = Position.of({f.name: int(values[f.name]) for f in fields(Position)})
+        # the tables a mark has always named must be there; a later id table is 0 until named
+        position = Position.of({f.name: int(values[f.name]) if f.name not in _LATER else
+                                int(values.get(f.name, 0)) for f in fields(Position)})
         return Mark(values["ledger"], int(values["seq"]), position)
     except (KeyError, ValueError):
         return None

@@ -37,6 +37,14 @@ TABLES: tuple[tuple[str, str], ...] = (
     ("credit_requests", "TRUE"),
     ("audit_log", "TRUE"),
     ("sign_in_attempts", "TRUE"),
+    ("outbox", "TRUE"),
+    ("inbox", "TRUE"),
+    ("deliveries", "TRUE"),
+    ("webhooks", "TRUE"),
+    ("notification_settings", "TRUE"),
+    ("balance_thresholds", "TRUE"),
+    ("active_alerts", "TRUE"),
+    ("reported_spikes", "TRUE"),
 )
 
 

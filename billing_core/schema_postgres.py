@@ -75,6 +75,29 @@ MIGRATIONS: Sequence[tuple[int, str]] = (
         CREATE INDEX sign_ins_by_client ON sign_in_attempts (client, attempted_at);
         """,
     ),
+    (
+        3,
+        """
+        ALTER TABLE daily_rollups ALTER COLUMN feature DROP NOT NULL;
+        INSERT INTO daily_rollups
+            SELECT workspace_id, NULL, day, sum(debits), sum(credits), sum(debit_count), sum(credit_count)
+            FROM daily_rollups GROUP BY workspace_id, day;
+        CREATE INDEX rollup_totals_by_day ON daily_rollups (day, workspace_id) WHERE feature IS NULL;
+        """,
+    ),
+    (
+        4,
+        DUCKDB_MIGRATIONS[3][1]
+        + """
+        CREATE INDEX inbox_by_user ON inbox (user_id, id);
+        CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status = 'pending';
+        CREATE INDEX deliveries_by_event ON deliveries (event_id);
+        CREATE SEQUENCE outbox_id_seq;
+        CREATE SEQUENCE inbox_id_seq;
+        CREATE SEQUENCE deliveries_id_seq;
+        CREATE SEQUENCE webhooks_id_seq;
+        """,
+    ),
 )
 
 SEQUENCES = {
@@ -84,6 +107,10 @@ SEQUENCES = {
     "entries": "entries_id_seq",
     "credit_requests": "credit_requests_id_seq",
     "audit_log": "audit_log_id_seq",
+    "outbox": "outbox_id_seq",
+    "inbox": "inbox_id_seq",
+    "deliveries": "deliveries_id_seq",
+    "webhooks": "webhooks_id_seq",
 }
 
 _MIGRATION_LOCK = 7_314_159  # advisory lock: one process migrates at a time

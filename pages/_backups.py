@@ -18,23 +18,18 @@ from billing_core import Ledger, User
 from billing_core.backup import Manifest
 from billing_core.export import file_name
 from billing_core.store import as_utc
-from pages._shared import flash, local_time, plain, section, show_flash
+from pages import _notice
+from pages._notice import Notice
+from pages._shared import local_time, plain
 
 KEY = "billing.backups"
+NOTICES = KEY  # the Backups section's place for the notice helper
 FORMATS = {"CSV (spreadsheets)": "csv", "Parquet (pandas, DuckDB, Polars)": "parquet"}
 
 
-def render(ledger: Ledger, admin: User) -> None:
-    st.divider()
-    with section("Backups"):
-        backups_section(ledger, admin)
-    with section("Export for analysts"):
-        export_section(ledger, admin)
-
-
 def backups_section(ledger: Ledger, admin: User) -> None:
-    st.subheader("Backups")
-    show_flash()
+    st.header("Backups", anchor=False)
+    _notice.show(NOTICES)
     schedule, backups, failed = ledger.backup_overview(admin)
     st.caption(plain(schedule + " Each backup is a verified copy of the whole ledger with a "
                      "manifest; restore one with billing restore --from BACKUP --to NEW_FILE."))
@@ -44,12 +39,14 @@ def backups_section(ledger: Ledger, admin: User) -> None:
     if st.button("Back up now", key=f"{KEY}.now", icon=":material/backup:"):
         with st.spinner("Backing up the ledger…"):
             manifest = ledger.backup_now(admin)
-        flash(f"Backed up: {manifest.folder.name} ({manifest.rows.get('entries', 0):,} transactions).")
+        # the folder's name is the backup's own (billing-<time>-e<id>), no user text
+        done = f"Backed up: {manifest.folder.name} ({manifest.rows.get('entries', 0):,} transactions)."
+        _notice.notify(NOTICES, Notice(done, toast=done))
         st.rerun()
     if not backups:
         st.info("No backups yet.", icon=":material/info:")
         return
-    st.dataframe(backup_table(backups), hide_index=True, width="stretch")
+    st.dataframe(backup_table(backups), hide_index=True, width="stretch", key=f"{KEY}.list")
 
 
 def backup_table(backups: list[Manifest]) -> pd.DataFrame:
@@ -66,7 +63,7 @@ def backup_table(backups: list[Manifest]) -> pd.DataFrame:
 
 
 def export_section(ledger: Ledger, admin: User) -> None:
-    st.subheader("Export for analysts")
+    st.header("Export for analysts", anchor=False)
     st.caption("The journal, wallets, credit requests and audit log, read at one moment, as a zip "
                "of files that spreadsheets, pandas and DuckDB open directly (times in UTC). The "
                "export is made when you download it, and recorded in the audit log.")

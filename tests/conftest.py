@@ -33,6 +33,8 @@ os.environ[CLOCK_VARIABLE] = DEMO_NOW.isoformat() + "Z"
 # The app's backup thread takes no scheduled backups in tests unless a test asks for them
 # (it still answers `billing backup` requests; tests/unit/test_backup.py sets its own).
 os.environ["BILLING_BACKUP_EVERY"] = "off"
+# Webhooks to the tests' own receivers on loopback (refused by default in production).
+os.environ["BILLING_WEBHOOKS_ALLOW_PRIVATE"] = "1"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 STORES = [s for s in os.environ.get("BILLING_TEST_STORES", "duckdb,postgresql").split(",") if s]
 _EMPTY_TEMPLATE = "billing_empty"
@@ -180,6 +182,7 @@ def app_ledger(demo_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ledge
 
     monkeypatch.setenv("BILLING_DB", demo_url)
     monkeypatch.setenv(_shared.PAGE_ERRORS_VARIABLE, "raise")  # a bug fails the test
+    monkeypatch.setenv("BILLING_DISPATCHER", "off")  # page tests send nothing in the background
     monkeypatch.setenv(CLOCK_VARIABLE, DEMO_NOW.isoformat() + "Z")
     _shared.get_ledger.clear()
     book = _shared.get_ledger()

@@ -31,6 +31,11 @@ ACTIONS = (
     "ledger.recover",
     "ledger.restore",
     "ledger.export",
+    "notifications.set",
+    "webhook.add",
+    "webhook.remove",
+    "delivery.retry",
+    "thresholds.set",
 )
 
 

@@ -38,6 +38,8 @@ def test_an_admin_takes_a_backup_from_the_page_and_sees_it_listed(admin_page, ap
     assert table.value["Last entry id"].tolist() == [manifest.high_water.entries]
     assert table.value["By"].tolist() == [ADMIN]
     assert any(manifest.folder.name in t.value for t in admin_page.toast)
+    # repeated in the page as a status message (screen readers do not announce toasts)
+    assert any(manifest.folder.name in s.value for s in admin_page.success)
 
 
 def test_a_failed_scheduled_backup_is_shown(admin_page, app_ledger) -> None:
