@@ -26,6 +26,7 @@ from .models import (
     ConsolidatedWallet,
     CreditRequest,
     Delivery,
+    DeliveryStatus,
     EntryKind,
     IngestResult,
     Notification,
@@ -48,6 +49,7 @@ from .notify.events import Event
 __all__ = [
     "BalanceAlerts",
     "Delivery",
+    "DeliveryStatus",
     "Event",
     "Notification",
     "NotificationSettings",
