@@ -27,6 +27,7 @@ from .models import (
     ConsolidatedWallet,
     CreditRequest,
     Delivery,
+    DeliveryStatus,
     EntryKind,
     IngestResult,
     Notification,
@@ -49,6 +50,7 @@ from .notify.events import Event
 __all__ = [
     "BalanceAlerts",
     "Delivery",
+    "DeliveryStatus",
     "Event",
     "Notification",
     "NotificationSettings",
