@@ -247,3 +247,41 @@ def test_the_mark_is_on_disk_before_the_debit_is_acknowledged(
     finally:
         monkeypatch.undo()
         ledger.close()
+
+
+def test_the_mark_counts_every_id_table_the_notifications_included(tmp_path: Path) -> None:
+    """A request writes its event, the admins' inbox rows and their deliveries: those ids
+    are in the mark as well, so a lost event's id is never handed out again either."""
+    from dataclasses import fields
+
+    from billing_core.highwater import Position
+    from billing_core.store import ID_TABLES
+
+    assert tuple(f.name for f in fields(Position)) == ID_TABLES
+    path = tmp_path / "ledger.duckdb"
+    with billing_core.open_ledger(str(path), create=True) as ledger:
+        people = cast(ledger, 1, funding="100")
+        space = people["spaces"][0]
+        ledger.request_credits(people["members"][space][0], space, "5")
+        (last,) = rows(ledger, "SELECT (SELECT max(id) FROM outbox), (SELECT max(id) FROM inbox), "
+                               "(SELECT max(id) FROM deliveries)")
+        _, mark = read_mark(Path(f"{path}.hwm"))
+        assert mark is not None and all(n > 0 for n in last)
+        assert (mark.position.outbox, mark.position.inbox, mark.position.deliveries) == last
+
+
+def test_a_mark_written_before_the_notifications_tables_is_still_read(tmp_path: Path) -> None:
+    """A mark naming only the first six id tables (as the first marks did) is read, the
+    notifications' ids as 0, not taken for damage."""
+    import zlib
+
+    from billing_core.highwater import _MAGIC
+
+    body = (f"{_MAGIC} seq=7 ledger={'a' * 32} users=3 workspaces=1 accounts=3 entries=40 "
+            "credit_requests=2 audit_log=50")
+    line = f"{body} crc={zlib.crc32(body.encode()):08x}"
+    mark_file = tmp_path / "old.hwm"
+    mark_file.write_bytes((line.ljust(SLOT - 1) + "\n").encode() + b"\0" * SLOT)
+    state, mark = read_mark(mark_file)
+    assert state is FileState.FOUND and mark is not None and mark.sequence == 7
+    assert (mark.position.entries, mark.position.audit_log, mark.position.outbox) == (40, 50, 0)

@@ -21,6 +21,7 @@ from billing_core.backup import FORMAT, MANIFEST, kept, list_backups, prune, tak
 from billing_core.backup_schedule import BackupScheduler, BackupSettings, ask_app, parse_every
 from billing_core.cli import main
 from billing_core.migrate import TABLES
+from billing_core.notify.channels import new_secret
 from billing_core.recovery import restore
 from tests.conftest import FakeClock, fund
 
@@ -69,6 +70,65 @@ def test_a_backup_taken_while_debits_run_is_a_verified_snapshot(
         with copy.db.reading() as cur:
             assert cur.execute("SELECT max(id) FROM entries").fetchall()[0][0] == manifest.high_water.entries
     assert count(ledger, "entries") > manifest.rows["entries"], "the debits went on meanwhile"
+
+
+def test_backups_are_whole_while_the_notification_dispatcher_sends(
+    ledger: Ledger, people: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The app process runs the notification dispatcher and the backup thread side by side:
+    backups taken while requests, decisions and debits write events and the dispatcher
+    delivers them (a webhook) are verified snapshots of every table, the notifications'
+    included, and a restore holds them."""
+    from billing_core.notify import runner
+    from tests.peers import http_endpoint
+
+    monkeypatch.setattr(runner, "PASS_SECONDS", 0.02)  # the dispatcher looks for work at once
+    admin, alice, acme = people["admin"], people["alice"], people["acme"]
+    fund(ledger, admin, acme.id, "100000")
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            while not stop.is_set():
+                asked = ledger.request_credits(alice, acme.id, "5")
+                ledger.approve_request(admin, asked.id)
+                ledger.consume(alice, acme.id, "0.5", feature="AI", description="while backing up")
+        except BaseException as error:  # noqa: BLE001 - reported below
+            failures.append(error)
+
+    with http_endpoint() as endpoint:
+        ledger.add_webhook(admin, endpoint.url, secret=new_secret(), events=["request.created"])
+        ledger.start_dispatcher()
+        writer = threading.Thread(target=work)
+        writer.start()
+        try:
+            assert endpoint.arrived.wait(30), "the dispatcher delivered nothing"
+            manifests = [ledger.backup_now(admin, to=str(tmp_path / "backups")) for _ in range(3)]
+        finally:
+            stop.set()
+            writer.join()
+    assert not failures, failures
+    assert {m.folder for m in list_backups(tmp_path / "backups")} == {m.folder for m in manifests}
+    last = manifests[-1]
+    assert {"outbox", "inbox", "deliveries", "webhooks", "balance_thresholds"} <= set(last.rows)
+    assert last.rows["outbox"] > 0 and last.rows["inbox"] > 0 and last.rows["deliveries"] > 0
+    assert last.rows["webhooks"] == 1
+    assert last.high_water.outbox == max(i for (i,) in snapshot_ids(last.data_file, "outbox"))
+    restore(last.folder, str(tmp_path / "restored.duckdb"))
+    with billing_core.open_ledger(str(tmp_path / "restored.duckdb")) as copy:
+        assert copy.verify().entries == last.rows["entries"]
+        assert {t: count(copy, t) for t in MIGRATED_TABLES if t != "audit_log"} == {
+            t: n for t, n in last.rows.items() if t != "audit_log"
+        }
+
+
+def snapshot_ids(data_file: Path, table: str) -> list[tuple[int]]:
+    import duckdb
+
+    with duckdb.connect(str(data_file), read_only=True) as con:
+        # table names come from the test's own constants
+        return [(int(i),) for (i,) in con.execute(f"SELECT id FROM {table}").fetchall()]
 
 
 def test_only_an_administrator_backs_up_or_exports(ledger: Ledger, people: dict, tmp_path: Path) -> None:
