@@ -53,15 +53,17 @@ TABLES: tuple[_Table, ...] = (
         """
         SELECT e.id AS entry_id, e.created_at, e.workspace_id, w.name AS workspace, e.kind, e.amount,
                CASE WHEN e.kind = 'debit' THEN -e.amount ELSE e.amount END AS signed_amount,
-               e.feature, e.description, e.actor_id, e.request_id
-        FROM entries e JOIN workspaces w ON w.id = e.workspace_id {where} ORDER BY e.id
+               e.feature, e.description, e.actor_id, e.request_id, k.key AS idempotency_key
+        FROM entries e JOIN workspaces w ON w.id = e.workspace_id
+        LEFT JOIN idempotency_keys k ON k.entry_id = e.id AND k.workspace_id = e.workspace_id
+        {where} ORDER BY e.id
         """,
         "e.created_at >= ?",
         pa.schema([
             ("entry_id", pa.int64()), ("created_at", TIME), ("workspace_id", pa.int64()),
             ("workspace", pa.string()), ("kind", pa.string()), ("amount", MONEY),
             ("signed_amount", MONEY), ("feature", pa.string()), ("description", pa.string()),
-            ("actor_id", pa.int64()), ("request_id", pa.int64()),
+            ("actor_id", pa.int64()), ("request_id", pa.int64()), ("idempotency_key", pa.string()),
         ]),
     ),
     _Table(

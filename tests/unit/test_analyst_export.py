@@ -92,6 +92,24 @@ def test_csv_cells_never_run_as_formulas_and_amounts_stay_numbers(ledger, people
     assert frame["created_at"].iloc[0] == "2026-11-27 12:00:00"
 
 
+def test_the_journal_carries_each_debits_idempotency_key(ledger, people, tmp_path: Path) -> None:
+    """Keys are unique within a workspace (migration 2): the same key in two workspaces is
+    two debits, each exported with its own."""
+    admin, acme, beta = people["admin"], people["acme"], people["beta"]
+    fund(ledger, admin, acme.id, "10")
+    fund(ledger, admin, beta.id, "10")
+    ledger.consume(people["alice"], acme.id, "1", feature="AI", description="a", idempotency_key="evt-1")
+    ledger.consume(people["bob"], beta.id, "2", feature="AI", description="b", idempotency_key="evt-1")
+    ledger.consume(people["alice"], acme.id, "3", feature="AI", description="c")
+    export_tables(ledger, admin, tmp_path)
+    journal = pd.read_parquet(tmp_path / "journal.parquet")
+    debits = journal[journal["kind"] == "debit"]
+    keys = [None if pd.isna(k) else k for k in debits["idempotency_key"]]
+    assert list(zip(debits["workspace_id"].astype(int), keys, strict=True)) \
+        == [(acme.id, "evt-1"), (beta.id, "evt-1"), (acme.id, None)]
+    assert journal[journal["kind"] == "credit"]["idempotency_key"].isna().all()
+
+
 def test_an_export_is_in_the_audit_log(ledger, people, tmp_path: Path) -> None:
     admin = people["admin"]
     export_tables(ledger, admin, tmp_path, since=date(2026, 1, 1))
