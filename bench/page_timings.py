@@ -21,6 +21,7 @@ sys.path = [p for p in sys.path if Path(p).resolve() != ROOT / "bench"]
 
 def main() -> None:
     os.environ["BILLING_DB"] = sys.argv[1]
+    os.environ["BILLING_BACKUP_EVERY"] = "off"  # the app's backup thread takes no backup here
     repeat = int(sys.argv[2]) if len(sys.argv) > 2 else 10
     from streamlit.testing.v1 import AppTest
 

@@ -33,6 +33,10 @@ class AuditAction(StrEnum):
     USER_ADD = "user.add"
     WORKSPACE_CREATE = "workspace.create"
     MEMBERSHIP_ADD = "membership.add"
+    # the ledger as a whole (backup.py, recovery.py, analyst_export.py)
+    LEDGER_RECOVER = "ledger.recover"  # accepted as it is after its high-water check failed
+    LEDGER_RESTORE = "ledger.restore"  # made from a backup (the first row of its new life)
+    LEDGER_EXPORT = "ledger.export"  # tables written out for analysts
     NOTIFICATIONS_SET = "notifications.set"  # a person's email choices
     WEBHOOK_ADD = "webhook.add"
     WEBHOOK_REMOVE = "webhook.remove"

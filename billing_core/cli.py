@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 import pandas as pd
 
+from . import cli_backup
 from .clock import parse_instant
 from .errors import BillingError, InvalidInput
 from .ingest import open_event_file, read_chunks
@@ -142,6 +143,7 @@ def _parser() -> argparse.ArgumentParser:
     migrate.add_argument(
         "--to", dest="target", required=True, metavar="URL", help="postgresql://user@host:port/db (or a file)"
     )
+    cli_backup.add_commands(sub, common)
     return parser
 
 
@@ -197,6 +199,8 @@ def _actor(ledger: Ledger, email: str | None) -> User:
 def _run(args: argparse.Namespace) -> int:
     if args.command == "migrate":
         return _migrate(args)
+    if args.command in cli_backup.COMMANDS:
+        return cli_backup.run(args, _actor)
     path = args.db or default_path()
     if args.command == "seed" and args.if_missing and path != ":memory:" and os.path.exists(path):
         print(f"{path} exists; not seeding.")

@@ -60,6 +60,10 @@ class LedgerUnavailable(BillingError):
     """The ledger file cannot be opened (held by another process, or unreadable)."""
 
 
+class LedgerInUse(LedgerUnavailable):
+    """Another process (the billing app, most likely) holds the embedded ledger's file."""
+
+
 class LedgerCorrupt(BillingError):
     """The ledger's books do not balance, or its file is damaged."""
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -54,6 +55,10 @@ from .text import clean_limit
 from .verify import verify
 from .wallets import Wallets
 
+if TYPE_CHECKING:
+    from .backup import Manifest
+    from .backup_schedule import BackupScheduler
+
 
 class Ledger:
     def __init__(self, db: Database) -> None:
@@ -67,6 +72,7 @@ class Ledger:
         self._signin = SignIn(db)
         self._notify = Notifications(db, self.access)
         self._background: list[Dispatcher] = []  # threads to stop on close
+        self.backup_thread: BackupScheduler | None = None  # started by start_backups (the app)
 
     @property
     def path(self) -> str:
@@ -397,10 +403,43 @@ class Ledger:
     def checkpoint(self) -> None:
         self.db.checkpoint()
 
+    # backup.py, backup_schedule.py, analyst_export.py
+    def start_backups(self) -> BackupScheduler:
+        """Start this process's backup thread (the app does, once): the schedule of
+        $BILLING_BACKUP_*, and the backups other processes ask for. Stopped by close()."""
+        from .backup_schedule import BackupScheduler, BackupSettings
+
+        if self.backup_thread is None:
+            self.backup_thread = BackupScheduler(self, BackupSettings.from_env(self))
+            self.backup_thread.start()
+        return self.backup_thread
+
+    def backup_now(self, actor: User, *, to: str | None = None) -> Manifest:
+        """A backup now (administrators only), into `to` or else the backup folder."""
+        self.access.admin(actor, "take a backup")
+        return self.start_backups().backup(actor, to=to)
+
+    def backup_overview(self, actor: User) -> tuple[str, list[Manifest], str | None]:
+        """(the schedule in words, the backups kept newest first, the last scheduled
+        backup's failure if it failed) for administrators."""
+        self.access.admin(actor, "see the backups")
+        thread = self.start_backups()
+        return thread.settings.describe(), thread.backups(), thread.last_error
+
+    def export_archive(
+        self, actor: User, *, since: date | None = None, formats: Sequence[str] = ("csv",)
+    ) -> bytes:
+        """The journal, wallets, requests and audit log as one zip (analyst_export.py)."""
+        from .analyst_export import export_archive
+
+        return export_archive(self, actor, since=since, formats=formats)
+
     def close(self) -> None:
         for job in self._background:
             job.stop()
         self._background.clear()
+        if self.backup_thread is not None:
+            self.backup_thread.stop()
         self._wallets.close()
         self.db.close()
 

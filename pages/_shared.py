@@ -33,15 +33,21 @@ ADDRESS_KEY = "billing.workspace_in_address"  # the ?workspace= last followed
 
 @st.cache_resource(show_spinner=False)
 def get_ledger() -> Ledger:
-    """The process's one Ledger, shared by every session (it is thread-safe), with the
-    notification dispatcher running in a background thread ($BILLING_DISPATCHER=off: not)
-    and email configured from `.streamlit/secrets.toml`'s [smtp] or $BILLING_SMTP_*."""
+    """The process's one Ledger, shared by every session (it is thread-safe), with its
+    background threads: the notification dispatcher ($BILLING_DISPATCHER=off: not), with
+    email configured from `.streamlit/secrets.toml`'s [smtp] or $BILLING_SMTP_*, and the
+    backup thread (the scheduled backups, and those `billing backup` asks this process for)."""
     ledger = billing_core.open_ledger()
-    smtp = _secret_table("smtp")
-    if smtp:
-        ledger.configure_email(SmtpSettings.from_mapping(smtp))
-    if os.environ.get("BILLING_DISPATCHER", "on") != "off":
-        ledger.start_dispatcher()
+    try:
+        smtp = _secret_table("smtp")
+        if smtp:
+            ledger.configure_email(SmtpSettings.from_mapping(smtp))
+        ledger.start_backups()
+        if os.environ.get("BILLING_DISPATCHER", "on") != "off":
+            ledger.start_dispatcher()
+    except BaseException:
+        ledger.close()
+        raise
     return ledger
 
 

@@ -1,5 +1,6 @@
-"""Approvals (administrators only): the pending queue, every wallet, spend by workspace and
-the decisions log, one render function per section, each behind its own error boundary.
+"""Approvals (administrators only): the pending queue, every wallet, spend by workspace,
+the decisions log, backups and the export for analysts, one render function per section,
+each behind its own error boundary.
 
 billing_core holds every rule (admins only, four eyes, exactly-once approval, a
 rejection needs a reason); the sections only draw, ask and report what it said.
@@ -11,6 +12,7 @@ import streamlit as st
 
 from pages._approvals_queue import pending_queue
 from pages._approvals_wallets import wallets_section
+from pages._backups import backups_section, export_section
 from pages._decisions_log import decisions_log_section
 from pages._shared import get_ledger, require_user, section
 from pages._workspace_spend import spend_section
@@ -36,3 +38,9 @@ with section("Spend by workspace"):
 st.divider()
 with section("Decisions log"):
     decisions_log_section(ledger, user)
+st.divider()
+with section("Backups"):
+    backups_section(ledger, user)
+st.divider()
+with section("Export for analysts"):
+    export_section(ledger, user)

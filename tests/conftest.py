@@ -30,6 +30,9 @@ DEMO_NOW = datetime(2026, 11, 27, 0, 0, 0)
 DEMO_UNTIL = DEMO_NOW.date()  # "today" for the demo; its last full day is the 26th
 # Every ledger a test opens without its own clock, here or in a child process, is pinned too.
 os.environ[CLOCK_VARIABLE] = DEMO_NOW.isoformat() + "Z"
+# The app's backup thread takes no scheduled backups in tests unless a test asks for them
+# (it still answers `billing backup` requests; tests/unit/test_backup.py sets its own).
+os.environ["BILLING_BACKUP_EVERY"] = "off"
 # Webhooks to the tests' own receivers on loopback (refused by default in production).
 os.environ["BILLING_WEBHOOKS_ALLOW_PRIVATE"] = "1"
 REPO_ROOT = Path(__file__).resolve().parents[1]

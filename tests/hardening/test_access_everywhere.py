@@ -10,6 +10,7 @@ totals and charts hold their own workspaces and nothing else.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -31,6 +32,7 @@ from billing_core import (
 )
 from tests.hardening.books import counts, rows
 
+_BACKUPS = tempfile.TemporaryDirectory(prefix="access-backups-")  # removed when the run ends
 MEMBER_OPS = {"member", "admin"}
 ADMIN_OPS = {"admin"}
 SIGNED_IN = {"member", "outsider", "admin"}
@@ -77,6 +79,9 @@ OPERATIONS: dict[str, Op] = {
     "users": Op(lambda lg, a, c: lg.users(a), ADMIN_OPS),
     "audit_trail": Op(lambda lg, a, c: lg.audit_trail(a), ADMIN_OPS),
     "audit_trail_of_acme": Op(lambda lg, a, c: lg.audit_trail(a, workspace_id=c["acme"]), ADMIN_OPS),
+    "backup_now": Op(lambda lg, a, c: lg.backup_now(a, to=tempfile.mkdtemp(dir=_BACKUPS.name)), ADMIN_OPS),
+    "backup_overview": Op(lambda lg, a, c: lg.backup_overview(a), ADMIN_OPS),
+    "export_archive": Op(lambda lg, a, c: lg.export_archive(a), ADMIN_OPS),
     # lists every signed-in user may ask for, holding only what they may see
     "wallets": Op(lambda lg, a, c: lg.wallets(a), SIGNED_IN, scoped=True),
     "workspaces": Op(lambda lg, a, c: lg.workspaces(a), SIGNED_IN, scoped=True),
@@ -126,6 +131,7 @@ NOT_ACTOR_SCOPED = {
     "compact_rollups": "maintenance of derived rows (verify() recomputes them)",
     "consume_many": "a batch of events for many workspaces: its own test below",
     "close": "lifecycle",
+    "start_backups": "lifecycle: the app's backup thread (its scheduled backups are the operator's)",
     "configure_email": "the app's set-up: where email goes",
     "deliver_due": "the dispatcher's pass (a background thread, billing notify run)",
     "refresh_thresholds": "the dispatcher's periodic pass",
