@@ -24,15 +24,32 @@ class AuditAction(StrEnum):
     CONSUME = "wallet.consume"  # a debit for a feature's use
     GRANT = "wallet.grant"  # a credit an administrator added directly
     TOP_UP = "wallet.top_up"  # the credit of an approved credit request
+    CORRECT = "wallet.correct"  # a reversing entry that corrects an earlier one
     # other state changes, written by `record`
     WALLET_STATUS = "wallet.status"
     REQUEST_CREATE = "request.create"
     REQUEST_APPROVED = "request.approved"
     REQUEST_REJECTED = "request.rejected"
     REQUEST_CANCELLED = "request.cancelled"
-    USER_ADD = "user.add"
+    USER_ADD = "user.add"  # set up by the operator, or invited by an administrator
+    USER_DEACTIVATE = "user.deactivate"
+    USER_REACTIVATE = "user.reactivate"
+    USER_PROMOTE = "user.promote"  # made an administrator
+    USER_DEMOTE = "user.demote"  # no longer an administrator
+    PASSWORD_LINK = "user.password_link"  # an invitation or reset link was issued
+    PASSWORD_SET = "user.password_set"  # set through a link
+    PASSWORD_CHANGE = "user.password_change"  # changed by its owner
+    SESSION_START = "session.start"
+    SESSION_END = "session.end"
     WORKSPACE_CREATE = "workspace.create"
+    WORKSPACE_RENAME = "workspace.rename"
+    WORKSPACE_ARCHIVE = "workspace.archive"
     MEMBERSHIP_ADD = "membership.add"
+    MEMBERSHIP_REMOVE = "membership.remove"
+
+
+# The actions the journal writes, one per entry (verify() checks there is exactly one).
+MOVEMENT_ACTIONS = (AuditAction.CONSUME, AuditAction.GRANT, AuditAction.TOP_UP, AuditAction.CORRECT)
 
 
 def as_json(value: Mapping[str, object] | None) -> str | None:

@@ -733,6 +733,7 @@ def _batch(db: Database, user: User, posted: pa.Table) -> pa.Table:
         "recorded_at": pa.repeat(pa.scalar(now, pa.timestamp("us")), n),
         "actor_id": pa.repeat(pa.scalar(user.id, pa.int64()), n),
         "request_id": pa.nulls(n, pa.int64()),
+        "corrects": pa.nulls(n, pa.int64()),
         "action": pa.repeat(pa.scalar(AuditAction.CONSUME.value), n),
     }
     columns = {name: posted.column(name) for name in posted.column_names} | extra

@@ -37,6 +37,8 @@ TABLES: tuple[tuple[str, str], ...] = (
     ("credit_requests", "TRUE"),
     ("audit_log", "TRUE"),
     ("sign_in_attempts", "TRUE"),
+    ("sessions", "TRUE"),
+    ("password_links", "TRUE"),
 )
 
 

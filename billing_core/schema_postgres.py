@@ -75,6 +75,17 @@ MIGRATIONS: Sequence[tuple[int, str]] = (
         CREATE INDEX sign_ins_by_client ON sign_in_attempts (client, attempted_at);
         """,
     ),
+    (
+        3,
+        DUCKDB_MIGRATIONS[2][1]
+        + """
+        CREATE INDEX sessions_by_user ON sessions (user_id) WHERE ended_at IS NULL;
+        CREATE INDEX links_by_user ON password_links (user_id) WHERE used_at IS NULL;
+        CREATE UNIQUE INDEX entries_correct_once ON entries (corrects) WHERE corrects IS NOT NULL;
+        CREATE SEQUENCE sessions_id_seq;
+        CREATE SEQUENCE password_links_id_seq;
+        """,
+    ),
 )
 
 SEQUENCES = {
@@ -84,6 +95,8 @@ SEQUENCES = {
     "entries": "entries_id_seq",
     "credit_requests": "credit_requests_id_seq",
     "audit_log": "audit_log_id_seq",
+    "sessions": "sessions_id_seq",
+    "password_links": "password_links_id_seq",
 }
 
 _MIGRATION_LOCK = 7_314_159  # advisory lock: one process migrates at a time

@@ -41,7 +41,10 @@ import pyarrow as pa
 from .clock import Clock, utc_now
 
 DEFAULT_PATH = Path("data") / "billing.duckdb"
-ID_TABLES = ("users", "workspaces", "accounts", "entries", "credit_requests", "audit_log")
+ID_TABLES = (
+    "users", "workspaces", "accounts", "entries", "credit_requests", "audit_log", "sessions",
+    "password_links",
+)
 
 
 def default_path() -> str:
