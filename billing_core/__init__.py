@@ -2,6 +2,7 @@
 billing console."""
 
 from .errors import (
+    AccountDeactivated,
     AccountLocked,
     AuthenticationFailed,
     BillingError,
@@ -16,7 +17,9 @@ from .errors import (
     LedgerUnavailable,
     NotFound,
     PermissionDenied,
+    SessionEnded,
     WalletInactive,
+    WorkspaceArchived,
 )
 from .ledger import Ledger, open_ledger
 from .models import (
@@ -25,9 +28,17 @@ from .models import (
     ConsolidatedWallet,
     CreditRequest,
     EntryKind,
+    GrantOutcome,
     IngestResult,
+    Invitation,
+    LinkInfo,
+    LinkPurpose,
+    NewSession,
     Page,
+    PasswordLink,
+    Person,
     RequestStatus,
+    SessionInfo,
     Transaction,
     User,
     VerificationReport,
@@ -38,10 +49,12 @@ from .models import (
     Workspace,
 )
 from .money import MAX_MOVEMENT, PLACES, format_credits, parse_amount
+from .settings import Settings
 
 __all__ = [
     "MAX_MOVEMENT",
     "PLACES",
+    "AccountDeactivated",
     "AccountLocked",
     "AuditRecord",
     "AuthenticationFailed",
@@ -51,20 +64,30 @@ __all__ = [
     "ConsolidatedWallet",
     "CreditRequest",
     "EntryKind",
+    "GrantOutcome",
     "IdempotencyConflict",
     "IngestResult",
     "InsufficientCredits",
     "InvalidAmount",
     "InvalidInput",
     "InvalidTransition",
+    "Invitation",
     "Ledger",
     "LedgerBusy",
     "LedgerCorrupt",
     "LedgerUnavailable",
+    "LinkInfo",
+    "LinkPurpose",
+    "NewSession",
     "NotFound",
     "Page",
+    "PasswordLink",
     "PermissionDenied",
+    "Person",
     "RequestStatus",
+    "SessionEnded",
+    "SessionInfo",
+    "Settings",
     "Transaction",
     "User",
     "VerificationReport",
@@ -73,6 +96,7 @@ __all__ = [
     "WalletStatus",
     "WalletSummary",
     "Workspace",
+    "WorkspaceArchived",
     "WalletInactive",
     "format_credits",
     "open_ledger",

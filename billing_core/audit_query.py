@@ -18,9 +18,11 @@ MAX_ROWS = 100_000
 
 _SELECT = """
     SELECT a.id, a.recorded_at AS at, a.actor_id, coalesce(u.name, '') AS actor, a.action,
-           a.subject, a.workspace_id, coalesce(w.name, '') AS workspace, a.before, a.after
+           a.subject, coalesce(p.name, '') AS person, a.workspace_id, coalesce(w.name, '') AS workspace,
+           a.before, a.after
     FROM audit_log a
     LEFT JOIN users u ON u.id = a.actor_id
+    LEFT JOIN users p ON a.subject = 'user:' || CAST(p.id AS VARCHAR)
     LEFT JOIN workspaces w ON w.id = a.workspace_id
     WHERE (? IS NULL OR a.actor_id = ?)
       AND (? OR a.action IN (SELECT unnest(?::VARCHAR[])))
@@ -29,7 +31,12 @@ _SELECT = """
       AND (? IS NULL OR a.recorded_at < ?)
       AND (? IS NULL OR strpos(lower(a.subject || ' ' || coalesce(a.before, '') || ' '
                                      || coalesce(a.after, '') || ' ' || coalesce(u.name, '') || ' '
-                                     || coalesce(u.email, '') || ' ' || coalesce(w.name, '')), ?) > 0)
+                                     || coalesce(u.email, '') || ' ' || coalesce(p.name, '') || ' '
+                                     || coalesce(p.email, '') || ' ' || coalesce(w.name, '')), ?) > 0
+           OR a.subject IN (SELECT 'entry:' || CAST(id AS VARCHAR) FROM entries
+                            WHERE strpos(lower(description), ?) > 0)
+           OR a.subject IN (SELECT 'request:' || CAST(id AS VARCHAR) FROM credit_requests
+                            WHERE strpos(lower(coalesce(note, '')), ?) > 0))
     ORDER BY a.id DESC
     LIMIT ?
 """
@@ -70,8 +77,9 @@ class AuditQuery:
         """The newest audit rows that match every filter given: by whom (`who`, a user id),
         one or more actions, a workspace, from `since` to `until` (days in UTC, both
         included) and text in the subject, values, person or workspace (any case).
-        Columns: id, at, actor_id, actor, action, subject, workspace_id, workspace,
-        before, after (JSON text)."""
+        Columns: id, at, actor_id, actor, action, subject, person (the subject's name when
+        it is a person), workspace_id, workspace, before, after (JSON text), and detail: a
+        movement's description (a grant's reason) or a request's note."""
         clean_limit(limit, most=MAX_ROWS)
         if who is not None:
             clean_id(who, what="user")
@@ -87,8 +95,30 @@ class AuditQuery:
             raise InvalidInput("The start date is after the end date.")
         self.access.admin(actor, "read the audit log")
         needle = text.lower() if text else None
-        return self.db.frame(
+        frame = self.db.frame(
             _SELECT,
             [who, who, not actions, actions, workspace_id, workspace_id, start, start, end, end,
-             needle, needle, limit],
+             needle, needle, needle, needle, limit],
         )
+        frame["detail"] = self._details(list(frame["subject"]))
+        return frame
+
+    def _details(self, subjects: list[str]) -> list[str | None]:
+        """The description or note behind each `entry:<id>` / `request:<id>` subject."""
+        wanted: dict[str, list[int]] = {"entry": [], "request": []}
+        for subject in subjects:
+            kind, _, number = str(subject).partition(":")
+            if kind in wanted and number.isdigit():
+                wanted[kind].append(int(number))
+        found: dict[str, str | None] = {}
+        with self.db.reading() as cur:
+            for kind, table, column in (("entry", "entries", "description"),
+                                        ("request", "credit_requests", "note")):
+                if wanted[kind]:
+                    # table and column come from the constant pairs above
+                    rows = cur.execute(
+                        f"SELECT id, {column} FROM {table} WHERE id IN (SELECT unnest(?::BIGINT[]))",
+                        [wanted[kind]],
+                    ).fetchall()
+                    found.update({f"{kind}:{r[0]}": r[1] for r in rows})
+        return [found.get(str(subject)) for subject in subjects]

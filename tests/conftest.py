@@ -23,6 +23,7 @@ import billing_core
 from billing_core import Ledger, User
 from billing_core.clock import CLOCK_VARIABLE, FixedClock
 from billing_core.demo import seed_demo
+from billing_core.settings import Settings
 
 # Every test's "now": the demo ends here and the app's clock is pinned here, so no test
 # reads the wall clock or depends on the hour it runs at.
@@ -86,15 +87,17 @@ def store(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def new_ledger(store: str, request: pytest.FixtureRequest) -> Iterator[Callable[..., Ledger]]:
-    """`new_ledger(clock=None, demo=False)` -> a fresh ledger on the store under test
-    (several may be open at once); all are closed (and dropped) after the test."""
+    """`new_ledger(clock=None, demo=False, settings=None)` -> a fresh ledger on the store
+    under test (several may be open at once); all are closed (and dropped) after the test."""
     opened: list[tuple[Ledger, str | None]] = []
     server: PostgresForTests | None = (
         request.getfixturevalue("postgres") if store == "postgresql" else None
     )
 
-    def make(clock: Callable[[], datetime] | None = None, demo: bool = False) -> Ledger:
-        kwargs = {"clock": clock or FakeClock()}  # never the wall clock
+    def make(
+        clock: Callable[[], datetime] | None = None, demo: bool = False, settings: Settings | None = None
+    ) -> Ledger:
+        kwargs = {"clock": clock or FakeClock(), "settings": settings}  # never the wall clock
         if server is None:
             assert not demo, "use demo_file for the DuckDB demo"
             book = billing_core.open_ledger(":memory:", **kwargs)

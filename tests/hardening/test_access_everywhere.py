@@ -40,6 +40,19 @@ class Op:
     call: Callable[[Ledger, Any, dict[str, Any]], object]
     allowed: set[str]
     scoped: bool = False  # a list: check it holds only the caller's workspaces
+    needs: tuple[str, ...] = ()  # context values set up before a refused call (so it writes nothing)
+
+
+def _wrong_password(lg: Ledger, a: Any) -> object:
+    """change_password with a wrong current password: allowed callers get that refusal."""
+    from billing_core import AuthenticationFailed
+
+    try:
+        return lg.change_password(a, "not the password", "a new password")
+    except AuthenticationFailed as error:
+        if "current password" not in str(error):
+            raise
+        return None
 
 
 def _d(ledger: Ledger) -> tuple[date, date]:
@@ -86,6 +99,40 @@ OPERATIONS: dict[str, Op] = {
     "credits_vs_debits": Op(lambda lg, a, c: lg.credits_vs_debits(a, *_d(lg)), SIGNED_IN, scoped=True),
     "top_consumers": Op(lambda lg, a, c: lg.top_consumers(a, *_d(lg)), SIGNED_IN, scoped=True),
     "wallet_overview": Op(lambda lg, a, c: lg.wallet_overview(a), SIGNED_IN, scoped=True),
+    # issue 11: sessions, people, workspaces, grants, corrections, the audit log
+    "transaction": Op(lambda lg, a, c: lg.transaction(a, c["entry"]()), MEMBER_OPS, needs=("entry",)),
+    "sessions": Op(lambda lg, a, c: lg.sessions(a), SIGNED_IN),
+    "end_all_sessions": Op(lambda lg, a, c: lg.end_all_sessions(a), SIGNED_IN),
+    "change_password": Op(lambda lg, a, c: _wrong_password(lg, a), SIGNED_IN),
+    "end_session_by_id": Op(  # Alice's own session: she and admins may end it
+        lambda lg, a, c: lg.end_session_by_id(a, c["session"]()), MEMBER_OPS, needs=("session",)
+    ),
+    "sessions_of_carol": Op(lambda lg, a, c: lg.sessions(a, user_id=c["carol"]), ADMIN_OPS),
+    "end_all_sessions_of_carol": Op(lambda lg, a, c: lg.end_all_sessions(a, user_id=c["carol"]), ADMIN_OPS),
+    "people": Op(lambda lg, a, c: lg.people(a), ADMIN_OPS),
+    "person_workspaces": Op(lambda lg, a, c: lg.person_workspaces(a, c["carol"]), ADMIN_OPS),
+    "invite_user": Op(lambda lg, a, c: lg.invite_user(a, c["email"](), "New person"), ADMIN_OPS),
+    "deactivate_user": Op(lambda lg, a, c: lg.deactivate_user(a, c["person"]()), ADMIN_OPS,
+                          needs=("person",)),
+    "reactivate_user": Op(lambda lg, a, c: lg.reactivate_user(a, c["gone"]()), ADMIN_OPS, needs=("gone",)),
+    "promote_admin": Op(lambda lg, a, c: lg.promote_admin(a, c["person"]()), ADMIN_OPS, needs=("person",)),
+    "demote_admin": Op(lambda lg, a, c: lg.demote_admin(a, c["extra_admin"]()), ADMIN_OPS,
+                       needs=("extra_admin",)),
+    "reset_link": Op(lambda lg, a, c: lg.reset_link(a, c["person"]()), ADMIN_OPS, needs=("person",)),
+    "add_workspace": Op(lambda lg, a, c: lg.add_workspace(a, c["space_name"]()), ADMIN_OPS),
+    "rename_workspace": Op(lambda lg, a, c: lg.rename_workspace(a, c["scratch"](), c["space_name"]()),
+                           ADMIN_OPS, needs=("scratch",)),
+    "archive_workspace": Op(lambda lg, a, c: lg.archive_workspace(a, c["scratch"]()), ADMIN_OPS,
+                            needs=("scratch",)),
+    "add_workspace_member": Op(lambda lg, a, c: lg.add_workspace_member(a, c["acme"], c["person"]()),
+                               ADMIN_OPS, needs=("person",)),
+    "remove_workspace_member": Op(lambda lg, a, c: lg.remove_workspace_member(a, c["acme"], c["joined"]()),
+                                  ADMIN_OPS, needs=("joined",)),
+    "grant": Op(lambda lg, a, c: lg.grant(a, c["acme"], "1", reason="x"), ADMIN_OPS),
+    "correct_entry": Op(lambda lg, a, c: lg.correct_entry(a, c["entry"](), reason="x"), ADMIN_OPS,
+                        needs=("entry",)),
+    "audit_events": Op(lambda lg, a, c: lg.audit_events(a), ADMIN_OPS),
+    "audit_events_of_acme": Op(lambda lg, a, c: lg.audit_events(a, workspace_id=c["acme"]), ADMIN_OPS),
 }
 # Public methods that take no acting user, and why that is right.
 NOT_ACTOR_SCOPED = {
@@ -103,6 +150,11 @@ NOT_ACTOR_SCOPED = {
     "has_data": "the CLI's seed --if-missing: a yes/no, no data",
     "has_admin": "the first-run screen: a yes/no, no data",
     "checkpoint": "maintenance",
+    "start_session": "signing in, right after authenticate or user_for_sso; refuses a forged user itself",
+    "session_user": "the session token is the credential (tests/unit/test_sessions.py)",
+    "end_session": "signing out: the token is the credential",
+    "password_link_info": "the one-time link's token is the credential (tests/unit/test_people.py)",
+    "set_password_with_link": "the one-time link's token is the credential",
     "compact_rollups": "maintenance of derived rows (verify() recomputes them)",
     "consume_many": "a batch of events for many workspaces: its own test below",
     "close": "lifecycle",
@@ -118,6 +170,22 @@ WRITES = {
     "reject_request",
     "set_wallet_status",
     "grant_credits",
+    "end_all_sessions",
+    "change_password",
+    "end_session_by_id",
+    "invite_user",
+    "deactivate_user",
+    "reactivate_user",
+    "promote_admin",
+    "demote_admin",
+    "reset_link",
+    "add_workspace",
+    "rename_workspace",
+    "archive_workspace",
+    "add_workspace_member",
+    "remove_workspace_member",
+    "grant",
+    "correct_entry",
 }
 
 
@@ -183,7 +251,37 @@ def test_every_operation_for_every_kind_of_caller(ledger: Ledger, people: dict, 
         ledger.grant_credits(admin, space, "100", description="funding")
         ledger.consume(spender, space, "3", feature="AI", description="use")
         ledger.request_credits(spender, space, "7")
-    context = {"acme": acme, "beta": beta, "request": lambda: ledger.request_credits(alice, acme, "5").id}
+    numbers = iter(range(1, 10_000))
+
+    def person(admin_too: bool = False) -> int:
+        n = next(numbers)
+        return ledger.add_user(f"p{n}@example.com", f"Person {n}", admin=admin_too).id
+
+    def gone() -> int:
+        target = person()
+        ledger.deactivate_user(admin, target)
+        return target
+
+    def joined() -> int:
+        target = person()
+        ledger.add_member(acme, target)
+        return target
+
+    context = {
+        "acme": acme,
+        "beta": beta,
+        "carol": carol.id,
+        "request": lambda: ledger.request_credits(alice, acme, "5").id,
+        "entry": lambda: ledger.grant_credits(admin, acme, "2", description="to correct").id,
+        "session": lambda: ledger.start_session(alice).id,
+        "person": person,
+        "extra_admin": lambda: person(admin_too=True),
+        "gone": gone,
+        "joined": joined,
+        "scratch": lambda: ledger.create_workspace(f"Scratch {next(numbers)}").id,
+        "email": lambda: f"invited{next(numbers)}@example.com",
+        "space_name": lambda: f"Space {next(numbers)}",
+    }
     actor = callers(people)[role]
     acts_as = "member" if role == "forged_admin" else role  # the flag itself gives nothing
     visible = {"member": {acme}, "outsider": {beta}}.get(acts_as)
@@ -202,6 +300,9 @@ def test_every_operation_for_every_kind_of_caller(ledger: Ledger, people: dict, 
         else:
             context_request = context["request"]() if "request" in name else None
             bound = dict(context, request=lambda r=context_request: r)
+            for key in op.needs:
+                made = context[key]()
+                bound[key] = lambda made=made: made
             before = counts(ledger) if name in WRITES else None
             try:
                 op.call(ledger, actor, bound)
