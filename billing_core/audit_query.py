@@ -11,7 +11,7 @@ from .access import Access
 from .audit import AuditAction
 from .errors import InvalidInput
 from .models import User
-from .store import Database
+from .store import Database, as_utc
 from .text import clean_id, clean_limit, clean_text
 
 MAX_ROWS = 100_000
@@ -77,7 +77,7 @@ class AuditQuery:
         """The newest audit rows that match every filter given: by whom (`who`, a user id),
         one or more actions, a workspace, from `since` to `until` (days in UTC, both
         included) and text in the subject, values, person or workspace (any case).
-        Columns: id, at, actor_id, actor, action, subject, person (the subject's name when
+        Columns: id, at (aware UTC), actor_id, actor, action, subject, person (the subject's name when
         it is a person), workspace_id, workspace, before, after (JSON text), and detail: a
         movement's description (a grant's reason) or a request's note."""
         clean_limit(limit, most=MAX_ROWS)
@@ -99,6 +99,10 @@ class AuditQuery:
             _SELECT,
             [who, who, not actions, actions, workspace_id, workspace_id, start, start, end, end,
              needle, needle, needle, needle, limit],
+        )
+        frame["at"] = pd.Series(
+            [as_utc(t.to_pydatetime()) for t in pd.to_datetime(frame["at"])], index=frame.index,
+            dtype="datetime64[us, UTC]",
         )
         frame["detail"] = self._details(list(frame["subject"]))
         return frame

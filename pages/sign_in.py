@@ -1,7 +1,9 @@
 """Sign in: email and password against the ledger, or the identity provider when configured.
 
 billing_core checks the argon2 hash, gives one neutral message for a wrong email or
-password, and locks an email out after repeated failures; this page only asks and reports.
+password, and slows guessing down; this page only asks and reports. Signing in starts a
+session that a reload, another tab or a bookmark keeps (pages/_shared.py). A ledger with
+no administrator yet shows how the first one is created instead of a bare form.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import streamlit as st
 from streamlit.errors import StreamlitAuthError
 
 from billing_core import BillingError
-from pages._shared import attempt, get_ledger, sign_in, sso_configured
+from pages._shared import ENDED_KEY, attempt, get_ledger, plain, sign_in, sso_configured
 
 EMAIL_KEY = "billing.sign_in.email"
 PASSWORD_KEY = "billing.sign_in.password"
@@ -58,16 +60,35 @@ def identity_provider_section() -> None:
         st.logout()
 
 
-st.title("Sign in")
-st.caption("Track your workspaces' en-credits, review transactions and ask for top-ups.")
-
-if not get_ledger().has_admin():
+def first_run() -> None:
+    """A ledger nobody can administer yet: how the operator creates the first admin."""
+    st.title("Set up this billing console")
     st.info(
         "This ledger has no administrator yet. Whoever runs the server creates the first one "
         "with `billing admin create EMAIL --name NAME` (it asks for the password), then signs "
         "in here.",
         icon=":material/admin_panel_settings:",
     )
+    st.markdown("On the server, in the project folder (with the same `--db` or `$BILLING_DB` as the app):")
+    st.code('.venv/bin/billing admin create you@example.com --name "Your Name"', language="sh")
+    st.markdown(
+        "It asks for the password twice without showing it (or reads one line from standard input "
+        "with `--password-stdin`). Then reload this page and sign in: **People & workspaces** adds "
+        "workspaces, invites people and grants credits. The README's *Set up your organisation* "
+        "walks through all of it."
+    )
+    st.subheader("Sign in")
+
+
+if get_ledger().has_admin():
+    st.title("Sign in")
+    st.caption("Track your workspaces' en-credits, review transactions and ask for top-ups.")
+else:
+    first_run()
+
+ended = st.session_state.pop(ENDED_KEY, None)
+if ended:
+    st.warning(plain(ended), icon=":material/schedule:")
 
 left, _ = st.columns([2, 3])
 with left:

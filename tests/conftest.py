@@ -145,6 +145,16 @@ def people(ledger: Ledger) -> dict[str, object]:
             "acme": acme, "beta": beta}
 
 
+def signed_in_as(at: object, ledger: Ledger, user: User) -> str:
+    """Sign an AppTest in as `user` the way the Sign in page does: a session in the ledger
+    whose token the tab holds (AppTest cannot send the browser's cookie). The token."""
+    from pages import _shared
+
+    token = ledger.start_session(user).token
+    at.session_state[_shared.SESSION_KEY] = token  # type: ignore[attr-defined]
+    return token
+
+
 def fund(ledger: Ledger, admin: User, workspace_id: int, amount: str) -> None:
     ledger.grant_credits(admin, workspace_id, amount, description="test funding")
 
@@ -193,7 +203,6 @@ def app_as(app_ledger: Ledger) -> Callable[..., object]:
     """`app_as("alan@example.com")` -> an AppTest of app.py signed in as that person."""
     from streamlit.testing.v1 import AppTest
 
-    from pages import _shared
 
     def make(email: str | None, script: str = "app.py") -> AppTest:
         # from_file resolves a relative path against the calling file: anchor it at the repo
@@ -201,7 +210,7 @@ def app_as(app_ledger: Ledger) -> Callable[..., object]:
         if email is not None:
             user = app_ledger.user_by_email(email)
             assert user is not None, email
-            at.session_state[_shared.USER_KEY] = user.id
+            signed_in_as(at, app_ledger, user)
         return at
 
     return make
