@@ -28,6 +28,7 @@ def submit_password() -> None:
     email = st.session_state.get(EMAIL_KEY, "")
     password = st.session_state.get(PASSWORD_KEY, "")
     st.session_state[PASSWORD_KEY] = ""
+    st.session_state.pop(ENDED_KEY, None)
     try:
         user = get_ledger().authenticate(email, password, client=st.context.ip_address)
     except BillingError as error:
@@ -86,7 +87,7 @@ if get_ledger().has_admin():
 else:
     first_run()
 
-ended = st.session_state.pop(ENDED_KEY, None)
+ended = st.session_state.get(ENDED_KEY)  # until they try again (a rerun must not lose it)
 if ended:
     st.warning(plain(ended), icon=":material/schedule:")
 
