@@ -90,8 +90,10 @@ def _cookie_done() -> None:
         del st.session_state[COOKIE_KEY]
 
 
+@st.fragment
 def session_cookie() -> None:
-    """Draw the pending cookie change, if any (app.py, on every run)."""
+    """Draw the pending cookie change, if any (app.py, on every run). A fragment: the
+    browser's "done" reruns only this, not the page around it."""
     cookie_jar(COOKIE_DONE_KEY, st.session_state.get(COOKIE_KEY), _cookie_done)
 
 

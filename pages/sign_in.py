@@ -74,7 +74,8 @@ def first_run() -> None:
     st.code('.venv/bin/billing admin create you@example.com --name "Your Name"', language="sh")
     st.markdown(
         "It asks for the password twice without showing it (or reads one line from standard input "
-        "with `--password-stdin`). Then reload this page and sign in: **People & workspaces** adds "
+        "with `--password-stdin`). An embedded DuckDB ledger is held by the app while it runs: stop "
+        "the app, run the command, start the app again. Then sign in: **People & workspaces** adds "
         "workspaces, invites people and grants credits. The README's *Set up your organisation* "
         "walks through all of it."
     )
@@ -87,12 +88,11 @@ if get_ledger().has_admin():
 else:
     first_run()
 
-ended = st.session_state.get(ENDED_KEY)  # until they try again (a rerun must not lose it)
-if ended:
-    st.warning(plain(ended), icon=":material/schedule:")
-
 left, _ = st.columns([2, 3])
 with left:
+    ended = st.session_state.get(ENDED_KEY)  # until they try again (a rerun must not lose it)
+    if ended:
+        st.warning(plain(ended), icon=":material/schedule:")
     with st.form("billing.sign_in.form", border=True):
         st.text_input("Email", key=EMAIL_KEY, autocomplete="username",
                       placeholder="you@example.com")
