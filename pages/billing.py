@@ -38,6 +38,7 @@ from pages._shared import (
     section,
     show_flash,
 )
+from pages._text import visible_text
 
 DIALOG_KEY = "billing.request_dialog"
 REQUEST_ERROR_KEY = "billing.request_error"
@@ -138,11 +139,16 @@ def request_dialog(user: User, workspace: Workspace) -> None:
             st.rerun()
 
 
+def reason_key(request_id: int) -> str:
+    return f"billing.requests.reason.{request_id}"
+
+
 def cancel_request(user: User, request: CreditRequest) -> None:
     """The Cancel button's callback: it runs before the page is drawn again, so a request
-    another session decided meanwhile still gets billing_core's explanation."""
+    another session decided meanwhile still gets billing_core's explanation. The reason
+    typed beside it (optional) is kept with the cancellation."""
     try:
-        get_ledger().cancel_request(user, request.id)
+        get_ledger().cancel_request(user, request.id, st.session_state.get(reason_key(request.id)) or None)
     except BillingError as error:
         st.session_state[REQUEST_ERROR_KEY] = str(error)
     else:
@@ -161,9 +167,32 @@ def pending_request(user: User, request: CreditRequest) -> None:
             if request.note:
                 st.text(request.note)
         if user.is_admin or request.requested_by == user.id:
+            action.text_input("Why cancel (optional)", key=reason_key(request.id),
+                              placeholder="Why cancel (optional)", label_visibility="collapsed")
             action.button("Cancel", key=f"billing.requests.cancel.{request.id}",
                           icon=":material/close:", on_click=cancel_request,
                           args=(user, request))
+
+
+def cancelled_by(request: CreditRequest) -> str:
+    """Who cancelled: the requester, or the responsible party (an administrator)."""
+    role = "the requester" if request.cancelled_by_requester else "an administrator"
+    return f"{request.decided_by_name or ''} ({role})"
+
+
+def cancelled_table(requests: list[CreditRequest]) -> None:
+    frame = pd.DataFrame(
+        {
+            "Request": [f"#{r.id}" for r in requests],
+            "Amount": [credits(r.amount) for r in requests],
+            "Asked by": [visible_text(r.requested_by_name) for r in requests],
+            "Asked on": [local_time(r.requested_at) for r in requests],
+            "Cancelled by": [visible_text(cancelled_by(r)) for r in requests],
+            "Cancelled on": [local_time(r.decided_at) for r in requests],
+            "Why": [visible_text(r.decision_note or "") for r in requests],
+        }
+    )
+    st.dataframe(frame, hide_index=True)
 
 
 def decided_table(requests: list[CreditRequest]) -> None:
@@ -209,6 +238,8 @@ def requests_section(user: User, workspace: Workspace, requests: list[CreditRequ
             elif status is RequestStatus.PENDING:
                 for request in items:
                     pending_request(user, request)
+            elif status is RequestStatus.CANCELLED:
+                cancelled_table(items)
             else:
                 decided_table(items)
 

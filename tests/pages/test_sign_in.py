@@ -154,7 +154,9 @@ def test_a_ledger_without_an_administrator_says_how_to_create_the_first(tmp_path
         assert not at.exception
         assert [t.value for t in at.title] == ["Set up this billing console"]
         assert any("billing admin create" in i.value for i in at.info)
-        assert [c.value for c in at.code] == ['.venv/bin/billing admin create you@example.com --name "Your Name"']
+        assert [c.value for c in at.code] == [
+            '.venv/bin/billing admin create you@example.com --name "Your Name"'
+        ]
         assert [b.label for b in at.button] == ["Sign in"]  # people the operator added can sign in
     finally:
         _shared.get_ledger().close()
