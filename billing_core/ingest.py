@@ -786,16 +786,16 @@ def _mirror(
         "WHERE key IN (SELECT unnest(?::VARCHAR[])) AND workspace_id IN (SELECT unnest(?::BIGINT[]))",
         [keys, [int(r[0]) for r in wallets]],
     ).fetchall()
-    for table, rows, width in (
-        ("wallets", wallets, 5),
-        ("workspaces", spaces, 4),
-        ("memberships", members, 3),
-        ("idempotency_keys", stored, 5),
+    for table, rows, columns in (
+        ("wallets", wallets, "workspace_id, account_id, status, balance, updated_at"),
+        ("workspaces", spaces, "id, name, name_key, created_at"),
+        ("memberships", members, "workspace_id, user_id, created_at"),
+        ("idempotency_keys", stored, "key, entry_id, workspace_id, amount, feature"),
     ):
         if rows:
-            marks = ", ".join(["?"] * width)
-            # table names are the constants above
-            scratch.executemany(f"INSERT INTO {table} VALUES ({marks})", [list(r) for r in rows])
+            marks = ", ".join(["?"] * (columns.count(",") + 1))
+            # table and column names are the constants above
+            scratch.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", [list(r) for r in rows])
 
 
 def _result(events: pa.Table, posted: pa.Table, report: pa.Table) -> IngestResult:
