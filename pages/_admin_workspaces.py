@@ -84,7 +84,7 @@ def archive_control(admin: User, space: Workspace) -> None:
                 icon=":material/inventory_2:")
         return
     sure = st.checkbox(
-        f"Archive {visible_text(space.name)}: its wallet becomes inactive for good and its pending "
+        f"Archive {plain(space.name)}: its wallet becomes inactive for good and its pending "
         "requests are cancelled; its history stays", key=f"{KEY}.sure.{space.id}",
     )
     if st.button("Archive workspace", key=f"{KEY}.archive.{space.id}", disabled=not sure,

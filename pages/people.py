@@ -17,8 +17,9 @@ from pages._shared import section, show_flash
 
 admin = admins_only("People & workspaces", "People & workspaces")
 st.caption("Add workspaces and people, choose who belongs where and who administers, and grant credits.")
-show_flash()
-show_refusal()
+with st.container():  # always drawn, so the tabs below keep their place and the open tab
+    show_flash()
+    show_refusal()
 workspaces, people, grants = st.tabs(["Workspaces", "People", "Credits"], key="billing.people.tab")
 with workspaces, section("Workspaces"):
     workspaces_tab(admin)
