@@ -1,11 +1,12 @@
 """Entry point and router: page config, the sign-in gate, navigation by role, the sidebar.
 
 Signed out, the pages are Sign in (at every address, so a bookmark signs in first) and
-Set your password (a one-time link). Members get their billing pages and My account
-(and, out of their menu, the administrators' addresses, where each page says it is for
-administrators); admins also get Approvals, People & workspaces and the Audit log. A
-page whose file is missing is left out rather than breaking the app. The session cookie
-is written here, on every run that has a change pending (pages/_shared.py).
+Set your password (a one-time link). Members get their billing pages, the Inbox and My
+account (and, out of their menu, the administrators' addresses, where each page says it
+is for administrators); admins also get Approvals, Alerts & webhooks, People &
+workspaces and the Audit log. A page whose file is missing fails loudly (a packaging
+bug), never hidden. The session cookie is written here, on every run that has a change
+pending (pages/_shared.py).
 """
 
 from __future__ import annotations
@@ -15,27 +16,30 @@ from pathlib import Path
 import streamlit as st
 
 from billing_core import BillingError, User
+from pages._a11y import apply_focus, page_style
 from pages._shared import current_user, get_ledger, plain, session_cookie, sign_out, sso_configured
 from pages._text import visible_text
 
 ROOT = Path(__file__).resolve().parent
 
-st.set_page_config(page_title="Billing · en-credits", page_icon="💳", layout="wide")
+st.set_page_config(page_title="en-credits", page_icon="💳", layout="wide")
+page_style()
 
 
 def page(
     path: str, title: str, icon: str, url_path: str, *, default: bool = False,
     hidden: bool = False,
 ) -> list[st.Page]:
-    """The page as a one-item list, or an empty list when its file does not exist."""
+    """The page as a one-item list. A missing page file is a packaging bug: it fails
+    loudly here rather than leaving the page out of the menu."""
     if not (ROOT / path).is_file():
-        return []
+        raise FileNotFoundError(f"The page file {path} is missing from {ROOT}.")
     return [st.Page(path, title=title, icon=icon, url_path=url_path, default=default,
                     visibility="hidden" if hidden else "visible")]
 
 
-MEMBER_URLS = ("billing", "my-wallets", "use-credits", "analytics", "account")
-ADMIN_URLS = ("approvals", "people", "audit-log")
+MEMBER_URLS = ("billing", "my-wallets", "use-credits", "analytics", "inbox", "account")
+ADMIN_URLS = ("approvals", "alerts", "people", "audit-log")
 SET_PASSWORD = ("pages/set_password.py", "Set your password", ":material/password:", "set-password")
 
 
@@ -57,6 +61,7 @@ def navigation_for(user: User | None) -> dict[str, list[st.Page]]:
             *page("pages/use_credits.py", "Use credits", ":material/smart_toy:", "use-credits"),
             *page("pages/analytics.py", "Spend analytics", ":material/monitoring:",
                   "analytics"),
+            *page("pages/inbox.py", "Inbox", ":material/notifications:", "inbox"),
         ],
     }
     admin_pages = (
@@ -65,7 +70,11 @@ def navigation_for(user: User | None) -> dict[str, list[st.Page]]:
         ("pages/audit_log.py", "Audit log", ":material/history:", "audit-log"),
     )
     if user.is_admin:
-        sections["Administration"] = [p for args in admin_pages for p in page(*args)]
+        sections["Administration"] = [
+            *page(*admin_pages[0]),
+            *page("pages/alerts_admin.py", "Alerts & webhooks", ":material/campaign:", "alerts"),
+            *(p for args in admin_pages[1:] for p in page(*args)),
+        ]
     else:
         # Not in a member's menu, but their addresses answer: each page itself says it is
         # for administrators (rather than Billing opening in its place).
@@ -77,6 +86,16 @@ def navigation_for(user: User | None) -> dict[str, list[st.Page]]:
     return {name: pages for name, pages in sections.items() if pages}
 
 
+def bell(user: User) -> None:
+    """The unread count, on every page, linking to the inbox."""
+    try:
+        unread = get_ledger().unread_count(user)
+    except BillingError:
+        return
+    st.page_link("pages/inbox.py", label=f"Inbox · {unread} unread" if unread else "Inbox",
+                 icon=":material/notifications_active:" if unread else ":material/notifications:")
+
+
 def sidebar(user: User) -> None:
     with st.sidebar:
         with st.container(border=True):
@@ -86,6 +105,7 @@ def sidebar(user: User) -> None:
                 st.badge("Administrator", icon=":material/shield_person:", color="violet")
             else:
                 st.badge("Member", icon=":material/person:", color="gray")
+            bell(user)
             if st.button("Sign out", icon=":material/logout:", key="app.sign_out",
                          width="stretch"):
                 sign_out()
@@ -98,7 +118,7 @@ try:
     get_ledger()  # opened once per process; a missing or foreign database is refused here
     user = current_user()
 except BillingError as error:  # no ledger where $BILLING_DB points, or it cannot be opened
-    st.title("The billing console cannot open its ledger")
+    st.title("The billing console cannot open its ledger", anchor=False)
     st.error(plain(str(error)), icon=":material/database:")
     st.markdown(
         "An operator can create the embedded demo ledger with `make run`, or an empty one with "
@@ -110,6 +130,8 @@ session_cookie()  # set or clear the session cookie when a change is pending
 if user is None:
     current = st.navigation(sections[""], position="hidden")
 else:
-    sidebar(user)
     current = st.navigation(sections)
+    sidebar(user)  # after the navigation: its inbox link names a page of it
+st.set_page_config(page_title=f"{current.title} · en-credits")  # each page its own title
+apply_focus()  # where an action asked focus to go (after signing in, Cancel, Approve)
 current.run()

@@ -6,7 +6,10 @@ import time
 from pathlib import Path
 
 import billing_core
+from billing_core.audit import AuditAction
+from billing_core.journal import write_source
 from billing_core.schema import PLATFORM_ACCOUNTS, TOPUPS_ACCOUNT, USAGE_ACCOUNT
+from billing_core.store import NamedRelation
 
 FEATURES = ["AI chat", "AI summaries", "Image generation", "Exports", "Translation"]
 
@@ -63,21 +66,23 @@ def build(path: Path, *, entries: int, workspaces: int, users: int, days: int = 
         )
         # The first `workspaces` entries fund each wallet; the rest are small debits
         # spread over `days`, in time order, each wallet's total far below its funding.
+        # They are made as the journal's batch (every column, balances by a running sum)
+        # and written by the journal's own statements: the rows any live movement makes.
         cur.execute(
             """
-            INSERT INTO entries (id, workspace_id, kind, amount, feature, description,
-                                 actor_id, request_id, created_at)
-            SELECT i,
+            CREATE TEMP TABLE bench_movements AS
+            SELECT i AS id,
                    CASE WHEN i <= ? THEN i WHEN hash(i * 13) % 40 = 0 THEN 1
-                        ELSE (1 + hash(i) % ?)::BIGINT END,
-                   CASE WHEN i <= ? THEN 'credit' ELSE 'debit' END,
+                        ELSE (1 + hash(i) % ?)::BIGINT END AS workspace_id,
+                   CASE WHEN i <= ? THEN 'credit' ELSE 'debit' END AS kind,
                    CASE WHEN i <= ? THEN 100000000 ELSE (1 + hash(i * 3) % 500)::BIGINT / 100 END
-                       ::DECIMAL(18,4),
-                   CASE WHEN i <= ? THEN NULL ELSE (?::VARCHAR[])[(1 + hash(i * 5) % 5)::BIGINT] END,
-                   CASE WHEN i <= ? THEN 'Initial funding' ELSE 'Feature use ' || i END,
-                   (3 + hash(i * 11) % (? - 2))::BIGINT,
-                   NULL,
+                       ::DECIMAL(18,4) AS amount,
+                   CASE WHEN i <= ? THEN NULL ELSE (?::VARCHAR[])[(1 + hash(i * 5) % 5)::BIGINT] END
+                       AS feature,
+                   CASE WHEN i <= ? THEN 'Initial funding' ELSE 'Feature use ' || i END AS description,
+                   (3 + hash(i * 11) % (? - 2))::BIGINT AS actor_id,
                    TIMESTAMP '2025-01-01' + to_microseconds((i * (? * 86400000000 // ?))::BIGINT)
+                       AS created_at
             FROM range(1, ? + 1) t(i)
             """,
             [workspaces, workspaces, workspaces, workspaces, workspaces, FEATURES, workspaces,
@@ -85,33 +90,27 @@ def build(path: Path, *, entries: int, workspaces: int, users: int, days: int = 
         )
         cur.execute(
             """
-            INSERT INTO postings (entry_id, account_id, amount)
-            SELECT id, 100 + workspace_id, CASE WHEN kind = 'debit' THEN -amount ELSE amount END
-            FROM entries
-            UNION ALL
-            SELECT id, CASE WHEN kind = 'debit' THEN ? ELSE ? END,
-                   CASE WHEN kind = 'debit' THEN amount ELSE -amount END
-            FROM entries
+            CREATE TEMP TABLE bench_batch AS
+            SELECT id, id AS audit_id, workspace_id, 100 + workspace_id AS account_id,
+                   CASE WHEN kind = 'credit' THEN ? ELSE ? END AS platform_id, kind, amount,
+                   CASE WHEN kind = 'credit' THEN amount ELSE -amount END AS signed,
+                   description, feature, created_at, created_at AS recorded_at, actor_id,
+                   NULL::BIGINT AS request_id, NULL::VARCHAR AS idempotency_key,
+                   CASE WHEN kind = 'credit' THEN ? ELSE ? END AS action,
+                   CAST(balance_after - signed AS DECIMAL(18,4)) AS balance_before,
+                   CAST(balance_after AS DECIMAL(18,4)) AS balance_after
+            FROM (SELECT *, CASE WHEN kind = 'credit' THEN amount ELSE -amount END AS signed,
+                         sum(CASE WHEN kind = 'credit' THEN amount ELSE -amount END)
+                             OVER (PARTITION BY workspace_id ORDER BY id) AS balance_after
+                  FROM bench_movements) m
+            ORDER BY id
             """,
-            [PLATFORM_ACCOUNTS[USAGE_ACCOUNT], PLATFORM_ACCOUNTS[TOPUPS_ACCOUNT]],
+            [PLATFORM_ACCOUNTS[TOPUPS_ACCOUNT], PLATFORM_ACCOUNTS[USAGE_ACCOUNT],
+             AuditAction.GRANT.value, AuditAction.CONSUME.value],
         )
-        cur.execute(
-            """
-            INSERT INTO daily_rollups
-            SELECT workspace_id, coalesce(feature, ''), created_at::DATE,
-                   sum(CASE WHEN kind = 'debit' THEN amount ELSE 0 END),
-                   sum(CASE WHEN kind = 'credit' THEN amount ELSE 0 END),
-                   count(*) FILTER (WHERE kind = 'debit'), count(*) FILTER (WHERE kind = 'credit')
-            FROM entries GROUP BY ALL ORDER BY 3, 1, 2
-            """
-        )
-        cur.execute(
-            """
-            UPDATE wallets SET balance = t.total
-            FROM (SELECT account_id, sum(amount) AS total FROM postings GROUP BY account_id) t
-            WHERE wallets.account_id = t.account_id
-            """
-        )
+        write_source(cur, NamedRelation("bench_batch"), with_keys=False)
+        cur.execute("DROP TABLE bench_batch")
+        cur.execute("DROP TABLE bench_movements")
     ledger.checkpoint()
     ledger.close()
     return time.perf_counter() - started

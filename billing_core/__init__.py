@@ -24,9 +24,11 @@ from .errors import (
 from .ledger import Ledger, open_ledger
 from .models import (
     AuditRecord,
+    BalanceAlerts,
     BurnRate,
     ConsolidatedWallet,
     CreditRequest,
+    Delivery,
     EntryKind,
     GrantOutcome,
     IngestResult,
@@ -34,6 +36,8 @@ from .models import (
     LinkInfo,
     LinkPurpose,
     NewSession,
+    Notification,
+    NotificationSettings,
     Page,
     PasswordLink,
     Person,
@@ -46,12 +50,20 @@ from .models import (
     WalletHealth,
     WalletStatus,
     WalletSummary,
+    Webhook,
     Workspace,
 )
 from .money import MAX_MOVEMENT, PLACES, format_credits, parse_amount
+from .notify.events import Event
 from .settings import Settings
 
 __all__ = [
+    "BalanceAlerts",
+    "Delivery",
+    "Event",
+    "Notification",
+    "NotificationSettings",
+    "Webhook",
     "MAX_MOVEMENT",
     "PLACES",
     "AccountDeactivated",

@@ -1,4 +1,5 @@
-"""Spend analytics for charts: tidy pandas DataFrames, read from the daily rollups.
+"""Spend analytics for charts: tidy pandas DataFrames, read from the daily rollups
+(rows per workspace, feature and day; and per workspace and day, feature NULL: totals).
 
 Amounts stay exact: money columns are Arrow decimals (a cell reads as a Decimal);
 the chart layer may cast them for drawing. Every function applies the same access rules as the ledger:
@@ -86,7 +87,7 @@ class Analytics:
             SELECT {_period(unit)} AS period, r.feature,
                    sum(r.debits) AS spent, sum(r.debit_count)::BIGINT AS uses
             FROM daily_rollups r
-            WHERE r.day BETWEEN ? AND ? AND r.debit_count > 0 AND {_SCOPE}
+            WHERE r.day BETWEEN ? AND ? AND r.feature IS NOT NULL AND r.debit_count > 0 AND {_SCOPE}
             GROUP BY 1, 2 ORDER BY period, feature
             """,
             [start, end, see_all, user_id, ws, ws],
@@ -104,7 +105,7 @@ class Analytics:
             WITH spent AS (
                 SELECT {_period(unit)} AS period, r.workspace_id, sum(r.debits) AS spent
                 FROM daily_rollups r
-                WHERE r.day BETWEEN ? AND ? AND r.debit_count > 0 AND {_SCOPE}
+                WHERE r.day BETWEEN ? AND ? AND r.feature IS NULL AND r.debit_count > 0 AND {_SCOPE}
                 GROUP BY 1, 2
             )
             SELECT s.period, s.workspace_id, w.name AS workspace, s.spent
@@ -132,7 +133,7 @@ class Analytics:
                 SELECT {_period(unit)} AS period,
                        sum(r.credits) AS credit, sum(r.debits) AS debit
                 FROM daily_rollups r
-                WHERE r.day BETWEEN ? AND ? AND {_SCOPE}
+                WHERE r.day BETWEEN ? AND ? AND r.feature IS NULL AND {_SCOPE}
                 GROUP BY 1
             )
             SELECT period, 'credit' AS kind, credit AS amount FROM p
@@ -155,7 +156,7 @@ class Analytics:
             ),
             net AS (
                 SELECT day, sum(credits - debits) AS net FROM daily_rollups
-                WHERE workspace_id = ? GROUP BY day
+                WHERE workspace_id = ? AND feature IS NULL GROUP BY day
             ),
             now_balance AS (SELECT balance FROM wallets WHERE workspace_id = ?)
             SELECT d.day,
@@ -178,7 +179,7 @@ class Analytics:
                 """
                 SELECT w.balance,
                        coalesce((SELECT sum(debits) FROM daily_rollups
-                                 WHERE workspace_id = ? AND day > ? AND day <= ?), 0)
+                                 WHERE workspace_id = ? AND feature IS NULL AND day > ? AND day <= ?), 0)
                 FROM wallets w WHERE w.workspace_id = ?
                 """,
                 [workspace_id, today - timedelta(days=days), today, workspace_id],
@@ -212,7 +213,7 @@ class Analytics:
             FROM wallets w
             JOIN workspaces s ON s.id = w.workspace_id
             LEFT JOIN (SELECT workspace_id, sum(debits) AS spent FROM daily_rollups
-                       WHERE day > ? AND day <= ? GROUP BY workspace_id) sp
+                       WHERE feature IS NULL AND day > ? AND day <= ? GROUP BY workspace_id) sp
                    ON sp.workspace_id = w.workspace_id
             LEFT JOIN (SELECT workspace_id, sum(amount) AS pending FROM credit_requests
                        WHERE status = 'pending' GROUP BY workspace_id) pr
@@ -227,7 +228,7 @@ class Analytics:
         frame["per_day"] = [(to_decimal(s) / days).quantize(QUANTUM) for s in frame["spent"]]
         # An inactive wallet spends nothing until reactivated: no run-out date.
         frame["runs_out_on"] = [
-            None if status == "inactive" else run_out_date(to_decimal(b), p, today)
+            None if WalletStatus(status) is WalletStatus.INACTIVE else run_out_date(to_decimal(b), p, today)
             for b, p, status in zip(frame["balance"], frame["per_day"], frame["status"], strict=True)
         ]
         days_left = [None if d is None else (d - today).days for d in frame["runs_out_on"]]

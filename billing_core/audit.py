@@ -46,6 +46,11 @@ class AuditAction(StrEnum):
     WORKSPACE_ARCHIVE = "workspace.archive"
     MEMBERSHIP_ADD = "membership.add"
     MEMBERSHIP_REMOVE = "membership.remove"
+    NOTIFICATIONS_SET = "notifications.set"  # a person's email choices
+    WEBHOOK_ADD = "webhook.add"
+    WEBHOOK_REMOVE = "webhook.remove"
+    DELIVERY_RETRY = "delivery.retry"
+    THRESHOLDS_SET = "thresholds.set"
 
 
 # The actions the journal writes, one per entry (verify() checks there is exactly one).

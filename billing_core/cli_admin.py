@@ -90,14 +90,10 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     verb.add_argument("--user", default=None, metavar="EMAIL", help="list this person's workspaces instead")
     verb.set_defaults(run=_member_list)
 
-    grant = sub.add_parser(
+    grant_arguments(sub.add_parser(
         "grant", parents=[common],
         help="add credits to a workspace with a reason (above the limit, a second admin approves)",
-    )
-    grant.add_argument("workspace", help="workspace id or name")
-    grant.add_argument("amount", help="credits, e.g. 5000")
-    grant.add_argument("--reason", required=True)
-    grant.set_defaults(run=_grant)
+    ))
 
     correct = sub.add_parser("correct", parents=[common], help="reverse a transaction with a reason")
     correct.add_argument("transaction", type=int, help="the transaction's number (billing history)")
@@ -306,9 +302,29 @@ def _member_list(ledger: Ledger, actor: User, args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- credits
 
 
+def grant_arguments(grant: argparse.ArgumentParser) -> None:
+    """`billing grant WORKSPACE AMOUNT --reason TEXT`. The one place its options are
+    declared: an option added here later (a grant's kind, its expiry) is read back by
+    `grant_options` and reaches `Ledger.grant` as a keyword argument."""
+    grant.add_argument("workspace", help="workspace id or name")
+    grant.add_argument("amount", help="credits, e.g. 5000")
+    grant.add_argument("--reason", required=True)
+    grant.set_defaults(run=_grant)
+
+
+# argparse dest -> Ledger.grant keyword, for the options beyond workspace, amount and reason
+GRANT_OPTIONS: dict[str, str] = {}
+
+
+def grant_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The grant's further keyword arguments: the options of `GRANT_OPTIONS` that were given."""
+    given = {keyword: getattr(args, dest, None) for dest, keyword in GRANT_OPTIONS.items()}
+    return {keyword: value for keyword, value in given.items() if value is not None}
+
+
 def _grant(ledger: Ledger, actor: User, args: argparse.Namespace) -> int:
     space = ledger.find_workspace(actor, args.workspace)
-    outcome = ledger.grant(actor, space.id, args.amount, reason=args.reason)
+    outcome = ledger.grant(actor, space.id, args.amount, reason=args.reason, **grant_options(args))
     if outcome.request is not None:
         request = outcome.request
         print(

@@ -7,10 +7,13 @@ key (if any) and one audit row move by the same amount. Everything that moves mo
 calls `append` (consume's group commit, approvals, grants) or builds the same batch
 table set-based and calls `write_batch` (bulk ingest, the demo): one set of
 statements writes every row, so identical movements give identical rows whoever
-made them. Nothing here ever updates or deletes an entry.
+made them. Nothing here ever updates or deletes an entry. After a batch, the balance
+alerts its movements crossed fire in the same transaction (notify.alerts).
 
-A batch is an Arrow table of `BATCH_SCHEMA`, one row per movement, with the balances
-before and after it already decided by the caller (who holds the wallets' locks).
+A batch is an Arrow table of `BATCH_SCHEMA`, one row per movement in entry id order
+(ascending: rows are stored in that order, which history pages and zone maps rely on),
+with the balances before and after it already decided by the caller (who holds the
+wallets' locks).
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ from .audit import AuditAction
 from .errors import InsufficientCredits, InvalidAmount, NotFound, WalletInactive
 from .models import EntryKind, Transaction, WalletStatus
 from .money import MAX_BALANCE, format_credits, to_decimal
+from .notify.alerts import BalanceChange, Level, after_movements, levels_from_json
 from .schema import PLATFORM_ACCOUNTS, TOPUPS_ACCOUNT, USAGE_ACCOUNT
-from .store import Database, as_utc
+from .store import BatchSource, Database, as_utc
 
 ENTRY_COLUMNS = (
     "id, workspace_id, kind, amount, description, feature, created_at, actor_id, request_id, corrects"
@@ -63,7 +67,7 @@ _ENTRIES = f"""
     INSERT INTO entries ({ENTRY_COLUMNS})
     SELECT id, workspace_id, kind, amount, description, feature, created_at, actor_id, request_id,
            corrects
-    FROM {{batch}} b ORDER BY id
+    FROM {{batch}} b
 """
 _POSTINGS = """
     INSERT INTO postings (entry_id, account_id, amount)
@@ -77,14 +81,18 @@ _BALANCES = """
           FROM {batch} b GROUP BY workspace_id) d
     WHERE wallets.workspace_id = d.workspace_id
 """
+# Rollup deltas at two grains in one statement: per workspace, feature and day (feature ''
+# for credits, which have none), and per workspace and day (feature NULL: the totals).
 _ROLLUPS = """
     INSERT INTO daily_rollups (workspace_id, feature, day, debits, credits, debit_count, credit_count)
-    SELECT workspace_id, coalesce(feature, ''), CAST(created_at AS DATE),
+    SELECT workspace_id, feature_key, day,
            sum(CASE WHEN kind = 'debit' THEN amount ELSE 0 END),
            sum(CASE WHEN kind = 'credit' THEN amount ELSE 0 END),
            sum(CASE WHEN kind = 'debit' THEN 1 ELSE 0 END),
            sum(CASE WHEN kind = 'credit' THEN 1 ELSE 0 END)
-    FROM {batch} b GROUP BY 1, 2, 3
+    FROM (SELECT workspace_id, coalesce(feature, '') AS feature_key, CAST(created_at AS DATE) AS day,
+                 kind, amount FROM {batch} b) t
+    GROUP BY GROUPING SETS ((workspace_id, feature_key, day), (workspace_id, day))
 """
 _KEYS = """
     INSERT INTO idempotency_keys (key, entry_id, workspace_id, amount, feature)
@@ -97,7 +105,7 @@ _AUDIT = """
            '{"balance": "' || CAST(balance_before AS VARCHAR) || '"}',
            '{"balance": "' || CAST(balance_after AS VARCHAR) || '", "amount": "'
                || CAST(amount AS VARCHAR) || '"}'
-    FROM {batch} b ORDER BY audit_id
+    FROM {batch} b
 """
 
 
@@ -107,6 +115,7 @@ class WalletState:
     account_id: int
     status: WalletStatus
     balance: Decimal
+    levels: tuple[Level, ...] = ()  # its low-balance alert levels (notify.alerts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,11 +141,19 @@ def lock_wallets(db: Database, cur: Any, workspace_ids: Sequence[int]) -> dict[i
     order where the store locks rows, so two writers never wait on each other)."""
     rows = db.select_for_update(
         cur,
-        "SELECT workspace_id, account_id, status, balance FROM wallets "
-        "WHERE workspace_id IN (SELECT unnest(?::BIGINT[])) ORDER BY workspace_id",
+        """
+        SELECT w.workspace_id, w.account_id, w.status, w.balance,
+               (SELECT t.levels FROM balance_thresholds t WHERE t.workspace_id = w.workspace_id)
+        FROM wallets w WHERE w.workspace_id IN (SELECT unnest(?::BIGINT[])) ORDER BY w.workspace_id
+        """,
         [sorted(set(workspace_ids))],
     )
-    return {int(r[0]): WalletState(int(r[0]), int(r[1]), WalletStatus(r[2]), to_decimal(r[3])) for r in rows}
+    return {
+        int(r[0]): WalletState(
+            int(r[0]), int(r[1]), WalletStatus(r[2]), to_decimal(r[3]), levels_from_json(r[4])
+        )
+        for r in rows
+    }
 
 
 def lock_wallet(db: Database, cur: Any, workspace_id: int) -> WalletState:
@@ -246,6 +263,16 @@ def append(
             )
         )
     write_batch(db, cur, pa.table(columns, schema=BATCH_SCHEMA))
+    credited = {m.workspace_id for m in movements if m.kind is EntryKind.CREDIT}
+    after_movements(
+        db,
+        cur,
+        [
+            BalanceChange(ws, wallets[ws].balance, running[ws].balance, wallets[ws].levels, ws in credited)
+            for ws in sorted({m.workspace_id for m in movements})
+        ],
+        at,
+    )
     return made
 
 
@@ -256,10 +283,16 @@ def write_batch(db: Database, cur: Any, batch: pa.Table) -> None:
     if not batch.num_rows:
         return
     with_keys = batch.column("idempotency_key").null_count < batch.num_rows
-    statements = [_ENTRIES, _POSTINGS, _BALANCES, _ROLLUPS, *([_KEYS] if with_keys else []), _AUDIT]
     with db.batch(cur, batch.select(BATCH_SCHEMA.names)) as source, db.pipelined(cur):
-        for statement in statements:
-            source.execute(cur, statement)
+        write_source(cur, source, with_keys=with_keys)
+
+
+def write_source(cur: Any, source: BatchSource, *, with_keys: bool = True) -> None:
+    """The journal's statements over a batch already in the database (`source`: columns of
+    `BATCH_SCHEMA`). `write_batch` for a batch in memory; a bulk builder with its rows in a
+    table of its own calls this with `NamedRelation`."""
+    for statement in (_ENTRIES, _POSTINGS, _BALANCES, _ROLLUPS, *([_KEYS] if with_keys else []), _AUDIT):
+        source.execute(cur, statement)
 
 
 def row_to_transaction(row: tuple[Any, ...]) -> Transaction:

@@ -5,7 +5,7 @@ Database and the one Access (the cached directory and the access rules):
 directory.Directory, wallets.Wallets (with consume's group commit),
 requests.Requests, history.History, analytics.Analytics, signin.SignIn, bulk
 ingest (ingest.py), and for running an organisation sessions.Sessions,
-people.People, workspace_admin.WorkspaceAdmin, grants.Grants and
+people.People, workspace_admin.WorkspaceAdmin, admin_credits.AdminCredits and
 audit_query.AuditQuery. The Ledger is their one facade: each method below hands the
 call to its service, where it is documented. What an organisation may tune
 (session lifetimes, the grant limit, mail) is `settings.Settings`.
@@ -13,31 +13,35 @@ call to its service, where it is documented. What an organisation may tune
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 
 import pandas as pd
 
 from . import audit
 from .access import Access
+from .admin_credits import AdminCredits
 from .analytics import Analytics
 from .audit_query import AuditQuery
 from .clock import Clock, clock_from_env
 from .directory import Directory
-from .grants import Grants
 from .history import History
 from .ingest import consume_many
 from .models import (
     AuditRecord,
+    BalanceAlerts,
     BurnRate,
     ConsolidatedWallet,
     CreditRequest,
+    Delivery,
     EntryKind,
     GrantOutcome,
     IngestResult,
     Invitation,
     LinkInfo,
     NewSession,
+    Notification,
+    NotificationSettings,
     Page,
     PasswordLink,
     Person,
@@ -48,8 +52,12 @@ from .models import (
     VerificationReport,
     Wallet,
     WalletSummary,
+    Webhook,
     Workspace,
 )
+from .notify.channels import SmtpSettings
+from .notify.runner import Dispatcher
+from .notify.service import EVENT_NAMES, Notifications
 from .people import People
 from .requests import Requests
 from .schema import SYSTEM_USER_ID
@@ -77,8 +85,10 @@ class Ledger:
         self._sessions = Sessions(db, self.access, self.settings)
         self._people = People(db, self.access, self.settings)
         self._spaces = WorkspaceAdmin(db, self.access)
-        self._grants = Grants(db, self.access, self.settings, self._wallets, self._requests)
+        self._admin_credits = AdminCredits(db, self.access, self.settings, self._wallets, self._requests)
         self._audit = AuditQuery(db, self.access)
+        self._notify = Notifications(db, self.access)
+        self._background: list[Dispatcher] = []  # threads to stop on close
 
     @property
     def path(self) -> str:
@@ -360,15 +370,15 @@ class Ledger:
     def remove_workspace_member(self, actor: User, workspace_id: int, user_id: int) -> None:
         return self._spaces.remove_workspace_member(actor, workspace_id, user_id)
 
-    # grants.py
+    # admin_credits.py
     def grant(self, actor: User, workspace_id: int, amount: object, *, reason: str) -> GrantOutcome:
-        return self._grants.grant(actor, workspace_id, amount, reason=reason)
+        return self._admin_credits.grant(actor, workspace_id, amount, reason=reason)
 
     def correct_entry(self, actor: User, entry_id: int, *, reason: str) -> Transaction:
-        return self._grants.correct_entry(actor, entry_id, reason=reason)
+        return self._admin_credits.correct_entry(actor, entry_id, reason=reason)
 
     def transaction(self, actor: User, entry_id: int) -> Transaction:
-        return self._grants.transaction(actor, entry_id)
+        return self._admin_credits.transaction(actor, entry_id)
 
     # audit_query.py
     def audit_events(
@@ -391,6 +401,89 @@ class Ledger:
     # ingest.py
     def consume_many(self, actor: User, events: object) -> IngestResult:
         return consume_many(self.db, self.access, actor, events)
+
+    # notify/service.py
+    def notifications(
+        self, actor: User, *, unread_only: bool = False, limit: int = 100
+    ) -> list[Notification]:
+        return self._notify.notifications(actor, unread_only=unread_only, limit=limit)
+
+    def unread_count(self, actor: User) -> int:
+        return self._notify.unread_count(actor)
+
+    def mark_read(self, actor: User, ids: Sequence[int] | None = None) -> int:
+        return self._notify.mark_read(actor, ids)
+
+    def notification_settings(self, actor: User) -> NotificationSettings:
+        return self._notify.notification_settings(actor)
+
+    def set_notification_settings(
+        self, actor: User, *, email_enabled: bool, email_events: Iterable[str] = EVENT_NAMES
+    ) -> NotificationSettings:
+        return self._notify.set_notification_settings(
+            actor, email_enabled=email_enabled, email_events=email_events
+        )
+
+    def add_webhook(self, actor: User, url: str, *, secret: str, events: Iterable[str]) -> Webhook:
+        return self._notify.add_webhook(actor, url, secret=secret, events=events)
+
+    def webhooks(self, actor: User) -> list[Webhook]:
+        return self._notify.webhooks(actor)
+
+    def remove_webhook(self, actor: User, webhook_id: int) -> None:
+        self._notify.remove_webhook(actor, webhook_id)
+
+    def deliveries(self, actor: User, *, webhook_id: int | None = None, limit: int = 200) -> list[Delivery]:
+        return self._notify.deliveries(actor, webhook_id=webhook_id, limit=limit)
+
+    def send_again(self, actor: User, delivery_id: int) -> Delivery:
+        return self._notify.send_again(actor, delivery_id)
+
+    def set_thresholds(
+        self,
+        actor: User,
+        workspace_id: int,
+        *,
+        top_up_share: object = ...,
+        runway_days: object = ...,
+        amounts: object = ...,
+        spike_factor: object = ...,
+    ) -> BalanceAlerts:
+        return self._notify.set_thresholds(
+            actor,
+            workspace_id,
+            top_up_share=top_up_share,
+            runway_days=runway_days,
+            amounts=amounts,
+            spike_factor=spike_factor,
+        )
+
+    def thresholds(self, actor: User, workspace_id: int) -> BalanceAlerts:
+        return self._notify.thresholds(actor, workspace_id)
+
+    def configure_email(self, settings: SmtpSettings | None) -> None:
+        """Where email goes (None: off); by default from $BILLING_SMTP_*."""
+        self._notify.email = settings
+
+    def deliver_due(self, now: datetime | None = None) -> int:
+        return self._notify.deliver_due(now)
+
+    def refresh_thresholds(self, now: datetime | None = None) -> int:
+        return self._notify.refresh_thresholds(now)
+
+    def detect_spikes(self, now: datetime | None = None) -> int:
+        return self._notify.detect_spikes(now)
+
+    def dispatcher(self) -> Dispatcher:
+        """The notification dispatcher over this ledger (not started): `.start()` runs it in a
+        background thread, `.run_once()` does one round of its passes."""
+        return Dispatcher(self.deliver_due, self.detect_spikes, self.refresh_thresholds)
+
+    def start_dispatcher(self) -> Dispatcher:
+        """Run the dispatcher in a background thread of this process until the ledger closes."""
+        running = self.dispatcher().start()
+        self._background.append(running)
+        return running
 
     # the whole ledger
     def has_data(self) -> bool:
@@ -440,6 +533,9 @@ class Ledger:
         self.db.checkpoint()
 
     def close(self) -> None:
+        for job in self._background:
+            job.stop()
+        self._background.clear()
         self._wallets.close()
         self.db.close()
 

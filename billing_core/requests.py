@@ -8,6 +8,7 @@ the request already decided and gets InvalidTransition; nothing is credited twic
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from . import audit
@@ -16,7 +17,8 @@ from .audit import AuditAction
 from .errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
 from .journal import Movement, append, lock_wallet
 from .models import CreditRequest, EntryKind, RequestStatus, User
-from .money import parse_amount, to_decimal
+from .money import format_credits, parse_amount, to_decimal
+from .notify.events import Event, emit
 from .store import Database, as_utc
 from .text import MAX_NOTE, clean_id, clean_limit, clean_text
 
@@ -76,6 +78,31 @@ def _require_pending(request: CreditRequest, doing: str) -> None:
     )
 
 
+_TOLD = {
+    RequestStatus.APPROVED: (Event.REQUEST_APPROVED, "approved"),
+    RequestStatus.REJECTED: (Event.REQUEST_REJECTED, "rejected"),
+    RequestStatus.CANCELLED: (Event.REQUEST_CANCELLED, "cancelled"),
+}
+
+
+def _tell(db: Database, cur: Any, user: User, request: CreditRequest, status: RequestStatus,
+          note: str | None, balance: Decimal, at: datetime) -> None:
+    """The decision, to the requester and the workspace's members, with the note and the
+    balance it left."""
+    event, verb = _TOLD[status]
+    added = f" {format_credits(request.amount)} were added to {request.workspace_name}." if (
+        status is RequestStatus.APPROVED) else ""
+    said = f" Note: {note}" if note else ""
+    emit(
+        db, cur, event, at=at, workspace_id=request.workspace_id, request_id=request.id, actor_id=user.id,
+        also=request.requested_by,
+        text=f"{user.name} {verb} request #{request.id} for {format_credits(request.amount)} "
+             f"({request.workspace_name}).{added} Balance: {format_credits(balance)}.{said}",
+        details={"workspace": request.workspace_name, "amount": str(request.amount), "note": note,
+                 "decided_by": user.name, "balance": str(balance)},
+    )
+
+
 def _parse_status(status: object) -> RequestStatus:
     try:
         return RequestStatus(str(status))
@@ -104,7 +131,7 @@ class Requests:
         value = parse_amount(amount)
         text = clean_text(note, what="note", limit=MAX_NOTE, required=False)
         with self.db.writing() as cur:
-            user, _ = self.access.open_workspace(actor, workspace_id)
+            user, name = self.access.open_workspace(actor, workspace_id)
             request_id = self.db.next_id("credit_requests")
             at = self.db.clock()
             cur.execute(
@@ -114,6 +141,14 @@ class Requests:
                 VALUES (?, ?, ?, ?, 'pending', ?, ?)
                 """,
                 [request_id, workspace_id, value, text, user.id, at],
+            )
+            note_text = f" Note: {text}" if text else ""
+            emit(
+                self.db, cur, Event.REQUEST_CREATED, at=at, workspace_id=workspace_id,
+                request_id=request_id, actor_id=user.id,
+                text=f"{user.name} asked for {format_credits(value)} for {name} "
+                     f"(request #{request_id}).{note_text}",
+                details={"workspace": name, "amount": str(value), "note": text, "requested_by": user.name},
             )
             audit.record(
                 self.db,
@@ -259,6 +294,8 @@ def decide(
         """,
         [status.value, user.id, at, note, entry_id, request.id],
     )
+    balance = lock_wallet(db, cur, request.workspace_id).balance
+    _tell(db, cur, user, request, status, note, balance, at)
     audit.record(
         db,
         cur,

@@ -85,7 +85,7 @@ MIGRATIONS: Sequence[tuple[int, str]] = (
         -- deltas: readers sum them by key; the writer merges a key's rows now and then.
         CREATE TABLE daily_rollups (
             workspace_id BIGINT NOT NULL,
-            feature      VARCHAR NOT NULL,          -- '' for credits without a feature
+            feature      VARCHAR NOT NULL,          -- '' for credits without a feature (NULL from v3: totals)
             day          DATE NOT NULL,
             debits       DECIMAL(18,4) NOT NULL,
             credits      DECIMAL(18,4) NOT NULL,
@@ -144,6 +144,92 @@ MIGRATIONS: Sequence[tuple[int, str]] = (
     ),
     (
         3,
+        # Daily rollups gain a second grain: per workspace and day, feature NULL (the
+        # totals the wallet and workspace charts read, without summing every feature).
+        """
+        ALTER TABLE daily_rollups ALTER COLUMN feature DROP NOT NULL;
+        INSERT INTO daily_rollups
+            SELECT workspace_id, NULL, day, sum(debits), sum(credits), sum(debit_count), sum(credit_count)
+            FROM daily_rollups GROUP BY workspace_id, day;
+        """,
+    ),
+    (
+        4,
+        """
+        -- Events, written in the transaction of the change that causes them (issue 13).
+        CREATE TABLE outbox (
+            id           BIGINT PRIMARY KEY,          -- the event id, stable on every retry
+            event        VARCHAR NOT NULL,            -- 'request.created', 'balance.low', ...
+            created_at   TIMESTAMP NOT NULL,
+            workspace_id BIGINT,
+            request_id   BIGINT,
+            actor_id     BIGINT,
+            payload      VARCHAR NOT NULL             -- JSON: what the message says
+        );
+        -- The in-app inbox: one row per person an event is for.
+        CREATE TABLE inbox (
+            id       BIGINT PRIMARY KEY,
+            user_id  BIGINT NOT NULL,
+            event_id BIGINT NOT NULL,
+            read_at  TIMESTAMP
+        );
+        -- Email and webhook deliveries, tried until delivered or given up.
+        CREATE TABLE deliveries (
+            id              BIGINT PRIMARY KEY,
+            event_id        BIGINT NOT NULL,
+            channel         VARCHAR NOT NULL,         -- 'email' | 'webhook'
+            target          VARCHAR NOT NULL,         -- an email address, or 'webhook:<id>'
+            status          VARCHAR NOT NULL,         -- 'pending' | 'delivered' | 'failed'
+            attempts        INTEGER NOT NULL,
+            next_attempt_at TIMESTAMP NOT NULL,
+            lease_until     TIMESTAMP,                -- a dispatcher is sending it until then
+            last_error      VARCHAR,
+            last_status     INTEGER,
+            response_ms     INTEGER,
+            delivered_at    TIMESTAMP,
+            created_at      TIMESTAMP NOT NULL
+        );
+        CREATE TABLE webhooks (
+            id         BIGINT PRIMARY KEY,
+            url        VARCHAR NOT NULL,
+            secret     VARCHAR NOT NULL,             -- whsec_ + base64, as Standard Webhooks
+            events     VARCHAR NOT NULL,             -- JSON list of event names
+            active     BOOLEAN NOT NULL,
+            created_by BIGINT NOT NULL,
+            created_at TIMESTAMP NOT NULL
+        );
+        -- A person's email preferences; no row: every event they receive, by email.
+        CREATE TABLE notification_settings (
+            user_id       BIGINT PRIMARY KEY,
+            email_enabled BOOLEAN NOT NULL,
+            email_events  VARCHAR NOT NULL            -- JSON list of event names
+        );
+        -- Low-balance levels per workspace: the settings, and the amounts they mean now.
+        CREATE TABLE balance_thresholds (
+            workspace_id  BIGINT PRIMARY KEY,
+            settings      VARCHAR NOT NULL,           -- JSON: share, runway days, amounts, spike factor
+            levels        VARCHAR NOT NULL,           -- JSON: [[label, amount], ...] at refreshed_at
+            refreshed_at  TIMESTAMP NOT NULL
+        );
+        -- Alerts that fired and have not resolved yet; spikes already reported.
+        CREATE TABLE active_alerts (
+            workspace_id BIGINT NOT NULL,
+            label        VARCHAR NOT NULL,
+            since        TIMESTAMP NOT NULL,
+            event_id     BIGINT NOT NULL,
+            PRIMARY KEY (workspace_id, label)
+        );
+        CREATE TABLE reported_spikes (
+            workspace_id BIGINT NOT NULL,
+            window_start TIMESTAMP NOT NULL,
+            span         VARCHAR NOT NULL,            -- 'hour' | 'day'
+            event_id     BIGINT NOT NULL,
+            PRIMARY KEY (workspace_id, span, window_start)
+        );
+        """,
+    ),
+    (
+        6,  # 5 is the credit grants' (issue 10's branch)
         # Running it for real: people can be deactivated and sign in through single sign-on
         # only; workspaces archived; an entry may correct (reverse) an earlier one; signed-in
         # sessions and one-time password links.
@@ -177,6 +263,8 @@ MIGRATIONS: Sequence[tuple[int, str]] = (
         """,
     ),
 )
+
+
 
 LATEST = MIGRATIONS[-1][0]
 

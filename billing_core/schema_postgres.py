@@ -21,7 +21,14 @@ from typing import Any
 from .schema import MIGRATIONS as DUCKDB_MIGRATIONS
 from .schema import seed_constants
 
-_TABLES = DUCKDB_MIGRATIONS[0][1]  # the same column definitions as the embedded store
+
+def _duckdb(number: int) -> str:
+    """The embedded store's migration `number` (by its number, not its place in the list)."""
+    (sql,) = [sql for n, sql in DUCKDB_MIGRATIONS if n == number]
+    return sql
+
+
+_TABLES = _duckdb(1)  # the same column definitions as the embedded store
 
 MIGRATIONS: Sequence[tuple[int, str]] = (
     (
@@ -77,7 +84,30 @@ MIGRATIONS: Sequence[tuple[int, str]] = (
     ),
     (
         3,
-        DUCKDB_MIGRATIONS[2][1]
+        """
+        ALTER TABLE daily_rollups ALTER COLUMN feature DROP NOT NULL;
+        INSERT INTO daily_rollups
+            SELECT workspace_id, NULL, day, sum(debits), sum(credits), sum(debit_count), sum(credit_count)
+            FROM daily_rollups GROUP BY workspace_id, day;
+        CREATE INDEX rollup_totals_by_day ON daily_rollups (day, workspace_id) WHERE feature IS NULL;
+        """,
+    ),
+    (
+        4,
+        _duckdb(4)
+        + """
+        CREATE INDEX inbox_by_user ON inbox (user_id, id);
+        CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status = 'pending';
+        CREATE INDEX deliveries_by_event ON deliveries (event_id);
+        CREATE SEQUENCE outbox_id_seq;
+        CREATE SEQUENCE inbox_id_seq;
+        CREATE SEQUENCE deliveries_id_seq;
+        CREATE SEQUENCE webhooks_id_seq;
+        """,
+    ),
+    (
+        6,
+        _duckdb(6)
         + """
         CREATE INDEX sessions_by_user ON sessions (user_id) WHERE ended_at IS NULL;
         CREATE INDEX links_by_user ON password_links (user_id) WHERE used_at IS NULL;
@@ -95,6 +125,10 @@ SEQUENCES = {
     "entries": "entries_id_seq",
     "credit_requests": "credit_requests_id_seq",
     "audit_log": "audit_log_id_seq",
+    "outbox": "outbox_id_seq",
+    "inbox": "inbox_id_seq",
+    "deliveries": "deliveries_id_seq",
+    "webhooks": "webhooks_id_seq",
     "sessions": "sessions_id_seq",
     "password_links": "password_links_id_seq",
 }

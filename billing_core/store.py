@@ -42,8 +42,8 @@ from .clock import Clock, utc_now
 
 DEFAULT_PATH = Path("data") / "billing.duckdb"
 ID_TABLES = (
-    "users", "workspaces", "accounts", "entries", "credit_requests", "audit_log", "sessions",
-    "password_links",
+    "users", "workspaces", "accounts", "entries", "credit_requests", "audit_log",
+    "outbox", "inbox", "deliveries", "webhooks", "sessions", "password_links",
 )
 
 
@@ -68,6 +68,18 @@ class BatchSource(ABC):
         """Run `template` with `{batch}` standing for the batch's relation."""
 
 
+class NamedRelation(BatchSource):
+    """A batch that is already a table or view of this transaction (a bulk builder's)."""
+
+    def __init__(self, name: str) -> None:
+        if not name.isidentifier():
+            raise ValueError(f"not a relation name: {name!r}")
+        self.name = name
+
+    def execute(self, cur: Any, template: str, params: Sequence[object] = ()) -> None:
+        cur.execute(template.replace("{batch}", self.name), list(params))
+
+
 class Database(ABC):
     """One ledger database, shared by every thread of the process."""
 
@@ -90,6 +102,11 @@ class Database(ABC):
     def select_for_update(self, cur: Any, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
         """Inside `writing()`: the rows of `sql`, held until the transaction ends, so
         another writer deciding on them waits for this one (and then sees its outcome)."""
+
+    @abstractmethod
+    def claim_rows(self, cur: Any, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+        """Inside `writing()`: the rows of `sql` that no other transaction holds, held by
+        this one (work queues: two dispatchers never take the same row)."""
 
     @abstractmethod
     def mutex(self, name: str) -> AbstractContextManager[None]:

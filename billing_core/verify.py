@@ -57,8 +57,31 @@ _CHECKS: tuple[tuple[str, str], ...] = (
         FULL JOIN (
             SELECT workspace_id, feature, day, sum(debits) AS debits, sum(credits) AS credits,
                    sum(debit_count) AS debit_count, sum(credit_count) AS credit_count
-            FROM daily_rollups GROUP BY 1, 2, 3
+            FROM daily_rollups WHERE feature IS NOT NULL GROUP BY 1, 2, 3
         ) r USING (workspace_id, feature, day)
+        WHERE f.debits IS DISTINCT FROM r.debits OR f.credits IS DISTINCT FROM r.credits
+           OR f.debit_count IS DISTINCT FROM r.debit_count
+           OR f.credit_count IS DISTINCT FROM r.credit_count
+        LIMIT 20
+        """,
+    ),
+    (
+        "the daily totals (rollups without a feature) differ from the entries",
+        """
+        WITH fresh AS (
+            SELECT workspace_id, created_at::DATE AS day,
+                   sum(CASE WHEN kind = 'debit' THEN amount ELSE 0 END) AS debits,
+                   sum(CASE WHEN kind = 'credit' THEN amount ELSE 0 END) AS credits,
+                   count(*) FILTER (WHERE kind = 'debit') AS debit_count,
+                   count(*) FILTER (WHERE kind = 'credit') AS credit_count
+            FROM entries GROUP BY 1, 2
+        )
+        SELECT coalesce(f.workspace_id, r.workspace_id) FROM fresh f
+        FULL JOIN (
+            SELECT workspace_id, day, sum(debits) AS debits, sum(credits) AS credits,
+                   sum(debit_count) AS debit_count, sum(credit_count) AS credit_count
+            FROM daily_rollups WHERE feature IS NULL GROUP BY 1, 2
+        ) r USING (workspace_id, day)
         WHERE f.debits IS DISTINCT FROM r.debits OR f.credits IS DISTINCT FROM r.credits
            OR f.debit_count IS DISTINCT FROM r.debit_count
            OR f.credit_count IS DISTINCT FROM r.credit_count

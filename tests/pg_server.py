@@ -35,11 +35,12 @@ FALLBACK_OS_USER = "billingpg"
 _DB_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 _PORT_ATTEMPTS = 5
 _LOG_TAIL_LINES = 40
+# A test server's durability: off, for speed. Given on the command line, these win over
+# ALTER SYSTEM; a server started with `relaxed=False` leaves them to its configuration
+# (on by default, as in production), where ALTER SYSTEM can turn them off and on.
+_RELAXED = ("-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off")
 _SERVER_OPTIONS = (
     "-c listen_addresses=127.0.0.1",
-    "-c fsync=off",
-    "-c synchronous_commit=off",
-    "-c full_page_writes=off",
     "-c max_connections=300",
     "-c shared_buffers=128MB",
     "-c max_locks_per_transaction=256",
@@ -104,8 +105,9 @@ def _check_db_name(name: str) -> None:
 class ThrowawayPostgres:
     """A private PostgreSQL server in a temporary directory, removed again by ``stop()``."""
 
-    def __init__(self, bin_dir: Path | None = None) -> None:
+    def __init__(self, bin_dir: Path | None = None, *, relaxed: bool = True) -> None:
         self._bin_dir = bin_dir
+        self._relaxed = relaxed
         self._active_bin_dir: Path | None = None
         self._dir: Path | None = None
         self._port: int | None = None
@@ -147,7 +149,8 @@ class ThrowawayPostgres:
         log = base / "server.log"
         for _attempt in range(_PORT_ATTEMPTS):
             port = _free_port()
-            options = " ".join((f"-p {port}", f"-k {shlex.quote(str(base))}", *_SERVER_OPTIONS))
+            durability = _RELAXED if self._relaxed else ()
+            options = " ".join((f"-p {port}", f"-k {shlex.quote(str(base))}", *_SERVER_OPTIONS, *durability))
             log_offset = len(_read_log(log)) if log.exists() else 0
             result = self._run(
                 [str(bin_dir / "pg_ctl"), "-D", str(base / "data"), "-l", str(log), "-w", "-t", "60",

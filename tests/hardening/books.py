@@ -41,6 +41,11 @@ ACTIONS = (
     "workspace.archive",
     "membership.add",
     "membership.remove",
+    "notifications.set",
+    "webhook.add",
+    "webhook.remove",
+    "delivery.retry",
+    "thresholds.set",
 )
 
 

@@ -23,6 +23,7 @@ from billing_core import (
     ConsolidatedWallet,
     CreditRequest,
     Ledger,
+    Notification,
     PermissionDenied,
     User,
     WalletSummary,
@@ -133,7 +134,27 @@ OPERATIONS: dict[str, Op] = {
                         needs=("entry",)),
     "audit_events": Op(lambda lg, a, c: lg.audit_events(a), ADMIN_OPS),
     "audit_events_of_acme": Op(lambda lg, a, c: lg.audit_events(a, workspace_id=c["acme"]), ADMIN_OPS),
+    # notifications: one's own inbox and email choices; the rest is administration
+    "notifications": Op(lambda lg, a, c: lg.notifications(a), SIGNED_IN, scoped=True),
+    "unread_count": Op(lambda lg, a, c: lg.unread_count(a), SIGNED_IN),
+    "mark_read": Op(lambda lg, a, c: lg.mark_read(a), SIGNED_IN),
+    "notification_settings": Op(lambda lg, a, c: lg.notification_settings(a), SIGNED_IN),
+    "set_notification_settings": Op(
+        lambda lg, a, c: lg.set_notification_settings(a, email_enabled=False), SIGNED_IN
+    ),
+    "thresholds": Op(lambda lg, a, c: lg.thresholds(a, c["acme"]), MEMBER_OPS),
+    "set_thresholds": Op(lambda lg, a, c: lg.set_thresholds(a, c["acme"], runway_days=[3, 7]), ADMIN_OPS),
+    "add_webhook": Op(
+        lambda lg, a, c: lg.add_webhook(a, "http://127.0.0.1:9/hook", secret=SECRET, events=["balance.low"]),
+        ADMIN_OPS,
+    ),
+    "webhooks": Op(lambda lg, a, c: lg.webhooks(a), ADMIN_OPS),
+    "remove_webhook": Op(lambda lg, a, c: lg.remove_webhook(a, c["webhook"]()), ADMIN_OPS,
+                             needs=("webhook",)),
+    "deliveries": Op(lambda lg, a, c: lg.deliveries(a), ADMIN_OPS),
+    "send_again": Op(lambda lg, a, c: lg.send_again(a, c["delivery"]()), ADMIN_OPS, needs=("delivery",)),
 }
+SECRET = "whsec_" + "A" * 32
 # Public methods that take no acting user, and why that is right.
 NOT_ACTOR_SCOPED = {
     "add_user": "operator set-up (CLI, demo), not reachable from the app",
@@ -158,6 +179,12 @@ NOT_ACTOR_SCOPED = {
     "compact_rollups": "maintenance of derived rows (verify() recomputes them)",
     "consume_many": "a batch of events for many workspaces: its own test below",
     "close": "lifecycle",
+    "configure_email": "the app's set-up: where email goes",
+    "deliver_due": "the dispatcher's pass (a background thread, billing notify run)",
+    "refresh_thresholds": "the dispatcher's periodic pass",
+    "detect_spikes": "the dispatcher's periodic pass",
+    "dispatcher": "the dispatcher itself (the app and billing notify run start it)",
+    "start_dispatcher": "the app process's background sending",
     "path": "where the file is",
 }
 
@@ -186,6 +213,11 @@ WRITES = {
     "remove_workspace_member",
     "grant",
     "correct_entry",
+    "set_notification_settings",
+    "set_thresholds",
+    "add_webhook",
+    "remove_webhook",
+    "send_again",
 }
 
 
@@ -222,6 +254,8 @@ def scope_problems(ledger: Ledger, name: str, result: object, visible: set[int])
                 found.add(item.wallet.workspace_id)
             elif isinstance(item, CreditRequest):
                 found.add(item.workspace_id)
+            elif isinstance(item, Notification) and item.workspace_id is not None:
+                found.add(item.workspace_id)
     elif isinstance(items, pd.DataFrame):
         if "workspace_id" in items.columns:
             found |= {int(x) for x in items["workspace_id"]}
@@ -251,6 +285,14 @@ def test_every_operation_for_every_kind_of_caller(ledger: Ledger, people: dict, 
         ledger.grant_credits(admin, space, "100", description="funding")
         ledger.consume(spender, space, "3", feature="AI", description="use")
         ledger.request_credits(spender, space, "7")
+    def webhook() -> int:
+        return ledger.add_webhook(admin, "http://127.0.0.1:9/h", secret=SECRET, events=["request.created"]).id
+
+    def delivery() -> int:
+        webhook()
+        ledger.request_credits(alice, acme, "1")
+        return ledger.deliveries(admin, limit=1)[0].id
+
     numbers = iter(range(1, 10_000))
 
     def person(admin_too: bool = False) -> int:
@@ -281,6 +323,8 @@ def test_every_operation_for_every_kind_of_caller(ledger: Ledger, people: dict, 
         "scratch": lambda: ledger.create_workspace(f"Scratch {next(numbers)}").id,
         "email": lambda: f"invited{next(numbers)}@example.com",
         "space_name": lambda: f"Space {next(numbers)}",
+        "webhook": webhook,
+        "delivery": delivery,
     }
     actor = callers(people)[role]
     acts_as = "member" if role == "forged_admin" else role  # the flag itself gives nothing

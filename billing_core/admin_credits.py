@@ -28,7 +28,9 @@ _PREFIX = "Correction of #{id}: "
 MAX_REASON = MAX_DESCRIPTION - len(_PREFIX.format(id=10**18))
 
 
-class Grants:
+class AdminCredits:
+    """Administrators' direct grants (with the four-eyes limit) and corrections."""
+
     def __init__(
         self, db: Database, access: Access, settings: Settings, wallets: Wallets, requests: Requests
     ) -> None:

@@ -1,0 +1,217 @@
+"""Bulk usage ingest: `Ledger.consume_many`, a whole batch of debits in one transaction.
+
+- events.py: the events become one Arrow table (amounts parsed exactly by Arrow, by
+  money.py's rules, never through float);
+- decide.py: every row is checked and decided set-based in DuckDB, as `consume` would
+  decide the events one by one in order of occurred_at (ties in input order): an event
+  is posted iff its wallet is active and the amount fits the running balance at that
+  point, so a refused event does not stop a later, smaller one;
+- the posted rows are written by the journal's one writer (journal.write_batch), the
+  same statements every other movement goes through;
+- files.py: CSV and Parquet files read in chunks (`billing ingest FILE`).
+
+On a server the decisions run in a scratch DuckDB filled with what they read (the
+batch's wallets, locked in the server transaction, the workspaces, the caller's
+memberships, the stored keys among the batch's); the writes go to the server.
+
+Idempotency keys belong to a workspace: a key already in that workspace's ledger,
+or posted earlier in the batch for it, with the same charge (amount, feature) is a
+skipped duplicate; for a different charge it is a rejection. An event dated more
+than 5 minutes ahead of the ledger's clock, or before its workspace existed, is
+refused. Entries take their ids in occurred_at order and `created_at` = occurred_at.
+A call holds the batch's wallets throughout and keeps the batch in memory: give it up
+to a million or so events at a time (the CLI reads files in chunks of 200,000).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from functools import partial
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..access import Access
+from ..audit import AuditAction
+from ..errors import LedgerBusy
+from ..journal import BATCH_SCHEMA, WalletState, lock_wallets, write_batch
+from ..models import EntryKind, IngestResult, User
+from ..money import QUANTUM
+from ..notify.alerts import BalanceChange, after_movements
+from ..schema import PLATFORM_ACCOUNTS, USAGE_ACCOUNT
+from ..store import Database
+from .decide import decide, registered
+from .events import KEY_COLUMN, REQUIRED_COLUMNS, normalize
+from .files import EventFile, open_event_file, read_chunks
+
+__all__ = [
+    "KEY_COLUMN",
+    "REQUIRED_COLUMNS",
+    "EventFile",
+    "consume_many",
+    "normalize",
+    "open_event_file",
+    "read_chunks",
+]
+
+_EPOCH = datetime(1970, 1, 1)
+_TRIES = 3  # decisions of a batch that met another process's write of one of its keys
+
+
+def consume_many(db: Database, access: Access, actor: User, events: object) -> IngestResult:
+    """Debit a batch of usage events in one transaction; see the module docstring. A batch
+    that met another process's write of one of its keys (LedgerBusy: nothing was written)
+    is decided again, now seeing that key."""
+    user = access.actor(actor)  # PermissionDenied for the whole call
+    table = normalize(events)
+    for attempt in range(_TRIES):
+        try:
+            return _consume_once(db, user, table)
+        except LedgerBusy:
+            if attempt == _TRIES - 1:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _consume_once(db: Database, user: User, events: pa.Table) -> IngestResult:
+    with db.writing() as cur:
+        wallets = _lock_wallets(db, cur, events)
+        mirror = partial(_mirror, events=events, user=user, wallets=wallets)
+        with db.decisions(cur, mirror) as duck:
+            with registered(duck, "ingest_events", events):
+                posted, report = decide(duck, user, events, db.clock())
+            # a scratch table of this transaction: dropped here, or by the rollback on an error
+            duck.execute("DROP TABLE ingest_checked")
+        if posted.num_rows:
+            write_batch(db, cur, _batch(db, user, posted))
+            after_movements(db, cur, _changes(wallets, posted), db.clock())
+    return _result(events, posted, report)
+
+
+def _changes(wallets: dict[int, WalletState], posted: pa.Table) -> list[BalanceChange]:
+    """Each debited wallet's balance before and after the batch (for the balance alerts)."""
+    spent = posted.group_by("workspace_id").aggregate([("amount", "sum")]).to_pylist()
+    return [
+        BalanceChange(w["workspace_id"], wallet.balance, wallet.balance - w["amount_sum"], wallet.levels)
+        for w in spent
+        for wallet in [wallets[w["workspace_id"]]]
+    ]
+
+
+def _batch(db: Database, user: User, posted: pa.Table) -> pa.Table:
+    """The posted rows as the journal's batch: ids from the ledger, one debit each."""
+    n = posted.num_rows
+    now = db.clock()
+    extra = {
+        "id": pa.array(db.allocate_ids("entries", n)),
+        "audit_id": pa.array(db.allocate_ids("audit_log", n)),
+        "platform_id": pa.repeat(pa.scalar(PLATFORM_ACCOUNTS[USAGE_ACCOUNT], pa.int64()), n),
+        "kind": pa.repeat(pa.scalar(EntryKind.DEBIT.value), n),
+        "signed": pc.negate(posted.column("amount")),
+        "recorded_at": pa.repeat(pa.scalar(now, pa.timestamp("us")), n),
+        "actor_id": pa.repeat(pa.scalar(user.id, pa.int64()), n),
+        "request_id": pa.nulls(n, pa.int64()),
+        "corrects": pa.nulls(n, pa.int64()),
+        "action": pa.repeat(pa.scalar(AuditAction.CONSUME.value), n),
+    }
+    columns = {name: posted.column(name) for name in posted.column_names} | extra
+    return pa.table({name: columns[name] for name in BATCH_SCHEMA.names}).cast(BATCH_SCHEMA)
+
+
+def _lock_wallets(db: Database, cur: Any, events: pa.Table) -> dict[int, WalletState]:
+    """The wallets the batch may name (by id or by name), held until the commit."""
+    ids, names = _candidates(events)
+    if names:
+        found = cur.execute(
+            "SELECT id FROM workspaces WHERE name_key IN (SELECT unnest(?::VARCHAR[]))", [names]
+        ).fetchall()
+        ids = sorted(set(ids) | {int(r[0]) for r in found})
+    return lock_wallets(db, cur, ids)
+
+
+def _candidates(events: pa.Table) -> tuple[list[int], list[str]]:
+    """Workspace ids and lower-cased names the batch may name (each distinct text once)."""
+    ids = {int(v) for v in pc.unique(events.column("ws_int")).to_pylist() if v is not None}
+    names: set[str] = set()
+    for text in pc.unique(events.column("ws_text")).to_pylist():
+        if text is None:
+            continue
+        clean = str(text).strip()
+        names.add(clean.lower())
+        if clean.isascii() and clean.isdigit() and len(clean) <= 18:
+            ids.add(int(clean))
+    return sorted(ids), sorted(names)
+
+
+def _keys(events: pa.Table) -> list[str]:
+    """The batch's idempotency keys, as given and stripped: what the checks may look up."""
+    keys: set[str] = set()
+    for key in pc.unique(events.column("key")).to_pylist():
+        if key is not None:
+            keys.update({str(key), str(key).strip()})
+    return sorted(k for k in keys if "\x00" not in k)
+
+
+def _mirror(
+    server: Any, scratch: Any, *, events: pa.Table, user: User, wallets: dict[int, WalletState]
+) -> None:
+    """On a server: copy what the decisions read (the locked wallets, the workspaces, the
+    caller's memberships, the stored keys among the batch's) into the scratch DuckDB."""
+    keys = _keys(events)
+    spaces = server.execute("SELECT id, name, name_key, created_at FROM workspaces").fetchall()
+    members = server.execute(
+        "SELECT workspace_id, user_id, created_at FROM memberships WHERE user_id = ?", [user.id]
+    ).fetchall()
+    stored = server.execute(
+        "SELECT key, entry_id, workspace_id, amount, feature FROM idempotency_keys "
+        "WHERE key IN (SELECT unnest(?::VARCHAR[])) AND workspace_id IN (SELECT unnest(?::BIGINT[]))",
+        [keys, sorted(wallets)],
+    ).fetchall()
+    # the scratch wallets' updated_at is never read by the decisions
+    held = [(w.workspace_id, w.account_id, w.status.value, w.balance, _EPOCH) for w in wallets.values()]
+    for table, rows, columns in (
+        ("wallets", held, "workspace_id, account_id, status, balance, updated_at"),
+        ("workspaces", spaces, "id, name, name_key, created_at"),
+        ("memberships", members, "workspace_id, user_id, created_at"),
+        ("idempotency_keys", stored, "key, entry_id, workspace_id, amount, feature"),
+    ):
+        if rows:
+            marks = ", ".join(["?"] * (columns.count(",") + 1))
+            # table and column names are the constants above
+            scratch.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", [list(r) for r in rows])
+
+
+
+def _result(events: pa.Table, posted: pa.Table, report: pa.Table) -> IngestResult:
+    """The counts, and the refused and skipped rows with the workspace and amount as given."""
+    rows = report.column("row")
+    given = events.take(rows)
+    shown = pc.coalesce(given.column("amount_text"), pc.cast(given.column("amount"), pa.string()))
+    workspace = pc.coalesce(given.column("ws_text"), pc.cast(given.column("ws_int"), pa.string()))
+    frame = pa.table(
+        {
+            "row": rows,
+            "workspace": workspace,
+            "amount": shown,
+            "reason": report.column("reason"),
+            "idempotency_key": report.column("idempotency_key"),
+            "outcome": report.column("outcome"),
+        }
+    ).to_pandas()
+    refused = frame["outcome"] == "rejected"
+    rejected = frame.loc[refused, ["row", "workspace", "amount", "reason"]].reset_index(drop=True)
+    skipped = frame.loc[~refused, ["row", "idempotency_key"]].reset_index(drop=True)
+    total = pc.sum(posted.column("amount")).as_py() if posted.num_rows else None
+    return IngestResult(
+        received=events.num_rows,
+        posted=posted.num_rows,
+        skipped_duplicates=len(skipped),
+        rejected_count=len(rejected),
+        total_posted=(total or Decimal(0)).quantize(QUANTUM),
+        rejected=rejected,
+        skipped=skipped,
+    )
+
+

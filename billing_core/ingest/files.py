@@ -1,0 +1,140 @@
+"""Files of usage events: CSV (with a header line) or Parquet, read in chunks."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from ..errors import InvalidAmount, InvalidInput
+from .events import FLOAT_COLUMN, KEY_COLUMN, REQUIRED_COLUMNS
+
+CSV_BLOCK = 8 << 20  # bytes of CSV parsed at a time
+
+
+@dataclass(frozen=True, slots=True)
+class EventFile:
+    """A CSV or Parquet file of usage events, read in chunks of `chunk_rows` rows."""
+
+    path: str
+    kind: str  # "csv" | "parquet"
+    rows: int | None  # exact for Parquet; for CSV an estimate from the line count
+    columns: tuple[str, ...]
+
+
+def open_event_file(path: str) -> EventFile:
+    """Check that `path` is a readable CSV or Parquet file with the event columns.
+
+    Raises InvalidInput (InvalidAmount for a float amount column) with one line
+    naming the problem; nothing is read into the ledger.
+    """
+    try:
+        with open(path, "rb") as handle:
+            magic = handle.read(4)
+    except OSError as error:
+        raise InvalidInput(f"Cannot read {path}: {error.strerror or error}.") from None
+    if magic == b"PAR1":
+        return _open_parquet(path)
+    return _open_csv(path)
+
+
+def _open_parquet(path: str) -> EventFile:
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.ParquetFile(path).schema_arrow
+        rows = pq.ParquetFile(path).metadata.num_rows
+    except (pa.ArrowException, OSError) as error:
+        raise InvalidInput(f"{path} is not a readable Parquet file: {_first_line(error)}") from None
+    names = tuple(schema.names)
+    _check_header(path, names)
+    amount = "amount"
+    if pa.types.is_floating(schema.field(amount).type):
+        raise InvalidAmount(f"{path}: {FLOAT_COLUMN}")
+    return EventFile(path, "parquet", rows, names)
+
+
+def _open_csv(path: str) -> EventFile:
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            header = next(csv.reader(handle), None)
+        with open(path, "rb") as handle:
+            lines = sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{path} is neither a Parquet file nor a UTF-8 CSV file.") from None
+    except csv.Error as error:
+        raise InvalidInput(f"{path} is not a readable CSV file: {error}.") from None
+    except OSError as error:
+        raise InvalidInput(f"Cannot read {path}: {error.strerror or error}.") from None
+    if not header:
+        raise InvalidInput(f"{path} is empty: expected a header line with {', '.join(REQUIRED_COLUMNS)}.")
+    names = tuple(name.strip() for name in header)
+    _check_header(path, names)
+    return EventFile(path, "csv", max(0, lines - 1), names)
+
+
+def _check_header(path: str, names: tuple[str, ...]) -> None:
+    if len(set(names)) != len(names):
+        raise InvalidInput(f"{path} has two columns of the same name.")
+    present = set(names) | ({"workspace"} if "workspace_id" in names else set())
+    missing = [c for c in REQUIRED_COLUMNS if c not in present]
+    if missing:
+        raise InvalidInput(
+            f"{path} lacks the column(s) {', '.join(missing)}; expected "
+            f"{', '.join(REQUIRED_COLUMNS)} (and optionally {KEY_COLUMN})."
+        )
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+def read_chunks(source: EventFile, chunk_rows: int) -> Iterator[pa.Table]:
+    """The file's rows, `chunk_rows` at a time, every CSV column as text (never float).
+
+    A malformed row part-way raises InvalidInput naming it; the chunks before it
+    have been handed out already.
+    """
+    wanted = [c for c in (*REQUIRED_COLUMNS, "workspace_id", KEY_COLUMN) if c in source.columns]
+    if source.kind == "parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            for batch in pq.ParquetFile(source.path).iter_batches(batch_size=chunk_rows, columns=wanted):
+                yield pa.Table.from_batches([batch])
+        except (pa.ArrowException, OSError) as error:
+            raise InvalidInput(f"{source.path} could not be read: {_first_line(error)}") from None
+        return
+    import pyarrow.csv as pacsv
+
+    try:
+        reader = pacsv.open_csv(
+            source.path,
+            read_options=pacsv.ReadOptions(
+                block_size=CSV_BLOCK, column_names=list(source.columns), skip_rows=1
+            ),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in source.columns},
+                include_columns=wanted,
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+        pending: list[pa.RecordBatch] = []
+        held = 0
+        for batch in reader:
+            pending.append(batch)
+            held += batch.num_rows
+            while held >= chunk_rows:
+                table = pa.Table.from_batches(pending)
+                yield table.slice(0, chunk_rows)
+                rest = table.slice(chunk_rows)
+                pending, held = rest.to_batches(), rest.num_rows
+        if held:
+            yield pa.Table.from_batches(pending)
+    except pa.ArrowException as error:
+        raise InvalidInput(f"{source.path} is not a valid CSV file: {_first_line(error)}") from None
