@@ -13,33 +13,33 @@ from urllib.parse import urlsplit
 import streamlit as st
 
 from billing_core import BillingError, User
+from pages import _notice
+from pages._notice import Notice, Tone
 from pages._shared import flash, plain, require_user
 
 T = TypeVar("T")
-REFUSED_KEY = "billing.admin.refused"
+REFUSALS = "billing.admin"  # where a refused change is shown (the notice helper's place)
 
 
 def change(action: Callable[[], T], done: Callable[[T], str]) -> None:
-    """A button's callback: make the change; the next run shows `done(result)` as a toast,
-    or billing_core's refusal as an error (`show_refusal`)."""
+    """A button's callback: make the change; the next run shows `done(result)` as a toast
+    and a status message, or billing_core's refusal as an error (`show_refusal`)."""
     try:
         result = action()
     except BillingError as error:
-        st.session_state[REFUSED_KEY] = str(error)
+        _notice.notify(REFUSALS, Notice(plain(str(error)), Tone.ERROR))
         return
     flash(plain(done(result)))
 
 
 def show_refusal() -> None:
-    refused = st.session_state.pop(REFUSED_KEY, None)
-    if refused:
-        st.error(plain(refused), icon="⚠️")
+    _notice.show(REFUSALS)
 
 
 def admins_only(title: str, what: str) -> User:
     """The signed-in administrator; anyone else is told the page is not for them."""
     user = require_user()
-    st.title(title)
+    st.title(title, anchor=False)
     if not user.is_admin:
         st.error(f"{what} is for administrators only.", icon=":material/lock:")
         st.stop()

@@ -18,7 +18,7 @@ KEY = "billing.people.credits"
 
 def grant_form(admin: User, spaces: list[Workspace]) -> None:
     limit = get_ledger().settings.grant_limit
-    st.subheader("Grant credits")
+    st.header("Grant credits", anchor=False)
     st.caption(
         f"Up to {credits(limit)} a grant is added at once; above that, another administrator "
         "must approve it in Approvals."
@@ -57,7 +57,7 @@ def describe(entry: Transaction, names: dict[int, str]) -> None:
 
 
 def correct_form(admin: User, spaces: list[Workspace]) -> None:
-    st.subheader("Correct a transaction")
+    st.header("Correct a transaction", anchor=False)
     st.caption(
         "A correction adds a reversing transaction that points at the one it corrects; nothing is "
         "edited or deleted. Transaction numbers are in the Billing page's history and its CSV."

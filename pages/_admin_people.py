@@ -144,7 +144,7 @@ def their_workspaces(admin: User, person: Person, spaces: list[Workspace]) -> No
 
 
 def manage(admin: User, people: list[Person], spaces: list[Workspace]) -> None:
-    st.subheader("Manage a person")
+    st.header("Manage a person", anchor=False)
     by_id = {p.user.id: p for p in people}  # chosen by id: a change of role keeps the choice
     chosen = st.selectbox("Person", list(by_id), index=None, key=f"{KEY}.manage",
                           format_func=lambda i: f"{visible_text(by_id[i].user.name)} · {by_id[i].user.email}",

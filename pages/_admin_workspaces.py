@@ -99,7 +99,7 @@ def label(space: Workspace) -> str:
 
 
 def manage(admin: User, spaces: list[Workspace], people: list[Person]) -> None:
-    st.subheader("Manage a workspace")
+    st.header("Manage a workspace", anchor=False)
     by_id = {w.id: w for w in spaces}  # chosen by id: a rename keeps the choice
     chosen = st.selectbox("Workspace", list(by_id), key=f"{KEY}.manage", index=None,
                           format_func=lambda i: label(by_id[i]), placeholder="Choose a workspace")

@@ -1,112 +1,23 @@
 """My account: change your password, and where you are signed in (end any session, or all).
 
 billing_core holds the rules (the current password is asked for; changing it ends your
-other sessions; you end only your own sessions); this page asks and reports.
+other sessions; you end only your own sessions); this page asks and reports. The two
+sections live in pages/_account_sessions.py and pages/_account_password.py.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import streamlit as st
 
-from billing_core import SessionInfo, User
-from pages._shared import (
-    attempt,
-    current_session_id,
-    flash,
-    get_ledger,
-    local_time,
-    plain,
-    require_user,
-    section,
-    show_flash,
-    sign_out,
-)
+from pages import _notice
+from pages._account_password import password_section
+from pages._account_sessions import sessions_section
+from pages._shared import require_user, section
 from pages._text import visible_text
 
-KEY = "billing.account"
-
-
-def password_section(user: User) -> None:
-    st.subheader("Password")
-    with st.form(f"{KEY}.password", border=True, clear_on_submit=True):
-        current = st.text_input("Current password", type="password", key=f"{KEY}.current",
-                                autocomplete="current-password")
-        new = st.text_input("New password", type="password", key=f"{KEY}.new", autocomplete="new-password")
-        again = st.text_input("New password again", type="password", key=f"{KEY}.again",
-                              autocomplete="new-password")
-        submitted = st.form_submit_button("Change password", type="primary")
-    if not submitted:
-        return
-    if new != again:
-        st.error("The two new passwords differ. Nothing was changed.", icon="⚠️")
-        return
-    here = current_session_id()
-    ended = attempt(lambda: get_ledger().change_password(user, current, new, keep_session=here))
-    if ended is not None:
-        others = f" {ended} other session{'s' if ended != 1 else ''} ended." if ended else ""
-        st.success(f"Your password is changed.{others}", icon=":material/check_circle:")
-
-
-def duration(span: timedelta) -> str:
-    minutes = round(span.total_seconds() / 60)
-    if minutes % 60:
-        return f"{minutes} minutes"
-    hours = minutes // 60
-    return f"{hours} hour{'s' if hours != 1 else ''}"
-
-
-def browser(session: SessionInfo) -> str:
-    agent = session.user_agent or "An unknown browser"
-    return visible_text(agent if len(agent) <= 90 else agent[:89] + "…")
-
-
-def end_one(user: User, session_id: int) -> None:
-    if session_id == current_session_id():
-        sign_out()
-        return
-    if attempt(lambda: get_ledger().end_session_by_id(user, session_id)) is None:
-        flash(f"Session {session_id} has ended: that browser must sign in again.")
-
-
-def session_row(user: User, session: SessionInfo, here: int | None) -> None:
-    with st.container(border=True, key=f"{KEY}.session.{session.id}"):
-        about, act = st.columns([5, 1], vertical_alignment="center")
-        with about:
-            if session.id == here:
-                st.badge("This browser", icon=":material/check:", color="green")
-            st.text(browser(session))
-            where = f" from {session.client}" if session.client else ""
-            st.caption(
-                f"Signed in {local_time(session.created_at)}{plain(where)} · last used "
-                f"{local_time(session.last_seen_at)} · ends by {local_time(session.expires_at)}"
-            )
-        act.button("Sign out" if session.id == here else "End", key=f"{KEY}.end.{session.id}",
-                   on_click=end_one, args=(user, session.id), width="stretch")
-
-
-def sessions_section(user: User) -> None:
-    head, everywhere = st.columns([4, 1.4], vertical_alignment="bottom")
-    head.subheader("Where you are signed in")
-    everywhere.button("Sign out everywhere", key=f"{KEY}.everywhere", icon=":material/logout:",
-                      on_click=lambda: sign_out(everywhere=user), width="stretch")
-    found = attempt(lambda: get_ledger().sessions(user))
-    if found is None:
-        return
-    settings = get_ledger().settings
-    st.caption(
-        f"A session ends {duration(settings.session_lifetime)} after signing in, or after "
-        f"{duration(settings.session_idle)} without use."
-    )
-    here = current_session_id()
-    for session in found:
-        session_row(user, session, here)
-
-
-st.title("My account")
+st.title("My account", anchor=False)
 viewer = require_user()
-show_flash()
+_notice.show(_notice.PAGE)
 st.text(f"{visible_text(viewer.name)} · {viewer.email}")
 with section("sessions"):
     sessions_section(viewer)
