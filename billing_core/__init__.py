@@ -29,6 +29,7 @@ from .models import (
     ConsolidatedWallet,
     CreditRequest,
     Delivery,
+    DeliveryStatus,
     EntryKind,
     GrantOutcome,
     IngestResult,
@@ -60,6 +61,7 @@ from .settings import Settings
 __all__ = [
     "BalanceAlerts",
     "Delivery",
+    "DeliveryStatus",
     "Event",
     "Notification",
     "NotificationSettings",
