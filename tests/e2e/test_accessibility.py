@@ -1,7 +1,8 @@
 """WCAG 2.1 AA on every page (issue 17), checked by axe-core in Chromium: sign in, Billing,
-the New request dialog (open), My wallets, Use credits, Spend analytics, Approvals,
-People & workspaces (each tab), Audit log, My account, Set your password (an invitation's
-link, opened signed out) and, over a ledger without an administrator, the first run.
+the New request dialog (open), My wallets, Use credits, Spend analytics, Approvals, Inbox,
+Alerts & webhooks, People & workspaces (each tab), Audit log, My account, Set your
+password (an invitation's link, opened signed out) and, over a ledger without an
+administrator, the first run.
 
 One browser page walks every state (one sign-in). A serious or critical violation the app
 causes fails the test; what Streamlit causes is listed in axe_allowlist.py with a reason.
@@ -32,7 +33,8 @@ from .conftest import (
     wait_for_app,
 )
 
-PAGES = ["My wallets", "Use credits", "Spend analytics", "Approvals", "Audit log", "My account"]
+PAGES = ["My wallets", "Use credits", "Spend analytics", "Approvals", "Inbox", "Alerts & webhooks",
+         "Audit log", "My account"]
 PEOPLE_TABS = ["Workspaces", "People", "Credits"]
 INVITEE = ("Axel Audit", "axel.audit@example.com")  # invited by the walk, for its link
 
