@@ -39,8 +39,7 @@ def grant_form(admin: User, spaces: list[Workspace]) -> None:
         return
     if outcome.request is not None:
         flash(plain(f"{credits(outcome.request.amount)} for {space.name} is above the limit: request "
-                    f"#{outcome.request.id} waits for another administrator in Approvals."),
-              icon=":material/hourglass_top:")
+                    f"#{outcome.request.id} waits for another administrator in Approvals."))
     elif outcome.entry is not None:
         flash(plain(f"Granted {credits(outcome.entry.amount)} to {space.name}."))
     st.rerun()

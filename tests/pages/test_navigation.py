@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from billing_core import Ledger
+from tests.conftest import signed_in_as
 
 ROOT = Path(__file__).resolve().parents[2]
 USER_KEY = "billing.session"  # the tab's session token (pages/_shared.py)
@@ -132,7 +133,7 @@ def test_a_missing_page_file_fails_loudly_instead_of_leaving_the_page_out(
     shutil.copytree(ROOT / "pages", tmp_path / "pages",
                     ignore=shutil.ignore_patterns("use_credits.py", "__pycache__"))
     at = AppTest.from_file(str(tmp_path / "app.py"), default_timeout=30)
-    at.session_state[USER_KEY] = app_ledger.user_by_email("alan@example.com").id
+    signed_in_as(at, app_ledger, app_ledger.user_by_email("alan@example.com"))
     at.run()
     assert at.exception
     assert "pages/use_credits.py is missing" in at.exception[0].value
