@@ -19,7 +19,8 @@ def first_run() -> None:
         icon=":material/admin_panel_settings:",
     )
     st.markdown("On the server, in the project folder (with the same `--db` or `$BILLING_DB` as the app):")
-    st.code('.venv/bin/billing admin create you@example.com --name "Your Name"', language="sh")
+    # plain text: the highlighted shell's colours are below 4.5:1 on the code background
+    st.code('.venv/bin/billing admin create you@example.com --name "Your Name"', language=None)
     st.markdown(
         "It asks for the password twice without showing it (or reads one line from standard input "
         "with `--password-stdin`). An embedded DuckDB ledger is held by the app while it runs: stop "

@@ -98,7 +98,9 @@ def test_every_page_and_state_passes_axe(app_url: str, page: Page) -> None:
 
 
 def invite(page: Page, name: str, email: str) -> str:
-    """Invite a member from the People tab (open); the link shown to pass on."""
+    """Invite a member from the People tab; the link shown to pass on."""
+    page.get_by_role("tab", name="People").click()
+    wait_for_app(page)
     page.get_by_role("textbox", name="Email").fill(email)
     page.get_by_role("textbox", name="Name").fill(name)
     page.get_by_role("button", name="Invite").click()

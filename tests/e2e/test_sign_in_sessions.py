@@ -43,7 +43,9 @@ def signed_in_as(page: Page, email: str) -> None:
 
 def signed_out(page: Page) -> None:
     expect(page.get_by_role("button", name="Sign in", exact=True)).to_be_visible()
-    expect(page.get_by_test_id("stSidebar")).to_have_count(0)
+    # the signed-in sidebar leaves when the browser has drawn the signed-out run, which
+    # after a page link's click can take longer than expect's default 5 s on a busy machine
+    expect(page.get_by_test_id("stSidebar")).to_have_count(0, timeout=DEFAULT_TIMEOUT_MS)
 
 
 def wait_for_cookie(context: BrowserContext, present: bool) -> None:
