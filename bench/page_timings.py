@@ -37,7 +37,7 @@ def main() -> None:
         samples = []
         for _ in range(repeat + 1):
             at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-            at.session_state[_shared.USER_KEY] = user.id
+            at.session_state[_shared.SESSION_KEY] = ledger.start_session(user).token
             at.run()
             at.switch_page(page)
             started = time.perf_counter()

@@ -2,6 +2,7 @@
 billing console."""
 
 from .errors import (
+    AccountDeactivated,
     AccountLocked,
     AuthenticationFailed,
     BillingError,
@@ -17,7 +18,9 @@ from .errors import (
     LedgerUnavailable,
     NotFound,
     PermissionDenied,
+    SessionEnded,
     WalletInactive,
+    WorkspaceArchived,
 )
 from .ledger import Ledger, open_ledger
 from .models import (
@@ -29,11 +32,19 @@ from .models import (
     Delivery,
     DeliveryStatus,
     EntryKind,
+    GrantOutcome,
     IngestResult,
+    Invitation,
+    LinkInfo,
+    LinkPurpose,
+    NewSession,
     Notification,
     NotificationSettings,
     Page,
+    PasswordLink,
+    Person,
     RequestStatus,
+    SessionInfo,
     Transaction,
     User,
     VerificationReport,
@@ -46,6 +57,7 @@ from .models import (
 )
 from .money import MAX_MOVEMENT, PLACES, format_credits, parse_amount
 from .notify.events import Event
+from .settings import Settings
 
 __all__ = [
     "BalanceAlerts",
@@ -57,6 +69,7 @@ __all__ = [
     "Webhook",
     "MAX_MOVEMENT",
     "PLACES",
+    "AccountDeactivated",
     "AccountLocked",
     "AuditRecord",
     "AuthenticationFailed",
@@ -66,21 +79,31 @@ __all__ = [
     "ConsolidatedWallet",
     "CreditRequest",
     "EntryKind",
+    "GrantOutcome",
     "IdempotencyConflict",
     "IngestResult",
     "InsufficientCredits",
     "InvalidAmount",
     "InvalidInput",
     "InvalidTransition",
+    "Invitation",
     "Ledger",
     "LedgerBusy",
     "LedgerCorrupt",
     "LedgerInUse",
     "LedgerUnavailable",
+    "LinkInfo",
+    "LinkPurpose",
+    "NewSession",
     "NotFound",
     "Page",
+    "PasswordLink",
     "PermissionDenied",
+    "Person",
     "RequestStatus",
+    "SessionEnded",
+    "SessionInfo",
+    "Settings",
     "Transaction",
     "User",
     "VerificationReport",
@@ -89,6 +112,7 @@ __all__ = [
     "WalletStatus",
     "WalletSummary",
     "Workspace",
+    "WorkspaceArchived",
     "WalletInactive",
     "format_credits",
     "open_ledger",

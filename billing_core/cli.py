@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 import pandas as pd
 
-from . import cli_backup
+from . import cli_admin, cli_backup
 from .clock import parse_instant
 from .errors import BillingError, InvalidInput
 from .ingest import open_event_file, read_chunks
@@ -132,6 +132,8 @@ def _parser() -> argparse.ArgumentParser:
         "seconds, looks for spend spikes and refreshes balance levels; with --once, one round and exit.",
     )
     run.add_argument("--once", action="store_true", help="one round of every pass, then exit")
+    cli_admin.admin_parsers(admin_verbs, common)
+    cli_admin.add_parsers(sub, common)
     migrate = sub.add_parser(
         "migrate",
         help="copy a DuckDB ledger into a new PostgreSQL (or DuckDB) ledger, checking everything",
@@ -238,11 +240,14 @@ def _run(args: argparse.Namespace) -> int:
                 f"{report.postings:,} postings, {report.rollup_rows:,} rollup rows checked."
             )
             return 0
-        if args.command == "admin":
+        if args.command == "admin" and args.verb == "create":
             return _admin(ledger, args)
         if args.command == "notify":
             return _notify(ledger, args)
         actor = _actor(ledger, args.actor)
+        runner: cli_admin.Runner | None = getattr(args, "run", None)
+        if runner is not None:
+            return runner(ledger, actor, args)
         if args.command == "ingest":
             return _ingest(ledger, actor, args)
         workspace = ledger.find_workspace(actor, args.workspace)
@@ -292,7 +297,8 @@ def _read_password(from_stdin: bool) -> str:
 
 
 def _admin(ledger: Ledger, args: argparse.Namespace) -> int:
-    """`billing admin create`: an administrator, by the operator at the server."""
+    """`billing admin create`: an administrator with a password, by the operator at the
+    server (the first one, or any other; `admin promote` makes an existing person one)."""
     password = _read_password(args.password_stdin)
     user = ledger.add_user(args.email, args.name, admin=True, password=password)
     print(f"Administrator {user.email} ({user.name}) created; they can sign in now.")

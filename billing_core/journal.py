@@ -34,7 +34,9 @@ from .notify.alerts import BalanceChange, Level, after_movements, levels_from_js
 from .schema import PLATFORM_ACCOUNTS, TOPUPS_ACCOUNT, USAGE_ACCOUNT
 from .store import BatchSource, Database, as_utc
 
-ENTRY_COLUMNS = "id, workspace_id, kind, amount, description, feature, created_at, actor_id, request_id"
+ENTRY_COLUMNS = (
+    "id, workspace_id, kind, amount, description, feature, created_at, actor_id, request_id, corrects"
+)
 MONEY = pa.decimal128(18, 4)
 BATCH_SCHEMA = pa.schema(
     [
@@ -52,6 +54,7 @@ BATCH_SCHEMA = pa.schema(
         ("recorded_at", pa.timestamp("us")),  # when the ledger wrote it
         ("actor_id", pa.int64()),
         ("request_id", pa.int64()),
+        ("corrects", pa.int64()),  # the entry a correction reverses; null for any other
         ("idempotency_key", pa.string()),
         ("action", pa.string()),  # AuditAction
         ("balance_before", MONEY),
@@ -62,7 +65,8 @@ BATCH_SCHEMA = pa.schema(
 # The statements of a batch, in order. `{batch}` is the batch's relation (store.batch).
 _ENTRIES = f"""
     INSERT INTO entries ({ENTRY_COLUMNS})
-    SELECT id, workspace_id, kind, amount, description, feature, created_at, actor_id, request_id
+    SELECT id, workspace_id, kind, amount, description, feature, created_at, actor_id, request_id,
+           corrects
     FROM {{batch}} b
 """
 _POSTINGS = """
@@ -116,7 +120,9 @@ class WalletState:
 
 @dataclass(frozen=True, slots=True)
 class Movement:
-    """One movement to append; `at` defaults to the batch's time (ingest passes the event's)."""
+    """One movement to append; `at` defaults to the batch's time (ingest passes the event's).
+    A correction (`corrects` set) reverses that entry: it may take credits back from an
+    inactive wallet (an administrator's fix, not a feature's use), never below zero."""
 
     workspace_id: int
     kind: EntryKind
@@ -127,6 +133,7 @@ class Movement:
     action: AuditAction
     request_id: int | None = None
     key: str | None = None
+    corrects: int | None = None
 
 
 def lock_wallets(db: Database, cur: Any, workspace_ids: Sequence[int]) -> dict[int, WalletState]:
@@ -188,7 +195,8 @@ def check_credit(wallet: WalletState, amount: Decimal) -> None:
 def apply(wallet: WalletState, movement: Movement) -> WalletState:
     """The wallet after `movement`, which must pass its check (raises the refusal if not)."""
     if movement.kind is EntryKind.DEBIT:
-        check_debit(wallet, movement.amount)
+        check_debit(wallet if movement.corrects is None else replace(wallet, status=WalletStatus.ACTIVE),
+                    movement.amount)
         return replace(wallet, balance=wallet.balance - movement.amount)
     check_credit(wallet, movement.amount)
     return replace(wallet, balance=wallet.balance + movement.amount)
@@ -233,6 +241,7 @@ def append(
             ("recorded_at", at),
             ("actor_id", movement.actor_id),
             ("request_id", movement.request_id),
+            ("corrects", movement.corrects),
             ("idempotency_key", movement.key),
             ("action", movement.action.value),
             ("balance_before", before.balance),
@@ -250,6 +259,7 @@ def append(
                 created_at=as_utc(at),
                 actor_id=movement.actor_id,
                 request_id=movement.request_id,
+                corrects=movement.corrects,
             )
         )
     write_batch(db, cur, pa.table(columns, schema=BATCH_SCHEMA))
@@ -296,4 +306,5 @@ def row_to_transaction(row: tuple[Any, ...]) -> Transaction:
         created_at=as_utc(row[6]),
         actor_id=row[7],
         request_id=row[8],
+        corrects=row[9],
     )

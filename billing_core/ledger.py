@@ -3,9 +3,12 @@
 The operations live in small services by concern, each built here over the one
 Database and the one Access (the cached directory and the access rules):
 directory.Directory, wallets.Wallets (with consume's group commit),
-requests.Requests, history.History, analytics.Analytics, signin.SignIn, and bulk
-ingest (ingest.py). The Ledger is their one facade: each method below hands the
-call to its service, where it is documented.
+requests.Requests, history.History, analytics.Analytics, signin.SignIn, bulk
+ingest (ingest.py), and for running an organisation sessions.Sessions,
+people.People, workspace_admin.WorkspaceAdmin, admin_credits.AdminCredits and
+audit_query.AuditQuery. The Ledger is their one facade: each method below hands the
+call to its service, where it is documented. What an organisation may tune
+(session lifetimes, the grant limit, mail) is `settings.Settings`.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ import pandas as pd
 
 from . import audit
 from .access import Access
+from .admin_credits import AdminCredits
 from .analytics import Analytics
+from .audit_query import AuditQuery
 from .clock import Clock, clock_from_env
 from .directory import Directory
 from .history import History
@@ -31,11 +36,18 @@ from .models import (
     CreditRequest,
     Delivery,
     EntryKind,
+    GrantOutcome,
     IngestResult,
+    Invitation,
+    LinkInfo,
+    NewSession,
     Notification,
     NotificationSettings,
     Page,
+    PasswordLink,
+    Person,
     RequestStatus,
+    SessionInfo,
     Transaction,
     User,
     VerificationReport,
@@ -47,13 +59,17 @@ from .models import (
 from .notify.channels import SmtpSettings
 from .notify.runner import Dispatcher
 from .notify.service import EVENT_NAMES, Notifications
+from .people import People
 from .requests import Requests
 from .schema import SYSTEM_USER_ID
+from .sessions import Sessions
+from .settings import Settings
 from .signin import SignIn
 from .store import Database, as_utc, open_database
 from .text import clean_limit
 from .verify import verify
 from .wallets import Wallets
+from .workspace_admin import WorkspaceAdmin
 
 if TYPE_CHECKING:
     from .backup import Manifest
@@ -61,8 +77,9 @@ if TYPE_CHECKING:
 
 
 class Ledger:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, settings: Settings | None = None) -> None:
         self.db = db  # the store itself: for operator tools (migrate, bench) and tests
+        self.settings = settings or Settings()
         self.access = Access(db)
         self._directory = Directory(db, self.access)
         self._wallets = Wallets(db, self.access)
@@ -70,6 +87,11 @@ class Ledger:
         self._history = History(db, self.access)
         self._analytics = Analytics(db, self.access)
         self._signin = SignIn(db)
+        self._sessions = Sessions(db, self.access, self.settings)
+        self._people = People(db, self.access, self.settings)
+        self._spaces = WorkspaceAdmin(db, self.access)
+        self._admin_credits = AdminCredits(db, self.access, self.settings, self._wallets, self._requests)
+        self._audit = AuditQuery(db, self.access)
         self._notify = Notifications(db, self.access)
         self._background: list[Dispatcher] = []  # threads to stop on close
         self.backup_thread: BackupScheduler | None = None  # started by start_backups (the app)
@@ -114,8 +136,8 @@ class Ledger:
     def users(self, actor: User) -> list[User]:
         return self._directory.users(actor)
 
-    def workspaces(self, actor: User) -> list[Workspace]:
-        return self._directory.workspaces(actor)
+    def workspaces(self, actor: User, *, include_archived: bool = False) -> list[Workspace]:
+        return self._directory.workspaces(actor, include_archived=include_archived)
 
     def workspace(self, actor: User, workspace_id: int) -> Workspace:
         return self._directory.workspace(actor, workspace_id)
@@ -270,6 +292,118 @@ class Ledger:
     def user_for_sso(self, email: str) -> User:
         return self._signin.user_for_sso(email)
 
+    # sessions.py
+    def start_session(
+        self, user: User, *, client: str | None = None, user_agent: str | None = None
+    ) -> NewSession:
+        return self._sessions.start_session(user, client=client, user_agent=user_agent)
+
+    def session_user(self, token: object, *, client: str | None = None) -> User:
+        return self._sessions.session_user(token, client=client)
+
+    def end_session(self, token: object) -> None:
+        return self._sessions.end_session(token)
+
+    def sessions(self, actor: User, *, user_id: int | None = None) -> list[SessionInfo]:
+        return self._sessions.sessions(actor, user_id=user_id)
+
+    def end_session_by_id(self, actor: User, session_id: int) -> None:
+        return self._sessions.end_session_by_id(actor, session_id)
+
+    def end_all_sessions(self, actor: User, *, user_id: int | None = None) -> int:
+        return self._sessions.end_all_sessions(actor, user_id=user_id)
+
+    # people.py
+    def people(self, actor: User) -> list[Person]:
+        return self._people.people(actor)
+
+    def person_workspaces(self, actor: User, user_id: int) -> list[Workspace]:
+        return self._people.person_workspaces(actor, user_id)
+
+    def invite_user(
+        self,
+        actor: User,
+        email: str,
+        name: str,
+        *,
+        admin: bool = False,
+        sso_only: bool = False,
+        base_url: str | None = None,
+    ) -> Invitation:
+        return self._people.invite_user(
+            actor, email, name, admin=admin, sso_only=sso_only, base_url=base_url
+        )
+
+    def deactivate_user(self, actor: User, user_id: int) -> User:
+        return self._people.deactivate_user(actor, user_id)
+
+    def reactivate_user(self, actor: User, user_id: int) -> User:
+        return self._people.reactivate_user(actor, user_id)
+
+    def promote_admin(self, actor: User, user_id: int) -> User:
+        return self._people.promote_admin(actor, user_id)
+
+    def demote_admin(self, actor: User, user_id: int) -> User:
+        return self._people.demote_admin(actor, user_id)
+
+    def reset_link(self, actor: User, user_id: int, *, base_url: str | None = None) -> PasswordLink:
+        return self._people.reset_link(actor, user_id, base_url=base_url)
+
+    def password_link_info(self, token: object) -> LinkInfo:
+        return self._people.password_link_info(token)
+
+    def set_password_with_link(self, token: object, password: str) -> User:
+        return self._people.set_password_with_link(token, password)
+
+    def change_password(
+        self, actor: User, current: str, new: str, *, keep_session: int | None = None
+    ) -> int:
+        return self._people.change_password(actor, current, new, keep_session=keep_session)
+
+    # workspace_admin.py
+    def add_workspace(self, actor: User, name: str) -> Workspace:
+        return self._spaces.add_workspace(actor, name)
+
+    def rename_workspace(self, actor: User, workspace_id: int, name: str) -> Workspace:
+        return self._spaces.rename_workspace(actor, workspace_id, name)
+
+    def archive_workspace(self, actor: User, workspace_id: int) -> Workspace:
+        return self._spaces.archive_workspace(actor, workspace_id)
+
+    def add_workspace_member(self, actor: User, workspace_id: int, user_id: int) -> bool:
+        return self._spaces.add_workspace_member(actor, workspace_id, user_id)
+
+    def remove_workspace_member(self, actor: User, workspace_id: int, user_id: int) -> None:
+        return self._spaces.remove_workspace_member(actor, workspace_id, user_id)
+
+    # admin_credits.py
+    def grant(self, actor: User, workspace_id: int, amount: object, *, reason: str) -> GrantOutcome:
+        return self._admin_credits.grant(actor, workspace_id, amount, reason=reason)
+
+    def correct_entry(self, actor: User, entry_id: int, *, reason: str) -> Transaction:
+        return self._admin_credits.correct_entry(actor, entry_id, reason=reason)
+
+    def transaction(self, actor: User, entry_id: int) -> Transaction:
+        return self._admin_credits.transaction(actor, entry_id)
+
+    # audit_query.py
+    def audit_events(
+        self,
+        actor: User,
+        *,
+        who: int | None = None,
+        action: str | Sequence[str] | None = None,
+        workspace_id: int | None = None,
+        since: date | datetime | None = None,
+        until: date | datetime | None = None,
+        search: str | None = None,
+        limit: int = 500,
+    ) -> pd.DataFrame:
+        return self._audit.audit_events(
+            actor, who=who, action=action, workspace_id=workspace_id, since=since, until=until,
+            search=search, limit=limit,
+        )
+
     # ingest.py
     def consume_many(self, actor: User, events: object) -> IngestResult:
         return consume_many(self.db, self.access, actor, events)
@@ -371,7 +505,8 @@ class Ledger:
         """Whether anyone can administer this ledger yet (the first-run question)."""
         with self.db.reading() as cur:
             row = cur.execute(
-                "SELECT count(*) FROM users WHERE is_admin AND id <> ?", [SYSTEM_USER_ID]
+                "SELECT count(*) FROM users WHERE is_admin AND deactivated_at IS NULL AND id <> ?",
+                [SYSTEM_USER_ID],
             ).fetchone()
         return bool(row and row[0])
 
@@ -450,10 +585,19 @@ class Ledger:
         self.close()
 
 
-def open_ledger(path: str | None = None, *, clock: Clock | None = None, create: bool = False) -> Ledger:
+def open_ledger(
+    path: str | None = None,
+    *,
+    clock: Clock | None = None,
+    create: bool = False,
+    settings: Settings | None = None,
+) -> Ledger:
     """Open (and migrate) the ledger at `path`: a DuckDB file, ":memory:", or a
     postgresql:// URL; by default $BILLING_DB, else data/billing.duckdb. A new ledger is
     made only with `create=True` (`billing init`); a missing file, an empty database
     without `create`, and another program's database are refused, untouched.
-    `clock` (naive UTC) defaults to $BILLING_CLOCK when set, else the system clock."""
-    return Ledger(open_database(path, clock or clock_from_env(), create=create))
+    `clock` (naive UTC) defaults to $BILLING_CLOCK when set, else the system clock;
+    `settings` to `Settings.from_env()`."""
+    return Ledger(
+        open_database(path, clock or clock_from_env(), create=create), settings or Settings.from_env()
+    )

@@ -131,7 +131,7 @@ class Requests:
         value = parse_amount(amount)
         text = clean_text(note, what="note", limit=MAX_NOTE, required=False)
         with self.db.writing() as cur:
-            user, name = self.access.workspace(actor, workspace_id)
+            user, name = self.access.open_workspace(actor, workspace_id)
             request_id = self.db.next_id("credit_requests")
             at = self.db.clock()
             cur.execute(
@@ -203,49 +203,7 @@ class Requests:
         status: RequestStatus,
         note: str | None,
     ) -> CreditRequest:
-        at: datetime = self.db.clock()
-        entry_id = None
-        if status is RequestStatus.APPROVED:
-            wallet = lock_wallet(self.db, cur, request.workspace_id)
-            movement = Movement(
-                workspace_id=request.workspace_id,
-                kind=EntryKind.CREDIT,
-                amount=request.amount,
-                description=f"Credit request #{request.id} approved",
-                feature=None,
-                actor_id=user.id,
-                action=AuditAction.TOP_UP,
-                request_id=request.id,
-            )
-            (entry,) = append(self.db, cur, {request.workspace_id: wallet}, [movement], at=at)
-            entry_id = entry.id
-        cur.execute(
-            """
-            UPDATE credit_requests
-            SET status = ?, decided_by = ?, decided_at = ?, decision_note = ?, entry_id = ?
-            WHERE id = ? AND status = 'pending'
-            """,
-            [status.value, user.id, at, note, entry_id, request.id],
-        )
-        balance = lock_wallet(self.db, cur, request.workspace_id).balance
-        _tell(self.db, cur, user, request, status, note, balance, at)
-        audit.record(
-            self.db,
-            cur,
-            at=at,
-            actor_id=user.id,
-            action=DECISION_ACTIONS[status],
-            subject=f"request:{request.id}",
-            workspace_id=request.workspace_id,
-            before={"status": "pending"},
-            after={
-                "status": status.value,
-                "note": note,
-                "entry_id": entry_id,
-                "amount": str(request.amount),
-            },
-        )
-        return _load(cur, request.id)
+        return decide(self.db, cur, user, request, status, note)
 
     def credit_request(self, actor: User, request_id: int) -> CreditRequest:
         with self.db.reading() as cur:
@@ -290,3 +248,68 @@ class Requests:
                 ],
             ).fetchall()
         return [_request(r) for r in rows]
+
+
+def pending_locked(db: Database, cur: Any, workspace_id: int) -> list[CreditRequest]:
+    """A workspace's pending requests, held until the transaction ends (oldest first)."""
+    rows = db.select_for_update(
+        cur,
+        "SELECT id FROM credit_requests WHERE workspace_id = ? AND status = 'pending' ORDER BY id",
+        [workspace_id],
+    )
+    return [_load(cur, int(r[0])) for r in rows]
+
+
+def decide(
+    db: Database,
+    cur: Any,
+    user: User,
+    request: CreditRequest,
+    status: RequestStatus,
+    note: str | None,
+) -> CreditRequest:
+    """Record a decision on a pending request held by this transaction: approving also
+    credits the wallet through the journal. One audit row for the decision."""
+    at: datetime = db.clock()
+    entry_id = None
+    if status is RequestStatus.APPROVED:
+        wallet = lock_wallet(db, cur, request.workspace_id)
+        movement = Movement(
+            workspace_id=request.workspace_id,
+            kind=EntryKind.CREDIT,
+            amount=request.amount,
+            description=f"Credit request #{request.id} approved",
+            feature=None,
+            actor_id=user.id,
+            action=AuditAction.TOP_UP,
+            request_id=request.id,
+        )
+        (entry,) = append(db, cur, {request.workspace_id: wallet}, [movement], at=at)
+        entry_id = entry.id
+    cur.execute(
+        """
+        UPDATE credit_requests
+        SET status = ?, decided_by = ?, decided_at = ?, decision_note = ?, entry_id = ?
+        WHERE id = ? AND status = 'pending'
+        """,
+        [status.value, user.id, at, note, entry_id, request.id],
+    )
+    balance = lock_wallet(db, cur, request.workspace_id).balance
+    _tell(db, cur, user, request, status, note, balance, at)
+    audit.record(
+        db,
+        cur,
+        at=at,
+        actor_id=user.id,
+        action=DECISION_ACTIONS[status],
+        subject=f"request:{request.id}",
+        workspace_id=request.workspace_id,
+        before={"status": "pending"},
+        after={
+            "status": status.value,
+            "note": note,
+            "entry_id": entry_id,
+            "amount": str(request.amount),
+        },
+    )
+    return _load(cur, request.id)

@@ -21,7 +21,14 @@ from typing import Any
 from .schema import MIGRATIONS as DUCKDB_MIGRATIONS
 from .schema import seed_constants
 
-_TABLES = DUCKDB_MIGRATIONS[0][1]  # the same column definitions as the embedded store
+
+def _duckdb(number: int) -> str:
+    """The embedded store's migration `number` (by its number, not its place in the list)."""
+    (sql,) = [sql for n, sql in DUCKDB_MIGRATIONS if n == number]
+    return sql
+
+
+_TABLES = _duckdb(1)  # the same column definitions as the embedded store
 
 MIGRATIONS: Sequence[tuple[int, str]] = (
     (
@@ -87,7 +94,7 @@ MIGRATIONS: Sequence[tuple[int, str]] = (
     ),
     (
         4,
-        DUCKDB_MIGRATIONS[3][1]
+        _duckdb(4)
         + """
         CREATE INDEX inbox_by_user ON inbox (user_id, id);
         CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status = 'pending';
@@ -96,6 +103,17 @@ MIGRATIONS: Sequence[tuple[int, str]] = (
         CREATE SEQUENCE inbox_id_seq;
         CREATE SEQUENCE deliveries_id_seq;
         CREATE SEQUENCE webhooks_id_seq;
+        """,
+    ),
+    (
+        6,
+        _duckdb(6)
+        + """
+        CREATE INDEX sessions_by_user ON sessions (user_id) WHERE ended_at IS NULL;
+        CREATE INDEX links_by_user ON password_links (user_id) WHERE used_at IS NULL;
+        CREATE UNIQUE INDEX entries_correct_once ON entries (corrects) WHERE corrects IS NOT NULL;
+        CREATE SEQUENCE sessions_id_seq;
+        CREATE SEQUENCE password_links_id_seq;
         """,
     ),
 )
@@ -111,6 +129,8 @@ SEQUENCES = {
     "inbox": "inbox_id_seq",
     "deliveries": "deliveries_id_seq",
     "webhooks": "webhooks_id_seq",
+    "sessions": "sessions_id_seq",
+    "password_links": "password_links_id_seq",
 }
 
 _MIGRATION_LOCK = 7_314_159  # advisory lock: one process migrates at a time

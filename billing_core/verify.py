@@ -105,8 +105,23 @@ _CHECKS: tuple[tuple[str, str], ...] = (
         """
         SELECT e.id FROM entries e
         LEFT JOIN audit_log a ON a.subject = 'entry:' || CAST(e.id AS VARCHAR)
-             AND a.action IN ('wallet.consume', 'wallet.grant', 'wallet.top_up')
+             AND a.action IN ('wallet.consume', 'wallet.grant', 'wallet.top_up', 'wallet.correct')
         GROUP BY e.id HAVING count(a.id) <> 1
+        LIMIT 20
+        """,
+    ),
+    (
+        "a correction does not reverse an earlier entry of its workspace (the opposite kind, "
+        "the same amount, not itself a correction), or an entry is corrected more than once",
+        """
+        SELECT c.id FROM entries c LEFT JOIN entries o ON o.id = c.corrects
+        WHERE c.corrects IS NOT NULL
+          AND (o.id IS NULL OR o.id >= c.id OR o.workspace_id <> c.workspace_id
+               OR o.kind = c.kind OR o.amount <> c.amount OR o.corrects IS NOT NULL
+               OR c.request_id IS NOT NULL)
+        UNION ALL
+        SELECT max(id) FROM entries WHERE corrects IS NOT NULL
+        GROUP BY corrects HAVING count(*) > 1
         LIMIT 20
         """,
     ),

@@ -23,6 +23,7 @@ import billing_core
 from billing_core import Ledger, User
 from billing_core.clock import CLOCK_VARIABLE, FixedClock
 from billing_core.demo import seed_demo
+from billing_core.settings import Settings
 
 # Every test's "now": the demo ends here and the app's clock is pinned here, so no test
 # reads the wall clock or depends on the hour it runs at.
@@ -91,15 +92,17 @@ def store(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def new_ledger(store: str, request: pytest.FixtureRequest) -> Iterator[Callable[..., Ledger]]:
-    """`new_ledger(clock=None, demo=False)` -> a fresh ledger on the store under test
-    (several may be open at once); all are closed (and dropped) after the test."""
+    """`new_ledger(clock=None, demo=False, settings=None)` -> a fresh ledger on the store
+    under test (several may be open at once); all are closed (and dropped) after the test."""
     opened: list[tuple[Ledger, str | None]] = []
     server: PostgresForTests | None = (
         request.getfixturevalue("postgres") if store == "postgresql" else None
     )
 
-    def make(clock: Callable[[], datetime] | None = None, demo: bool = False) -> Ledger:
-        kwargs = {"clock": clock or FakeClock()}  # never the wall clock
+    def make(
+        clock: Callable[[], datetime] | None = None, demo: bool = False, settings: Settings | None = None
+    ) -> Ledger:
+        kwargs = {"clock": clock or FakeClock(), "settings": settings}  # never the wall clock
         if server is None:
             assert not demo, "use demo_file for the DuckDB demo"
             book = billing_core.open_ledger(":memory:", **kwargs)
@@ -145,6 +148,16 @@ def people(ledger: Ledger) -> dict[str, object]:
     ledger.add_member(beta.id, carol.id)
     return {"admin": admin, "admin2": admin2, "alice": alice, "bob": bob, "carol": carol,
             "acme": acme, "beta": beta}
+
+
+def signed_in_as(at: object, ledger: Ledger, user: User) -> str:
+    """Sign an AppTest in as `user` the way the Sign in page does: a session in the ledger
+    whose token the tab holds (AppTest cannot send the browser's cookie). The token."""
+    from pages import _shared
+
+    token = ledger.start_session(user).token
+    at.session_state[_shared.SESSION_KEY] = token  # type: ignore[attr-defined]
+    return token
 
 
 def fund(ledger: Ledger, admin: User, workspace_id: int, amount: str) -> None:
@@ -196,7 +209,6 @@ def app_as(app_ledger: Ledger) -> Callable[..., object]:
     """`app_as("alan@example.com")` -> an AppTest of app.py signed in as that person."""
     from streamlit.testing.v1 import AppTest
 
-    from pages import _shared
 
     def make(email: str | None, script: str = "app.py") -> AppTest:
         # from_file resolves a relative path against the calling file: anchor it at the repo
@@ -204,7 +216,7 @@ def app_as(app_ledger: Ledger) -> Callable[..., object]:
         if email is not None:
             user = app_ledger.user_by_email(email)
             assert user is not None, email
-            at.session_state[_shared.USER_KEY] = user.id
+            signed_in_as(at, app_ledger, user)
         return at
 
     return make

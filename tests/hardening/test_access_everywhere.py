@@ -43,6 +43,19 @@ class Op:
     call: Callable[[Ledger, Any, dict[str, Any]], object]
     allowed: set[str]
     scoped: bool = False  # a list: check it holds only the caller's workspaces
+    needs: tuple[str, ...] = ()  # context values set up before a refused call (so it writes nothing)
+
+
+def _wrong_password(lg: Ledger, a: Any) -> object:
+    """change_password with a wrong current password: allowed callers get that refusal."""
+    from billing_core import AuthenticationFailed
+
+    try:
+        return lg.change_password(a, "not the password", "a new password")
+    except AuthenticationFailed as error:
+        if "current password" not in str(error):
+            raise
+        return None
 
 
 def _d(ledger: Ledger) -> tuple[date, date]:
@@ -92,6 +105,40 @@ OPERATIONS: dict[str, Op] = {
     "credits_vs_debits": Op(lambda lg, a, c: lg.credits_vs_debits(a, *_d(lg)), SIGNED_IN, scoped=True),
     "top_consumers": Op(lambda lg, a, c: lg.top_consumers(a, *_d(lg)), SIGNED_IN, scoped=True),
     "wallet_overview": Op(lambda lg, a, c: lg.wallet_overview(a), SIGNED_IN, scoped=True),
+    # issue 11: sessions, people, workspaces, grants, corrections, the audit log
+    "transaction": Op(lambda lg, a, c: lg.transaction(a, c["entry"]()), MEMBER_OPS, needs=("entry",)),
+    "sessions": Op(lambda lg, a, c: lg.sessions(a), SIGNED_IN),
+    "end_all_sessions": Op(lambda lg, a, c: lg.end_all_sessions(a), SIGNED_IN),
+    "change_password": Op(lambda lg, a, c: _wrong_password(lg, a), SIGNED_IN),
+    "end_session_by_id": Op(  # Alice's own session: she and admins may end it
+        lambda lg, a, c: lg.end_session_by_id(a, c["session"]()), MEMBER_OPS, needs=("session",)
+    ),
+    "sessions_of_carol": Op(lambda lg, a, c: lg.sessions(a, user_id=c["carol"]), ADMIN_OPS),
+    "end_all_sessions_of_carol": Op(lambda lg, a, c: lg.end_all_sessions(a, user_id=c["carol"]), ADMIN_OPS),
+    "people": Op(lambda lg, a, c: lg.people(a), ADMIN_OPS),
+    "person_workspaces": Op(lambda lg, a, c: lg.person_workspaces(a, c["carol"]), ADMIN_OPS),
+    "invite_user": Op(lambda lg, a, c: lg.invite_user(a, c["email"](), "New person"), ADMIN_OPS),
+    "deactivate_user": Op(lambda lg, a, c: lg.deactivate_user(a, c["person"]()), ADMIN_OPS,
+                          needs=("person",)),
+    "reactivate_user": Op(lambda lg, a, c: lg.reactivate_user(a, c["gone"]()), ADMIN_OPS, needs=("gone",)),
+    "promote_admin": Op(lambda lg, a, c: lg.promote_admin(a, c["person"]()), ADMIN_OPS, needs=("person",)),
+    "demote_admin": Op(lambda lg, a, c: lg.demote_admin(a, c["extra_admin"]()), ADMIN_OPS,
+                       needs=("extra_admin",)),
+    "reset_link": Op(lambda lg, a, c: lg.reset_link(a, c["person"]()), ADMIN_OPS, needs=("person",)),
+    "add_workspace": Op(lambda lg, a, c: lg.add_workspace(a, c["space_name"]()), ADMIN_OPS),
+    "rename_workspace": Op(lambda lg, a, c: lg.rename_workspace(a, c["scratch"](), c["space_name"]()),
+                           ADMIN_OPS, needs=("scratch",)),
+    "archive_workspace": Op(lambda lg, a, c: lg.archive_workspace(a, c["scratch"]()), ADMIN_OPS,
+                            needs=("scratch",)),
+    "add_workspace_member": Op(lambda lg, a, c: lg.add_workspace_member(a, c["acme"], c["person"]()),
+                               ADMIN_OPS, needs=("person",)),
+    "remove_workspace_member": Op(lambda lg, a, c: lg.remove_workspace_member(a, c["acme"], c["joined"]()),
+                                  ADMIN_OPS, needs=("joined",)),
+    "grant": Op(lambda lg, a, c: lg.grant(a, c["acme"], "1", reason="x"), ADMIN_OPS),
+    "correct_entry": Op(lambda lg, a, c: lg.correct_entry(a, c["entry"](), reason="x"), ADMIN_OPS,
+                        needs=("entry",)),
+    "audit_events": Op(lambda lg, a, c: lg.audit_events(a), ADMIN_OPS),
+    "audit_events_of_acme": Op(lambda lg, a, c: lg.audit_events(a, workspace_id=c["acme"]), ADMIN_OPS),
     # notifications: one's own inbox and email choices; the rest is administration
     "notifications": Op(lambda lg, a, c: lg.notifications(a), SIGNED_IN, scoped=True),
     "unread_count": Op(lambda lg, a, c: lg.unread_count(a), SIGNED_IN),
@@ -107,9 +154,10 @@ OPERATIONS: dict[str, Op] = {
         ADMIN_OPS,
     ),
     "webhooks": Op(lambda lg, a, c: lg.webhooks(a), ADMIN_OPS),
-    "remove_webhook": Op(lambda lg, a, c: lg.remove_webhook(a, c["webhook"]()), ADMIN_OPS),
+    "remove_webhook": Op(lambda lg, a, c: lg.remove_webhook(a, c["webhook"]()), ADMIN_OPS,
+                             needs=("webhook",)),
     "deliveries": Op(lambda lg, a, c: lg.deliveries(a), ADMIN_OPS),
-    "send_again": Op(lambda lg, a, c: lg.send_again(a, c["delivery"]()), ADMIN_OPS),
+    "send_again": Op(lambda lg, a, c: lg.send_again(a, c["delivery"]()), ADMIN_OPS, needs=("delivery",)),
 }
 SECRET = "whsec_" + "A" * 32
 # Public methods that take no acting user, and why that is right.
@@ -128,6 +176,11 @@ NOT_ACTOR_SCOPED = {
     "has_data": "the CLI's seed --if-missing: a yes/no, no data",
     "has_admin": "the first-run screen: a yes/no, no data",
     "checkpoint": "maintenance",
+    "start_session": "signing in, right after authenticate or user_for_sso; refuses a forged user itself",
+    "session_user": "the session token is the credential (tests/unit/test_sessions.py)",
+    "end_session": "signing out: the token is the credential",
+    "password_link_info": "the one-time link's token is the credential (tests/unit/test_people.py)",
+    "set_password_with_link": "the one-time link's token is the credential",
     "compact_rollups": "maintenance of derived rows (verify() recomputes them)",
     "consume_many": "a batch of events for many workspaces: its own test below",
     "close": "lifecycle",
@@ -150,6 +203,22 @@ WRITES = {
     "reject_request",
     "set_wallet_status",
     "grant_credits",
+    "end_all_sessions",
+    "change_password",
+    "end_session_by_id",
+    "invite_user",
+    "deactivate_user",
+    "reactivate_user",
+    "promote_admin",
+    "demote_admin",
+    "reset_link",
+    "add_workspace",
+    "rename_workspace",
+    "archive_workspace",
+    "add_workspace_member",
+    "remove_workspace_member",
+    "grant",
+    "correct_entry",
     "set_notification_settings",
     "set_thresholds",
     "add_webhook",
@@ -230,8 +299,39 @@ def test_every_operation_for_every_kind_of_caller(ledger: Ledger, people: dict, 
         ledger.request_credits(alice, acme, "1")
         return ledger.deliveries(admin, limit=1)[0].id
 
-    context = {"acme": acme, "beta": beta, "request": lambda: ledger.request_credits(alice, acme, "5").id,
-               "webhook": webhook, "delivery": delivery}
+    numbers = iter(range(1, 10_000))
+
+    def person(admin_too: bool = False) -> int:
+        n = next(numbers)
+        return ledger.add_user(f"p{n}@example.com", f"Person {n}", admin=admin_too).id
+
+    def gone() -> int:
+        target = person()
+        ledger.deactivate_user(admin, target)
+        return target
+
+    def joined() -> int:
+        target = person()
+        ledger.add_member(acme, target)
+        return target
+
+    context = {
+        "acme": acme,
+        "beta": beta,
+        "carol": carol.id,
+        "request": lambda: ledger.request_credits(alice, acme, "5").id,
+        "entry": lambda: ledger.grant_credits(admin, acme, "2", description="to correct").id,
+        "session": lambda: ledger.start_session(alice).id,
+        "person": person,
+        "extra_admin": lambda: person(admin_too=True),
+        "gone": gone,
+        "joined": joined,
+        "scratch": lambda: ledger.create_workspace(f"Scratch {next(numbers)}").id,
+        "email": lambda: f"invited{next(numbers)}@example.com",
+        "space_name": lambda: f"Space {next(numbers)}",
+        "webhook": webhook,
+        "delivery": delivery,
+    }
     actor = callers(people)[role]
     acts_as = "member" if role == "forged_admin" else role  # the flag itself gives nothing
     visible = {"member": {acme}, "outsider": {beta}}.get(acts_as)
@@ -248,10 +348,11 @@ def test_every_operation_for_every_kind_of_caller(ledger: Ledger, people: dict, 
             if name == "set_wallet_status":
                 ledger.set_wallet_status(admin, acme, "active")
         else:
-            needs = {"send_again": "delivery", "remove_webhook": "webhook"}.get(name)
-            made = {key: context[key]() for key in ("request", "webhook", "delivery")
-                    if key in name or key == needs}
-            bound = dict(context, **{key: (lambda v=value: v) for key, value in made.items()})
+            context_request = context["request"]() if "request" in name else None
+            bound = dict(context, request=lambda r=context_request: r)
+            for key in op.needs:
+                made = context[key]()
+                bound[key] = lambda made=made: made
             before = counts(ledger) if name in WRITES else None
             try:
                 op.call(ledger, actor, bound)

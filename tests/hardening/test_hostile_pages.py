@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from billing_core import Ledger
+from tests.conftest import signed_in_as
 from tests.hardening.books import counts
 
 
@@ -143,12 +144,11 @@ def hostile_app(app_ledger: Ledger) -> dict[str, Any]:
 def run_as(ledger: Ledger, email: str, query: dict[str, str] | None = None) -> Any:
     from streamlit.testing.v1 import AppTest
 
-    from pages import _shared
 
     at = AppTest.from_file(APP, default_timeout=60)
     user = ledger.user_by_email(email)
     assert user is not None
-    at.session_state[_shared.USER_KEY] = user.id
+    signed_in_as(at, ledger, user)
     for key, value in (query or {}).items():
         at.query_params[key] = value
     at.run()
