@@ -33,7 +33,9 @@ from pathlib import Path
 from .errors import LedgerCorrupt
 
 SLOT = 512
-_LATER = frozenset({"outbox", "inbox", "deliveries", "webhooks"})  # id tables added after v1
+# the id tables every mark has named; one added later (notifications, sessions, ...) reads as 0
+# from a mark written before it existed
+_FIRST = frozenset({"users", "workspaces", "accounts", "entries", "credit_requests", "audit_log"})
 _MAGIC = "BILLING-HWM v1"
 _SUFFIX = ".hwm"
 
@@ -52,6 +54,8 @@ class Position:
     inbox: int = 0
     deliveries: int = 0
     webhooks: int = 0
+    sessions: int = 0  # sign-in sessions and one-time password links (migration 6)
+    password_links: int = 0
 
     @classmethod
     def of(cls, last: dict[str, int]) -> Position:
@@ -119,7 +123,7 @@ def _decode(raw: bytes) -> Mark | None:
     try:
         values = dict(token.split("=", 1) for token in body[len(_MAGIC) + 1:].split())
         # the tables a mark has always named must be there; a later id table is 0 until named
-        position = Position.of({f.name: int(values[f.name]) if f.name not in _LATER else
+        position = Position.of({f.name: int(values[f.name]) if f.name in _FIRST else
                                 int(values.get(f.name, 0)) for f in fields(Position)})
         return Mark(values["ledger"], int(values["seq"]), position)
     except (KeyError, ValueError):
