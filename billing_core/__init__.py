@@ -14,6 +14,7 @@ from .errors import (
     LedgerBusy,
     LedgerCorrupt,
     LedgerUnavailable,
+    NoPrice,
     NotFound,
     PermissionDenied,
     WalletInactive,
@@ -44,8 +45,12 @@ from .models import (
 )
 from .money import MAX_MOVEMENT, PLACES, format_credits, parse_amount
 from .notify.events import Event
+from .pricing import Price, Unit
 
 __all__ = [
+    "NoPrice",
+    "Price",
+    "Unit",
     "BalanceAlerts",
     "Delivery",
     "Event",

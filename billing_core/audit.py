@@ -38,6 +38,8 @@ class AuditAction(StrEnum):
     WEBHOOK_REMOVE = "webhook.remove"
     DELIVERY_RETRY = "delivery.retry"
     THRESHOLDS_SET = "thresholds.set"
+    PRICE_SET = "price.set"  # a row added to the rate card
+    WORKSPACE_LINK = "workspace.link"  # a workspace's external id set
 
 
 def as_json(value: Mapping[str, object] | None) -> str | None:

@@ -46,6 +46,8 @@ from .models import (
 from .notify.channels import SmtpSettings
 from .notify.runner import Dispatcher
 from .notify.service import EVENT_NAMES, Notifications
+from .prices import Prices
+from .pricing import Price, Unit
 from .requests import Requests
 from .schema import SYSTEM_USER_ID
 from .signin import SignIn
@@ -53,6 +55,7 @@ from .store import Database, as_utc, open_database
 from .text import clean_limit
 from .verify import verify
 from .wallets import Wallets
+from .workspace_links import external_id, link_workspace
 
 
 class Ledger:
@@ -66,6 +69,7 @@ class Ledger:
         self._analytics = Analytics(db, self.access)
         self._signin = SignIn(db)
         self._notify = Notifications(db, self.access)
+        self._prices = Prices(db, self.access)
         self._background: list[Dispatcher] = []  # threads to stop on close
 
     @property
@@ -156,6 +160,50 @@ class Ledger:
             description=description,
             idempotency_key=idempotency_key,
         )
+
+    def consume_usage(
+        self,
+        actor: User,
+        workspace_id: int,
+        feature: str,
+        quantity: object,
+        *,
+        unit: Unit | str,
+        description: str,
+        idempotency_key: str | None = None,
+        occurred_at: date | datetime | None = None,
+    ) -> Transaction:
+        return self._wallets.consume_usage(
+            actor,
+            workspace_id,
+            feature,
+            quantity,
+            unit=unit,
+            description=description,
+            idempotency_key=idempotency_key,
+            occurred_at=occurred_at,
+        )
+
+    # prices.py, workspace_links.py
+    def set_price(
+        self,
+        actor: User,
+        feature: str,
+        unit: Unit | str,
+        credits_per_unit: object,
+        *,
+        effective_from: date | datetime | None = None,
+    ) -> Price:
+        return self._prices.set_price(actor, feature, unit, credits_per_unit, effective_from=effective_from)
+
+    def prices(self, actor: User, *, at: date | datetime | None = None) -> list[Price]:
+        return self._prices.prices(actor, at=at)
+
+    def link_workspace(self, actor: User, workspace_id: int, external_id: str) -> str:
+        return link_workspace(self.db, self.access, actor, workspace_id, external_id)
+
+    def external_id(self, actor: User, workspace_id: int) -> str | None:
+        return external_id(self.db, self.access, actor, workspace_id)
 
     # requests.py
     def request_credits(
@@ -265,8 +313,8 @@ class Ledger:
         return self._signin.user_for_sso(email)
 
     # ingest.py
-    def consume_many(self, actor: User, events: object) -> IngestResult:
-        return consume_many(self.db, self.access, actor, events)
+    def consume_many(self, actor: User, events: object, *, unit: Unit | str | None = None) -> IngestResult:
+        return consume_many(self.db, self.access, actor, events, unit=unit)
 
     # notify/service.py
     def notifications(

@@ -45,6 +45,8 @@ TABLES: tuple[tuple[str, str], ...] = (
     ("balance_thresholds", "TRUE"),
     ("active_alerts", "TRUE"),
     ("reported_spikes", "TRUE"),
+    ("prices", "TRUE"),
+    ("usage_remainders", "TRUE"),
 )
 
 

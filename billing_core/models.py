@@ -97,6 +97,9 @@ class Transaction:
     created_at: datetime
     actor_id: int | None = None
     request_id: int | None = None
+    quantity: Decimal | None = None  # a usage debit: what was used,
+    unit: str | None = None  # in which unit (pricing.Unit's value),
+    rate: Decimal | None = None  # at which credits per unit
 
 
 @dataclass(frozen=True, slots=True)

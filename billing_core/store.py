@@ -43,7 +43,7 @@ from .clock import Clock, utc_now
 DEFAULT_PATH = Path("data") / "billing.duckdb"
 ID_TABLES = (
     "users", "workspaces", "accounts", "entries", "credit_requests", "audit_log",
-    "outbox", "inbox", "deliveries", "webhooks",
+    "outbox", "inbox", "deliveries", "webhooks", "prices",
 )
 
 
