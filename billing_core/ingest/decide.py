@@ -327,9 +327,10 @@ def decide(cur: Any, user: User, events: pa.Table, now: datetime, unit: str | No
             "too_early": OCCURRED_TOO_EARLY,
             "priced": priced,
             "unit": unit,
-        }
-        | ({"no_price": NO_PRICE, "max_movement": MAX_MOVEMENT, "too_big": AmountProblem.TOO_BIG.reason}
-           if priced else {}),
+            "no_price": NO_PRICE,
+            "max_movement": MAX_MOVEMENT,
+            "too_big": AmountProblem.TOO_BIG.reason,
+        },
     )
     if priced:
         cur.execute(_CARRY, {"per_unit": _EXACT_PER_UNIT})

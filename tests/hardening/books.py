@@ -33,6 +33,8 @@ ACTIONS = (
     "webhook.remove",
     "delivery.retry",
     "thresholds.set",
+    "price.set",
+    "workspace.link",
 )
 
 
