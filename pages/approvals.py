@@ -12,6 +12,7 @@ import streamlit as st
 from pages._approvals_queue import pending_queue
 from pages._approvals_wallets import wallets_section
 from pages._decisions_log import decisions_log_section
+from pages._prices import prices_section
 from pages._shared import get_ledger, require_user, section
 from pages._workspace_spend import spend_section
 
@@ -36,3 +37,6 @@ with section("Spend by workspace"):
 st.divider()
 with section("Decisions log"):
     decisions_log_section(ledger, user)
+st.divider()
+with section("Prices"):
+    prices_section(ledger, user)

@@ -104,10 +104,11 @@ def test_priced_ingest_charges_what_consume_usage_would(new_ledger, people) -> N
                           "quantity": [str(e[2]) for e in events], "occurred_at": [e[3] for e in events]})
     result = books[1].consume_many(setups[1][0], frame, unit="token")
     assert result.rejected_count > 0 and set(result.rejected["reason"]) == {"insufficient credits"}
-    for book, (who, *spaces) in zip(books, setups, strict=True):
+    for book in books:
         book.verify()
     amounts = [
-        [(t.feature, t.amount, t.quantity) for t in book.history(who, s.id, limit=500).items if t.kind == "debit"]
+        [(t.feature, t.amount, t.quantity) for t in book.history(who, s.id, limit=500).items
+         if t.kind == "debit"]
         for book, (who, *spaces) in zip(books, setups, strict=True) for s in spaces
     ]
     assert amounts[0] == amounts[2] and amounts[1] == amounts[3]
@@ -206,7 +207,9 @@ def test_cli_ingests_a_litellm_log_in_three_commands(
     assert _run(capsys, "verify", "--db", db)[0] == 0
 
 
-def test_cli_maps_any_columns_with_a_unit(db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_maps_any_columns_with_a_unit(
+    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     source = tmp_path / "usage.csv"
     with open(source, "w", newline="") as handle:
         writer = csv.writer(handle)
