@@ -53,6 +53,7 @@ from .schema import SYSTEM_USER_ID
 from .signin import SignIn
 from .store import Database, as_utc, open_database
 from .text import clean_limit
+from .usage_analytics import usage_by_feature
 from .verify import verify
 from .wallets import Wallets
 from .workspace_links import external_id, link_workspace
@@ -304,6 +305,11 @@ class Ledger:
         self, actor: User, start: date, end: date, workspace_id: int | None = None, limit: int = 10
     ) -> pd.DataFrame:
         return self._analytics.top_consumers(actor, start, end, workspace_id, limit)
+
+    def usage_by_feature(
+        self, actor: User, start: date, end: date, workspace_id: int | None = None
+    ) -> pd.DataFrame:
+        return usage_by_feature(self.db, self.access, actor, start, end, workspace_id)
 
     # signin.py
     def authenticate(self, email: str, password: str, *, client: str | None = None) -> User:

@@ -144,11 +144,15 @@ def price_in_effect(prices: list[Price], feature: str, unit: Unit, at: datetime)
     return None
 
 
+def quantity_label(quantity: Decimal, unit: Unit) -> str:
+    """`1000, Unit.TOKEN` -> "1,000 tokens"; `0.00123, Unit.USD` -> "0.00123 USD"."""
+    return f"{quantity.normalize():,f} {unit.label}"
+
+
 def preview(quantity: Decimal, unit: Unit, feature: str, rate: Decimal) -> str:
     """"1,000 tokens of AI chat cost 2.00 credits" (the price, rounded down to 0.0001)."""
     credits, _ = carry(Decimal(0), exact_price(quantity, rate))
-    shown = f"{quantity.normalize():,f}"
-    return f"{shown} {unit.label} of {feature} cost {_credits(credits)} credits"
+    return f"{quantity_label(quantity, unit)} of {feature} cost {_credits(credits)} credits"
 
 
 def _credits(amount: Decimal) -> str:

@@ -113,6 +113,10 @@ OPERATIONS: dict[str, Op] = {
     ),
     "link_workspace": Op(lambda lg, a, c: lg.link_workspace(a, c["acme"], "team-acme"), ADMIN_OPS),
     "external_id": Op(lambda lg, a, c: lg.external_id(a, c["acme"]), MEMBER_OPS),
+    "usage_by_feature": Op(lambda lg, a, c: lg.usage_by_feature(a, *_d(lg)), SIGNED_IN, scoped=True),
+    "usage_by_feature_of_acme": Op(
+        lambda lg, a, c: lg.usage_by_feature(a, *_d(lg), workspace_id=c["acme"]), MEMBER_OPS
+    ),
 }
 SECRET = "whsec_" + "A" * 32
 # Public methods that take no acting user, and why that is right.
@@ -228,6 +232,8 @@ def test_every_operation_for_every_kind_of_caller(ledger: Ledger, people: dict, 
         ledger.consume(spender, space, "3", feature="AI", description="use")
         ledger.request_credits(spender, space, "7")
     ledger.set_price(admin, "*", "token", "0.01")  # so that consume_usage has a price
+    for space, spender in ((acme, alice), (beta, bob)):  # usage for usage_by_feature to scope
+        ledger.consume_usage(spender, space, "AI", 100, unit="token", description="use")
     def webhook() -> int:
         return ledger.add_webhook(admin, "http://127.0.0.1:9/h", secret=SECRET, events=["request.created"]).id
 

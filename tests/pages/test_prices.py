@@ -77,3 +77,30 @@ def test_use_credits_prices_a_question_by_the_rate_card(app_as, app_ledger: Ledg
     space = app_ledger.workspaces(admin)[0]
     latest = app_ledger.history(admin, space.id, limit=1).items[0]
     assert (latest.feature, latest.quantity, latest.unit, latest.amount) == ("AI chat", 1000, "token", 2)
+
+
+def test_analytics_shows_usage_in_units_by_feature_and_member(app_as, app_ledger: Ledger) -> None:
+    admin = app_ledger.user_by_email(ADMIN)
+    space = app_ledger.workspaces(admin)[0]
+    for _ in range(3):
+        app_ledger.consume_usage(admin, space.id, "AI chat", 1000, unit="token", description="chat")
+    at = app_as(ADMIN, script=str(ROOT / "pages" / "analytics.py"))
+    at.run()
+    assert not at.exception
+    assert "Usage in units" in [h.value for h in at.header]
+    features = next(f.value for f in at.dataframe if {"Feature", "Quantity"} <= set(f.value.columns))
+    row = features[features["Feature"] == "AI chat"].iloc[0]
+    assert (row["Unit"], row["Quantity"], row["Credits"], row["Uses"]) == ("token", 3000, 6, 3)
+    members = next(f.value for f in at.dataframe if "Member" in f.value.columns)
+    assert len(members) == 1 and members["Credits"].tolist() == [6]
+
+
+def test_a_usage_debit_shows_its_quantity_beside_the_feature(app_ledger: Ledger) -> None:
+    from pages._billing_history import shown_row
+
+    admin = app_ledger.user_by_email(ADMIN)
+    space = app_ledger.workspaces(admin)[0]
+    used = app_ledger.consume_usage(admin, space.id, "AI chat", 1500, unit="token", description="chat")
+    assert shown_row(used).feature == "AI chat · 1,500 tokens"
+    latest = app_ledger.history(admin, space.id, limit=1).items[0]
+    assert shown_row(latest).feature == "AI chat · 1,500 tokens"
