@@ -401,6 +401,8 @@ def _quantity(values: Any) -> tuple[Any, Any, Any]:
         return _quantity_cells(texts)
     if pa.types.is_floating(array.type):
         raise InvalidAmount(FLOAT_COLUMN.replace("amount", "quantity"))
+    if pa.types.is_integer(array.type) or pa.types.is_decimal(array.type):
+        return _quantity_numbers(array)
     text = array if pa.types.is_string(array.type) else pc.cast(array, pa.string())
     simple = pc.fill_null(pc.match_substring_regex(text, _SIMPLE_QUANTITY), False)
     if pc.all(simple).as_py():
@@ -409,6 +411,19 @@ def _quantity(values: Any) -> tuple[Any, Any, Any]:
         if not pc.any(zero).as_py():
             return parsed, pa.nulls(n, pa.string()), text
     return _quantity_cells(whole(text).to_pylist())
+
+
+def _quantity_numbers(array: Any) -> tuple[Any, Any, Any]:
+    """Integers and decimals: cast exactly by Arrow when every value fits; else cell by cell,
+    each as plain decimal text (never through float, never in exponent form)."""
+    try:
+        exact = pc.cast(array, QUANTITY)  # a safe cast: refuses to round or overflow
+        positive = pc.greater(exact, pa.scalar(Decimal(0), QUANTITY))
+        if pc.all(pc.fill_null(positive, False)).as_py():
+            return exact, pa.nulls(len(array), pa.string()), pa.nulls(len(array), pa.string())
+    except pa.ArrowInvalid:
+        pass
+    return _quantity_cells([None if v is None else f"{Decimal(v):f}" for v in array.to_pylist()])
 
 
 def _quantity_cells(texts: list[str | None]) -> tuple[Any, Any, Any]:

@@ -228,3 +228,19 @@ def test_cli_maps_any_columns_with_a_unit(
     assert code == 1 and "has no column nope" in err
     code, _, err = _run(capsys, "ingest", str(source), "--db", db, "--columns", "quantity=tokens")
     assert code == 1 and "needs --unit" in err
+
+
+def test_typed_quantities_are_read_exactly(ledger: Ledger, people, teams) -> None:
+    """Decimal and integer columns (a Parquet export's) are cast exactly, tiny spends too;
+    a float column is refused as a whole."""
+    admin = people["admin"]
+    base = {"workspace": ["Acme", "Acme", "Beta"], "feature": ["m"] * 3,
+            "occurred_at": pa.array([DAY] * 3, pa.timestamp("us"))}
+    spend = pa.array([Decimal("0.00000065"), Decimal("1.5"), Decimal("-2")], pa.decimal128(18, 10))
+    result = ledger.consume_many(admin, pa.table(base | {"quantity": spend}), unit="usd")
+    assert result.posted == 2 and result.rejected["reason"].tolist() == ["quantity is negative"]
+    integers = pa.table(base | {"quantity": pa.array([1, 2, 3], pa.int64())})
+    whole = ledger.consume_many(admin, integers, unit="usd")
+    assert whole.total_posted == Decimal(600)
+    with pytest.raises(billing_core.InvalidAmount, match="floating-point"):
+        ledger.consume_many(admin, pa.table(base | {"quantity": pa.array([0.1, 0.2, 0.3])}), unit="usd")
