@@ -38,7 +38,8 @@ APPEND_ONLY = ("entries", "postings", "audit_log", "idempotency_keys")
 # Schema migrations that change an append-only table's shape, each keeping every row:
 # migration 2 re-keys the idempotency keys by workspace (a copy, then a swap).
 MIGRATION_CHANGES = {
-    "schema.py": {"DROP TABLE idempotency_keys", "ALTER TABLE idempotency_keys"},
+    # migration 7 (issue 15) adds nullable usage columns to entries: no stored row changes
+    "schema.py": {"DROP TABLE idempotency_keys", "ALTER TABLE idempotency_keys", "ALTER TABLE entries"},
     "schema_postgres.py": {"ALTER TABLE idempotency_keys"},
 }
 # a table: one of APPEND_ONLY (perhaps quoted, perhaps main.), or an f-string hole `{}`
