@@ -124,16 +124,21 @@ checked AS (
     {{{{rate_joins}}}}
 )"""
 # Priced usage: the rate in effect at each event's time, its feature's own, else the
-# default ("*"), found by an ASOF join on effective_from (the latest row wins a tie).
+# default ("*"). The unit's rate card as intervals [effective_from, the next one's) per
+# feature (the latest row wins a tie), joined by feature and time: a hash join on a
+# handful of rows (an ASOF join measured 10x slower inside this query).
 _RATES = """
-own_rates AS (SELECT feature, effective_from, arg_max(credits_per_unit, id) AS rate
-              FROM prices WHERE unit = $unit AND feature <> '*' GROUP BY feature, effective_from),
-default_rates AS (SELECT effective_from, arg_max(credits_per_unit, id) AS rate
-                  FROM prices WHERE unit = $unit AND feature = '*' GROUP BY effective_from),
+card AS (
+    SELECT feature, effective_from AS start, rate,
+           coalesce(lead(effective_from) OVER (PARTITION BY feature ORDER BY effective_from),
+                    TIMESTAMP '9999-12-31') AS stop
+    FROM (SELECT feature, effective_from, arg_max(credits_per_unit, id) AS rate
+          FROM prices WHERE unit = $unit GROUP BY feature, effective_from) p
+),
 """
 _RATE_JOINS = """
-    ASOF LEFT JOIN own_rates pf ON pf.feature = e.f AND pf.effective_from <= e.occurred
-    ASOF LEFT JOIN default_rates pd ON pd.effective_from <= e.occurred
+    LEFT JOIN card pf ON pf.feature = e.f AND e.occurred >= pf.start AND e.occurred < pf.stop
+    LEFT JOIN card pd ON pd.feature = '*' AND e.occurred >= pd.start AND e.occurred < pd.stop
 """
 # Priced usage: each open row's amount, with its pair's carried remainder, in exact
 # integers of 1e-18 credit: the pair's running total owed, rounded down to 0.0001, minus
@@ -141,20 +146,22 @@ _RATE_JOINS = """
 _CARRY = """
 CREATE TEMP TABLE ingest_checked AS
 WITH staged AS (
-    SELECT s.*,
+    SELECT s.* EXCLUDE (amount),
            CAST(s.quantity * 100000000 AS HUGEINT) * CAST(s.rate * 10000000000 AS HUGEINT) AS exact_units,
            coalesce(CAST(r.remainder * 1000000000000000000 AS HUGEINT), 0) AS start_units
     FROM ingest_staged s LEFT JOIN usage_remainders r ON r.workspace_id = s.ws AND r.feature = s.f
 ),
 owing AS (
-    SELECT row, start_units + sum(exact_units) OVER (PARTITION BY ws, f ORDER BY occurred, row
-                                                     ROWS UNBOUNDED PRECEDING) AS owed
-    FROM staged WHERE state = 'open'
+    SELECT *, start_units + sum(CASE WHEN state = 'open' THEN exact_units ELSE 0 END)
+                  OVER (PARTITION BY ws, f ORDER BY occurred, row ROWS UNBOUNDED PRECEDING) AS owed
+    FROM staged
 )
-SELECT s.* EXCLUDE (amount),
-       CAST(CAST(o.owed // $per_unit - (o.owed - s.exact_units) // $per_unit AS DECIMAL(18,0)) * 0.0001
-            AS DECIMAL(18,4)) AS amount
-FROM staged s LEFT JOIN owing o ON o.row = s.row
+SELECT * EXCLUDE (owed),
+       CASE WHEN state = 'open' THEN
+           CAST(CAST(owed // $per_unit - (owed - exact_units) // $per_unit AS DECIMAL(18,0)) * 0.0001
+                AS DECIMAL(18,4))
+       END AS amount
+FROM owing
 """
 # Priced usage: each pair's remainder after the batch's posted rows.
 _REMAINDERS = """
