@@ -13,6 +13,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import billing_core
 from billing_core import InvalidInput, Ledger
@@ -244,3 +246,40 @@ def test_typed_quantities_are_read_exactly(ledger: Ledger, people, teams) -> Non
     assert whole.total_posted == Decimal(600)
     with pytest.raises(billing_core.InvalidAmount, match="floating-point"):
         ledger.consume_many(admin, pa.table(base | {"quantity": pa.array([0.1, 0.2, 0.3])}), unit="usd")
+
+
+usage_events = st.lists(
+    st.tuples(st.sampled_from(["Acme", "Beta"]), st.sampled_from(["gpt-4o", "claude"]),
+              st.decimals(min_value=Decimal("0.00000001"), max_value=Decimal(5), places=8)),
+    min_size=1, max_size=40,
+)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(events=usage_events, cuts=st.lists(st.integers(0, 40), max_size=3))
+def test_over_any_batches_the_debits_sum_to_the_exact_total_rounded_once(
+    new_ledger, events: list[tuple[str, str, Decimal]], cuts: list[int]
+) -> None:  # type: ignore[no-untyped-def]
+    book = new_ledger()
+    admin = book.add_user("ada@example.com", "Ada", admin=True)
+    spaces = {name: book.create_workspace(name) for name in ("Acme", "Beta")}
+    for space in spaces.values():
+        fund(book, admin, space.id, "100000")
+    _backdate(book)
+    book.set_price(admin, "*", "usd", "123.4567891234", effective_from=date(2026, 1, 1))
+    frame = pd.DataFrame({
+        "workspace": [e[0] for e in events], "feature": [e[1] for e in events],
+        "quantity": [f"{e[2]:f}" for e in events],  # plain text, as an export writes it
+        "occurred_at": [datetime(2026, 11, 26, 0, i) for i in range(len(events))],
+    })
+    edges = sorted({0, len(events), *(c for c in cuts if c < len(events))})
+    for start, stop in zip(edges, edges[1:], strict=False):
+        assert book.consume_many(admin, frame.iloc[start:stop], unit="usd").posted == stop - start
+    rate = Decimal("123.4567891234")
+    for name, space in spaces.items():
+        items = book.history(admin, space.id, limit=100).items
+        for feature in ("gpt-4o", "claude"):
+            exact = sum((q * rate for w, f, q in events if (w, f) == (name, feature)), Decimal(0))
+            charged = sum((t.amount for t in items if t.feature == feature), Decimal(0))
+            assert charged == exact.quantize(Decimal("0.0001"), rounding=ROUND_DOWN)
+    book.verify()
