@@ -56,6 +56,7 @@ class Position:
     webhooks: int = 0
     sessions: int = 0  # sign-in sessions and one-time password links (migration 6)
     password_links: int = 0
+    prices: int = 0  # the rate card (migration 7)
 
     @classmethod
     def of(cls, last: dict[str, int]) -> Position:

@@ -37,6 +37,7 @@ from .store import BatchSource, Database, as_utc
 ENTRY_COLUMNS = (
     "id, workspace_id, kind, amount, description, feature, created_at, actor_id, request_id, corrects"
 )
+TRANSACTION_COLUMNS = ENTRY_COLUMNS + ", quantity, unit, rate"  # what row_to_transaction reads
 MONEY = pa.decimal128(18, 4)
 BATCH_SCHEMA = pa.schema(
     [
@@ -62,11 +63,25 @@ BATCH_SCHEMA = pa.schema(
     ]
 )
 
+# A batch of priced usage carries three more columns (nullable; other batches leave them out).
+USAGE_FIELDS = [
+    ("quantity", pa.decimal128(20, 8)),
+    ("unit", pa.string()),
+    ("rate", pa.decimal128(38, 10)),
+]
+USAGE_SCHEMA = pa.schema([*BATCH_SCHEMA, *USAGE_FIELDS])
+
 # The statements of a batch, in order. `{batch}` is the batch's relation (store.batch).
 _ENTRIES = f"""
     INSERT INTO entries ({ENTRY_COLUMNS})
     SELECT id, workspace_id, kind, amount, description, feature, created_at, actor_id, request_id,
            corrects
+    FROM {{batch}} b
+"""
+_ENTRIES_USAGE = f"""
+    INSERT INTO entries ({ENTRY_COLUMNS}, quantity, unit, rate)
+    SELECT id, workspace_id, kind, amount, description, feature, created_at, actor_id, request_id,
+           corrects, quantity, unit, rate
     FROM {{batch}} b
 """
 _POSTINGS = """
@@ -97,6 +112,11 @@ _ROLLUPS = """
 _KEYS = """
     INSERT INTO idempotency_keys (key, entry_id, workspace_id, amount, feature)
     SELECT idempotency_key, id, workspace_id, amount, feature FROM {batch} b
+    WHERE idempotency_key IS NOT NULL
+"""
+_KEYS_USAGE = """
+    INSERT INTO idempotency_keys (key, entry_id, workspace_id, amount, feature, quantity, unit)
+    SELECT idempotency_key, id, workspace_id, amount, feature, quantity, unit FROM {batch} b
     WHERE idempotency_key IS NOT NULL
 """
 _AUDIT = """
@@ -134,6 +154,9 @@ class Movement:
     request_id: int | None = None
     key: str | None = None
     corrects: int | None = None
+    quantity: Decimal | None = None  # priced usage: the quantity, unit and rate behind the amount
+    unit: str | None = None
+    rate: Decimal | None = None
 
 
 def lock_wallets(db: Database, cur: Any, workspace_ids: Sequence[int]) -> dict[int, WalletState]:
@@ -181,7 +204,7 @@ def check_debit(wallet: WalletState, amount: Decimal) -> None:
             "No credits available: this workspace's wallet is inactive, so features that use "
             "credits are blocked. An administrator can reactivate it."
         )
-    if amount > wallet.balance:
+    if amount > wallet.balance or wallet.balance <= 0:  # blocked at zero, even for usage that rounds to 0
         raise InsufficientCredits(no_credits_message(wallet.balance, amount))
 
 
@@ -217,7 +240,9 @@ def append(
     entry_ids = db.allocate_ids("entries", len(movements))
     audit_ids = db.allocate_ids("audit_log", len(movements))
     running = dict(wallets)
-    columns: dict[str, list[Any]] = {name: [] for name in BATCH_SCHEMA.names}
+    usage = any(m.quantity is not None for m in movements)
+    schema = USAGE_SCHEMA if usage else BATCH_SCHEMA
+    columns: dict[str, list[Any]] = {name: [] for name in schema.names}
     made: list[Transaction] = []
     for movement, entry_id, audit_id in zip(movements, entry_ids, audit_ids, strict=True):
         before = running.get(movement.workspace_id)
@@ -248,6 +273,10 @@ def append(
             ("balance_after", after.balance),
         ):
             columns[name].append(value)
+        if usage:
+            columns["quantity"].append(movement.quantity)
+            columns["unit"].append(movement.unit)
+            columns["rate"].append(movement.rate)
         made.append(
             Transaction(
                 id=int(entry_id),
@@ -260,9 +289,12 @@ def append(
                 actor_id=movement.actor_id,
                 request_id=movement.request_id,
                 corrects=movement.corrects,
+                quantity=movement.quantity,
+                unit=movement.unit,
+                rate=movement.rate,
             )
         )
-    write_batch(db, cur, pa.table(columns, schema=BATCH_SCHEMA))
+    write_batch(db, cur, pa.table(columns, schema=schema))
     credited = {m.workspace_id for m in movements if m.kind is EntryKind.CREDIT}
     after_movements(
         db,
@@ -283,15 +315,18 @@ def write_batch(db: Database, cur: Any, batch: pa.Table) -> None:
     if not batch.num_rows:
         return
     with_keys = batch.column("idempotency_key").null_count < batch.num_rows
-    with db.batch(cur, batch.select(BATCH_SCHEMA.names)) as source, db.pipelined(cur):
-        write_source(cur, source, with_keys=with_keys)
+    usage = "quantity" in batch.column_names
+    names = (USAGE_SCHEMA if usage else BATCH_SCHEMA).names
+    with db.batch(cur, batch.select(names)) as source, db.pipelined(cur):
+        write_source(cur, source, with_keys=with_keys, with_usage=usage)
 
 
-def write_source(cur: Any, source: BatchSource, *, with_keys: bool = True) -> None:
+def write_source(cur: Any, source: BatchSource, *, with_keys: bool = True, with_usage: bool = False) -> None:
     """The journal's statements over a batch already in the database (`source`: columns of
-    `BATCH_SCHEMA`). `write_batch` for a batch in memory; a bulk builder with its rows in a
-    table of its own calls this with `NamedRelation`."""
-    for statement in (_ENTRIES, _POSTINGS, _BALANCES, _ROLLUPS, *([_KEYS] if with_keys else []), _AUDIT):
+    `BATCH_SCHEMA`, or `USAGE_SCHEMA` `with_usage`). `write_batch` for a batch in memory; a
+    bulk builder with its rows in a table of its own calls this with `NamedRelation`."""
+    entries, keys = (_ENTRIES_USAGE, _KEYS_USAGE) if with_usage else (_ENTRIES, _KEYS)
+    for statement in (entries, _POSTINGS, _BALANCES, _ROLLUPS, *([keys] if with_keys else []), _AUDIT):
         source.execute(cur, statement)
 
 
@@ -307,4 +342,13 @@ def row_to_transaction(row: tuple[Any, ...]) -> Transaction:
         actor_id=row[7],
         request_id=row[8],
         corrects=row[9],
+        quantity=_column(row, 10),
+        unit=row[11] if len(row) > 11 else None,
+        rate=_column(row, 12),
     )
+
+
+def _column(row: tuple[Any, ...], index: int) -> Decimal | None:
+    """An optional number of a row read with `TRANSACTION_COLUMNS` (absent from shorter rows)."""
+    value = row[index] if len(row) > index else None
+    return None if value is None else Decimal(value)

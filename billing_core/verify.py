@@ -27,7 +27,7 @@ _CHECKS: tuple[tuple[str, str], ...] = (
         SELECT e.id FROM entries e
         JOIN wallets w ON w.workspace_id = e.workspace_id
         JOIN postings p ON p.entry_id = e.id AND p.account_id = w.account_id
-        WHERE e.amount <= 0
+        WHERE e.amount < 0 OR (e.amount = 0 AND e.quantity IS NULL)  -- only usage rounds to 0
            OR p.amount <> CASE WHEN e.kind = 'debit' THEN -e.amount ELSE e.amount END
         LIMIT 20
         """,

@@ -49,6 +49,8 @@ ACTIONS = (
     "webhook.remove",
     "delivery.retry",
     "thresholds.set",
+    "price.set",
+    "workspace.link",
 )
 
 
