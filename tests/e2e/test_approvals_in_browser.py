@@ -141,5 +141,7 @@ def test_tables_say_what_a_missing_date_means_and_group_thousands(app_url, page:
     for table in (wallets, log):
         table.hover()
         expect(table.get_by_role("button", name="Download as CSV")).to_have_count(0)
-    expect(page.get_by_role("button", name="Download CSV")).to_have_count(2)
+    tables = page.locator(TABLE).count()  # the wallets, the decisions log, the rate card
+    assert tables >= 3
+    expect(page.get_by_role("button", name="Download CSV")).to_have_count(tables)
     whole_page(page, screenshot, "approvals-tables")
