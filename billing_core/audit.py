@@ -20,16 +20,23 @@ from .store import Database, as_utc
 class AuditAction(StrEnum):
     """What an audit row records."""
 
+    @classmethod
+    def movements(cls) -> tuple[AuditAction, ...]:
+        """The actions the journal writes, one per entry."""
+        return (cls.CONSUME, cls.GRANT, cls.TOP_UP, cls.EXPIRE)
+
     # movements: one row per journal entry, written by journal.write_batch
     CONSUME = "wallet.consume"  # a debit for a feature's use
     GRANT = "wallet.grant"  # a credit an administrator added directly
     TOP_UP = "wallet.top_up"  # the credit of an approved credit request
+    EXPIRE = "wallet.expire"  # the unused rest of a grant, at its expiry (by the system)
     # other state changes, written by `record`
     WALLET_STATUS = "wallet.status"
     REQUEST_CREATE = "request.create"
     REQUEST_APPROVED = "request.approved"
     REQUEST_REJECTED = "request.rejected"
     REQUEST_CANCELLED = "request.cancelled"
+    POLICY_CHANGE = "policy.change"  # a workspace's standing approval / automatic top-up
     USER_ADD = "user.add"
     WORKSPACE_CREATE = "workspace.create"
     MEMBERSHIP_ADD = "membership.add"

@@ -1,18 +1,22 @@
 """The journal: the one writer of movements.
 
-A movement is one entry with two postings that sum to zero (the workspace wallet
-against a platform account: top-ups for credits, usage for debits). With it, in the
-same transaction, the wallet's running balance, the daily rollup, the idempotency
-key (if any) and one audit row move by the same amount. Everything that moves money
-calls `append` (consume's group commit, approvals, grants) or builds the same batch
-table set-based and calls `write_batch` (bulk ingest, the demo): one set of
-statements writes every row, so identical movements give identical rows whoever
-made them. Nothing here ever updates or deletes an entry.
+A movement is one entry whose postings sum to zero: the workspace wallet against a
+platform account (top-ups for credits, usage for debits, expired for expiries). Each
+wallet posting names the grant it moves: a credit makes a grant, an expiry empties one,
+and a debit draws from the wallet's grants in the draw-down order (drawdown.py), one
+wallet posting per grant it draws from. With it, in the same transaction, the wallet's
+running balance, its grants' remainders, the daily rollup, the idempotency key (if any)
+and one audit row move by the same amount. Everything that moves money calls `append`
+(consume's group commit, approvals, grants, expiries) or builds the same batch table
+set-based and calls `write_batch` (bulk ingest, the demo): one set of statements writes
+every row, so identical movements give identical rows whoever made them. Nothing here
+ever updates or deletes an entry.
 
-A batch is an Arrow table of `BATCH_SCHEMA`, one row per movement in entry id order
-(ascending: rows are stored in that order, which history pages and zone maps rely on),
-with the balances before and after it already decided by the caller (who holds the
-wallets' locks).
+A batch is an Arrow table of `BATCH_SCHEMA`, one row per movement and grant piece
+(`piece` 1..k; the entry-level statements read piece 1) in entry id order (ascending:
+rows are stored in that order, which history pages and zone maps rely on), with the
+balances before and after it already decided by the caller (who holds the wallets'
+locks, taken by `lock_wallets`, which first expires the wallets' due grants).
 """
 
 from __future__ import annotations
@@ -25,11 +29,19 @@ from typing import Any
 
 import pyarrow as pa
 
+from . import drawdown
 from .audit import AuditAction
+from .drawdown import LiveGrant, Piece
 from .errors import InsufficientCredits, InvalidAmount, NotFound, WalletInactive
-from .models import EntryKind, Transaction, WalletStatus
+from .models import EntryKind, GrantKind, Transaction, WalletStatus
 from .money import MAX_BALANCE, format_credits, to_decimal
-from .schema import PLATFORM_ACCOUNTS, TOPUPS_ACCOUNT, USAGE_ACCOUNT
+from .schema import (
+    EXPIRED_ACCOUNT,
+    PLATFORM_ACCOUNTS,
+    SYSTEM_USER_ID,
+    TOPUPS_ACCOUNT,
+    USAGE_ACCOUNT,
+)
 from .store import BatchSource, Database, as_utc
 
 ENTRY_COLUMNS = "id, workspace_id, kind, amount, description, feature, created_at, actor_id, request_id"
@@ -40,10 +52,10 @@ BATCH_SCHEMA = pa.schema(
         ("audit_id", pa.int64()),
         ("workspace_id", pa.int64()),
         ("account_id", pa.int64()),  # the wallet's account
-        ("platform_id", pa.int64()),  # the other side: top-ups or usage
+        ("platform_id", pa.int64()),  # the other side: top-ups, usage or expired
         ("kind", pa.string()),
         ("amount", MONEY),  # > 0
-        ("signed", MONEY),  # the wallet's side: +amount for a credit, -amount for a debit
+        ("signed", MONEY),  # the wallet's side: +amount for a credit, -amount otherwise
         ("description", pa.string()),
         ("feature", pa.string()),
         ("created_at", pa.timestamp("us")),  # when it happened (an ingested event's time)
@@ -54,6 +66,13 @@ BATCH_SCHEMA = pa.schema(
         ("action", pa.string()),  # AuditAction
         ("balance_before", MONEY),
         ("balance_after", MONEY),
+        ("piece", pa.int64()),  # 1..k: one row per grant the movement moves
+        ("grant_id", pa.int64()),  # that grant (a credit's: the one it makes)
+        ("piece_amount", MONEY),  # the wallet's side of this piece (the pieces sum to `signed`)
+        ("grant_kind", pa.string()),  # a credit's new grant: kind, priority, expiry, source
+        ("grant_priority", pa.int64()),
+        ("grant_expires_at", pa.timestamp("us")),
+        ("grant_source", pa.string()),
     ]
 )
 
@@ -61,37 +80,58 @@ BATCH_SCHEMA = pa.schema(
 _ENTRIES = f"""
     INSERT INTO entries ({ENTRY_COLUMNS})
     SELECT id, workspace_id, kind, amount, description, feature, created_at, actor_id, request_id
-    FROM {{batch}} b
+    FROM {{batch}} b WHERE piece = 1
 """
 _POSTINGS = """
-    INSERT INTO postings (entry_id, account_id, amount)
-    SELECT id, account_id, signed FROM {batch} b
+    INSERT INTO postings (entry_id, account_id, amount, grant_id)
+    SELECT id, account_id, piece_amount, grant_id FROM {batch} b
     UNION ALL
-    SELECT id, platform_id, -signed FROM {batch} b
+    SELECT id, platform_id, -signed, NULL FROM {batch} b WHERE piece = 1
 """
 _BALANCES = """
     UPDATE wallets SET balance = wallets.balance + d.delta, updated_at = d.last_at
     FROM (SELECT workspace_id, sum(signed) AS delta, max(recorded_at) AS last_at
-          FROM {batch} b GROUP BY workspace_id) d
+          FROM {batch} b WHERE piece = 1 GROUP BY workspace_id) d
     WHERE wallets.workspace_id = d.workspace_id
 """
+# A credit's grant, made whole; then every draw and expiry moves its grant's remainder
+# (a grant made in this batch and drawn from in it too ends right).
+_GRANTS_MADE = """
+    INSERT INTO grants (id, workspace_id, kind, priority, amount, remaining, expires_at, source,
+                        entry_id, created_by, created_at, expired_entry_id)
+    SELECT grant_id, workspace_id, grant_kind, grant_priority, amount, amount, grant_expires_at,
+           grant_source, id, actor_id, created_at, NULL
+    FROM {batch} b WHERE kind = 'credit'
+"""
+_GRANTS_DRAWN = """
+    UPDATE grants SET remaining = grants.remaining + d.delta,
+                      expired_entry_id = coalesce(d.expired_by, grants.expired_entry_id)
+    FROM (SELECT grant_id, sum(piece_amount) AS delta,
+                 max(CASE WHEN kind = 'expiry' THEN id END) AS expired_by
+          FROM {batch} b WHERE kind <> 'credit' GROUP BY grant_id) d
+    WHERE grants.id = d.grant_id
+"""
 # Rollup deltas at two grains in one statement: per workspace, feature and day (feature ''
-# for credits, which have none), and per workspace and day (feature NULL: the totals).
+# for credits and expiries, which have none), and per workspace and day (feature NULL:
+# the totals). Expiries are not spend: they have columns of their own.
 _ROLLUPS = """
-    INSERT INTO daily_rollups (workspace_id, feature, day, debits, credits, debit_count, credit_count)
+    INSERT INTO daily_rollups (workspace_id, feature, day, debits, credits, debit_count, credit_count,
+                               expired, expiry_count)
     SELECT workspace_id, feature_key, day,
            sum(CASE WHEN kind = 'debit' THEN amount ELSE 0 END),
            sum(CASE WHEN kind = 'credit' THEN amount ELSE 0 END),
            sum(CASE WHEN kind = 'debit' THEN 1 ELSE 0 END),
-           sum(CASE WHEN kind = 'credit' THEN 1 ELSE 0 END)
+           sum(CASE WHEN kind = 'credit' THEN 1 ELSE 0 END),
+           sum(CASE WHEN kind = 'expiry' THEN amount ELSE 0 END),
+           sum(CASE WHEN kind = 'expiry' THEN 1 ELSE 0 END)
     FROM (SELECT workspace_id, coalesce(feature, '') AS feature_key, CAST(created_at AS DATE) AS day,
-                 kind, amount FROM {batch} b) t
+                 kind, amount FROM {batch} b WHERE piece = 1) t
     GROUP BY GROUPING SETS ((workspace_id, feature_key, day), (workspace_id, day))
 """
 _KEYS = """
     INSERT INTO idempotency_keys (key, entry_id, workspace_id, amount, feature)
     SELECT idempotency_key, id, workspace_id, amount, feature FROM {batch} b
-    WHERE idempotency_key IS NOT NULL
+    WHERE idempotency_key IS NOT NULL AND piece = 1
 """
 _AUDIT = """
     INSERT INTO audit_log (id, recorded_at, actor_id, action, subject, workspace_id, before, after)
@@ -99,21 +139,53 @@ _AUDIT = """
            '{"balance": "' || CAST(balance_before AS VARCHAR) || '"}',
            '{"balance": "' || CAST(balance_after AS VARCHAR) || '", "amount": "'
                || CAST(amount AS VARCHAR) || '"}'
-    FROM {batch} b
+    FROM {batch} b WHERE piece = 1
+"""
+
+# The wallets of a write, and their live grants in draw-down order and their automatic
+# top-up threshold: locked by the first statement, read by the second (store.select_after_lock).
+_LOCK = """
+    SELECT workspace_id FROM wallets WHERE workspace_id IN (SELECT unnest(?::BIGINT[]))
+    ORDER BY workspace_id
+"""
+_LOCKED = """
+    SELECT w.workspace_id, w.account_id, w.status, w.balance, p.top_up_below,
+           g.id, g.kind, g.priority, g.remaining, g.expires_at
+    FROM wallets w
+    LEFT JOIN grants g ON g.workspace_id = w.workspace_id AND g.remaining > 0
+    LEFT JOIN credit_policies p ON p.workspace_id = w.workspace_id
+    WHERE w.workspace_id IN (SELECT unnest(?::BIGINT[]))
+    ORDER BY w.workspace_id, g.priority, g.expires_at NULLS LAST, g.id
 """
 
 
 @dataclass(frozen=True, slots=True)
 class WalletState:
+    """A wallet as a write holds it: its balance, its live grants in draw-down order (their
+    remainders sum to the balance) and its automatic top-up threshold, if it has one."""
+
     workspace_id: int
     account_id: int
     status: WalletStatus
     balance: Decimal
+    grants: tuple[LiveGrant, ...] = ()
+    top_up_below: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewGrant:
+    """The grant a credit makes."""
+
+    kind: GrantKind = GrantKind.PURCHASED
+    priority: int | None = None  # None: the kind's default
+    expires_at: datetime | None = None
+    source: str = "grant"
 
 
 @dataclass(frozen=True, slots=True)
 class Movement:
-    """One movement to append; `at` defaults to the batch's time (ingest passes the event's)."""
+    """One movement to append; `at` defaults to the batch's time (ingest passes the event's,
+    an expiry its grant's expiry). A credit makes `grant`; an expiry empties `expires`."""
 
     workspace_id: int
     kind: EntryKind
@@ -124,18 +196,67 @@ class Movement:
     action: AuditAction
     request_id: int | None = None
     key: str | None = None
+    grant: NewGrant = NewGrant()
+    expires: int | None = None
+    at: datetime | None = None
 
 
-def lock_wallets(db: Database, cur: Any, workspace_ids: Sequence[int]) -> dict[int, WalletState]:
+def lock_wallets(
+    db: Database, cur: Any, workspace_ids: Sequence[int], *, now: datetime | None = None
+) -> dict[int, WalletState]:
     """The wallets, read inside the write transaction and held until it ends (locked in id
-    order where the store locks rows, so two writers never wait on each other)."""
-    rows = db.select_for_update(
-        cur,
-        "SELECT workspace_id, account_id, status, balance FROM wallets "
-        "WHERE workspace_id IN (SELECT unnest(?::BIGINT[])) ORDER BY workspace_id",
-        [sorted(set(workspace_ids))],
+    order where the store locks rows, so two writers never wait on each other), with their
+    due grants already expired (see `lock_and_expire`)."""
+    return lock_and_expire(db, cur, workspace_ids, now=now)[0]
+
+
+def lock_and_expire(
+    db: Database, cur: Any, workspace_ids: Sequence[int], *, now: datetime | None = None
+) -> tuple[dict[int, WalletState], list[Transaction]]:
+    """Lock the wallets and bring them up to date: every grant whose expiry has come
+    (at or before `now`, default the ledger's clock) leaves as an expiry entry, in time
+    order, dated at its expiry and recorded now, before anything else is decided. So a
+    debit never draws from an expired grant, however late the expiry job is, and a grant
+    expires once: whoever locks its wallet first expires it, and the next one sees it gone.
+    Returns the wallets as they are after, and the expiries written."""
+    ids = sorted(set(workspace_ids))
+    rows = db.select_after_lock(cur, _LOCK, _LOCKED, [ids])
+    wallets: dict[int, WalletState] = {}
+    for r in rows:
+        workspace_id = int(r[0])
+        wallet = wallets.get(workspace_id) or WalletState(
+            workspace_id, int(r[1]), WalletStatus(r[2]), to_decimal(r[3]),
+            top_up_below=None if r[4] is None else to_decimal(r[4]),
+        )
+        if r[5] is not None:  # rows come in draw-down order
+            grant = LiveGrant(int(r[5]), GrantKind(r[6]), int(r[7]), to_decimal(r[8]), r[9])
+            wallet = replace(wallet, grants=(*wallet.grants, grant))
+        wallets[workspace_id] = wallet
+    at = now if now is not None else db.clock()
+    due = sorted(
+        ((g, w.workspace_id) for w in wallets.values() for g in drawdown.due(w.grants, at)),
+        key=lambda d: (d[0].expires_at, d[0].id),
     )
-    return {int(r[0]): WalletState(int(r[0]), int(r[1]), WalletStatus(r[2]), to_decimal(r[3])) for r in rows}
+    if not due:
+        return wallets, []
+    expiries = [expiry(workspace_id, grant) for grant, workspace_id in due]
+    made, after = _write(db, cur, wallets, expiries, at=db.clock())
+    return after, made
+
+
+def expiry(workspace_id: int, grant: LiveGrant) -> Movement:
+    """The movement that takes what is left of `grant` out of its wallet at its expiry."""
+    return Movement(
+        workspace_id=workspace_id,
+        kind=EntryKind.EXPIRY,
+        amount=grant.remaining,
+        description=f"Unused credits expired: grant #{grant.id} ({grant.kind.value})",
+        feature=None,
+        actor_id=SYSTEM_USER_ID,
+        action=AuditAction.EXPIRE,
+        expires=grant.id,
+        at=grant.expires_at,
+    )
 
 
 def lock_wallet(db: Database, cur: Any, workspace_id: int) -> WalletState:
@@ -174,13 +295,44 @@ def check_credit(wallet: WalletState, amount: Decimal) -> None:
         )
 
 
-def apply(wallet: WalletState, movement: Movement) -> WalletState:
-    """The wallet after `movement`, which must pass its check (raises the refusal if not)."""
+def apply(wallet: WalletState, movement: Movement, *, grant_id: int | None = None) -> WalletState:
+    """The wallet after `movement`, which must pass its check (raises the refusal if not).
+    A credit needs the id of the grant it makes."""
+    return step(wallet, movement, grant_id)[0]
+
+
+def step(
+    wallet: WalletState, movement: Movement, grant_id: int | None = None
+) -> tuple[WalletState, list[Piece]]:
+    """The wallet after `movement`, and the movement's wallet-side pieces (grant id, signed
+    amount) in draw-down order; raises the refusal if the movement does not fit."""
+    amount = movement.amount
     if movement.kind is EntryKind.DEBIT:
-        check_debit(wallet, movement.amount)
-        return replace(wallet, balance=wallet.balance - movement.amount)
-    check_credit(wallet, movement.amount)
-    return replace(wallet, balance=wallet.balance + movement.amount)
+        check_debit(wallet, amount)
+        grants, drawn = drawdown.draw(wallet.grants, amount)
+        pieces = [(g, -a) for g, a in drawn]
+        return replace(wallet, balance=wallet.balance - amount, grants=grants), pieces
+    if movement.kind is EntryKind.CREDIT:
+        if grant_id is None:
+            raise ValueError("a credit makes a grant: give its id")
+        check_credit(wallet, amount)
+        new = movement.grant
+        priority = new.kind.default_priority if new.priority is None else new.priority
+        made = LiveGrant(grant_id, new.kind, priority, amount, new.expires_at)
+        grants = drawdown.add(wallet.grants, made)
+        return replace(wallet, balance=wallet.balance + amount, grants=grants), [(grant_id, amount)]
+    gone = next((g for g in wallet.grants if g.id == movement.expires), None)
+    if gone is None or gone.remaining != amount:
+        raise AssertionError(f"grant {movement.expires} does not hold {amount} to expire")
+    grants = tuple(g for g in wallet.grants if g.id != gone.id)
+    return replace(wallet, balance=wallet.balance - amount, grants=grants), [(gone.id, -amount)]
+
+
+_PLATFORM = {
+    EntryKind.CREDIT: PLATFORM_ACCOUNTS[TOPUPS_ACCOUNT],
+    EntryKind.DEBIT: PLATFORM_ACCOUNTS[USAGE_ACCOUNT],
+    EntryKind.EXPIRY: PLATFORM_ACCOUNTS[EXPIRED_ACCOUNT],
+}
 
 
 def append(
@@ -192,42 +344,67 @@ def append(
     at: datetime,
 ) -> list[Transaction]:
     """Write `movements` in order against `wallets` (locked by the caller in this
-    transaction); each must fit its wallet's running balance. Returns their transactions."""
+    transaction with `lock_wallets`); each must fit its wallet's running balance.
+    Returns their transactions."""
+    return _write(db, cur, wallets, movements, at=at)[0]
+
+
+def _write(
+    db: Database,
+    cur: Any,
+    wallets: Mapping[int, WalletState],
+    movements: Sequence[Movement],
+    *,
+    at: datetime,
+) -> tuple[list[Transaction], dict[int, WalletState]]:
+    """`append`, also returning the wallets as they are after the movements."""
+    running = dict(wallets)
     if not movements:
-        return []
+        return [], running
     entry_ids = db.allocate_ids("entries", len(movements))
     audit_ids = db.allocate_ids("audit_log", len(movements))
-    running = dict(wallets)
+    credits = sum(1 for m in movements if m.kind is EntryKind.CREDIT)
+    grant_ids = iter(db.allocate_ids("grants", credits).tolist() if credits else [])
     columns: dict[str, list[Any]] = {name: [] for name in BATCH_SCHEMA.names}
     made: list[Transaction] = []
     for movement, entry_id, audit_id in zip(movements, entry_ids, audit_ids, strict=True):
         before = running.get(movement.workspace_id)
         if before is None:
             raise NotFound(f"There is no wallet for workspace {movement.workspace_id}.")
-        after = apply(before, movement)
-        running[movement.workspace_id] = after
         credit = movement.kind is EntryKind.CREDIT
-        for name, value in (
-            ("id", int(entry_id)),
-            ("audit_id", int(audit_id)),
-            ("workspace_id", movement.workspace_id),
-            ("account_id", before.account_id),
-            ("platform_id", PLATFORM_ACCOUNTS[TOPUPS_ACCOUNT if credit else USAGE_ACCOUNT]),
-            ("kind", movement.kind.value),
-            ("amount", movement.amount),
-            ("signed", movement.amount if credit else -movement.amount),
-            ("description", movement.description),
-            ("feature", movement.feature),
-            ("created_at", at),
-            ("recorded_at", at),
-            ("actor_id", movement.actor_id),
-            ("request_id", movement.request_id),
-            ("idempotency_key", movement.key),
-            ("action", movement.action.value),
-            ("balance_before", before.balance),
-            ("balance_after", after.balance),
-        ):
-            columns[name].append(value)
+        after, pieces = step(before, movement, next(grant_ids) if credit else None)
+        running[movement.workspace_id] = after
+        when = movement.at or at
+        new = movement.grant
+        shared = {
+            "id": int(entry_id),
+            "audit_id": int(audit_id),
+            "workspace_id": movement.workspace_id,
+            "account_id": before.account_id,
+            "platform_id": _PLATFORM[movement.kind],
+            "kind": movement.kind.value,
+            "amount": movement.amount,
+            "signed": movement.amount if credit else -movement.amount,
+            "description": movement.description,
+            "feature": movement.feature,
+            "created_at": when,
+            "recorded_at": at,
+            "actor_id": movement.actor_id,
+            "request_id": movement.request_id,
+            "idempotency_key": movement.key,
+            "action": movement.action.value,
+            "balance_before": before.balance,
+            "balance_after": after.balance,
+            "grant_kind": new.kind.value if credit else None,
+            "grant_priority": (new.kind.default_priority if new.priority is None else new.priority)
+            if credit else None,
+            "grant_expires_at": new.expires_at if credit else None,
+            "grant_source": new.source if credit else None,
+        }
+        for number, (grant_id, piece) in enumerate(pieces, start=1):
+            row = shared | {"piece": number, "grant_id": grant_id, "piece_amount": piece}
+            for name, value in row.items():
+                columns[name].append(value)
         made.append(
             Transaction(
                 id=int(entry_id),
@@ -236,31 +413,58 @@ def append(
                 amount=movement.amount,
                 description=movement.description,
                 feature=movement.feature,
-                created_at=as_utc(at),
+                created_at=as_utc(when),
                 actor_id=movement.actor_id,
                 request_id=movement.request_id,
             )
         )
     write_batch(db, cur, pa.table(columns, schema=BATCH_SCHEMA))
-    return made
+    return made, running
 
 
 def write_batch(db: Database, cur: Any, batch: pa.Table) -> None:
-    """Write a batch of decided movements (`BATCH_SCHEMA`, entry ids ascending): entries,
-    postings, balances, rollups, keys and audit rows, set-based. The caller holds the
-    wallets' locks and has checked every rule; this only writes."""
+    """Write a batch of decided movements (`BATCH_SCHEMA`, entry ids ascending, a row per
+    grant piece): entries, postings, balances, grants, rollups, keys and audit rows,
+    set-based. The caller holds the wallets' locks and has checked every rule; this only
+    writes."""
     if not batch.num_rows:
         return
+    kinds = set(batch.column("kind").unique().to_pylist())
     with_keys = batch.column("idempotency_key").null_count < batch.num_rows
     with db.batch(cur, batch.select(BATCH_SCHEMA.names)) as source, db.pipelined(cur):
-        write_source(cur, source, with_keys=with_keys)
+        write_source(
+            cur,
+            source,
+            with_keys=with_keys,
+            with_credits=EntryKind.CREDIT.value in kinds,
+            with_draws=bool(kinds - {EntryKind.CREDIT.value}),
+        )
 
 
-def write_source(cur: Any, source: BatchSource, *, with_keys: bool = True) -> None:
+def write_source(
+    cur: Any,
+    source: BatchSource,
+    *,
+    with_keys: bool = True,
+    with_credits: bool = True,
+    with_draws: bool = True,
+) -> None:
     """The journal's statements over a batch already in the database (`source`: columns of
     `BATCH_SCHEMA`). `write_batch` for a batch in memory; a bulk builder with its rows in a
-    table of its own calls this with `NamedRelation`."""
-    for statement in (_ENTRIES, _POSTINGS, _BALANCES, _ROLLUPS, *([_KEYS] if with_keys else []), _AUDIT):
+    table of its own calls this with `NamedRelation`. The `with_` flags leave out the
+    statements that would find no rows: keys, new grants (credits), draws (debits and
+    expiries)."""
+    statements = (
+        _ENTRIES,
+        _POSTINGS,
+        _BALANCES,
+        *([_GRANTS_MADE] if with_credits else []),
+        *([_GRANTS_DRAWN] if with_draws else []),
+        _ROLLUPS,
+        *([_KEYS] if with_keys else []),
+        _AUDIT,
+    )
+    for statement in statements:
         source.execute(cur, statement)
 
 

@@ -3,13 +3,15 @@
 The operations live in small services by concern, each built here over the one
 Database and the one Access (the cached directory and the access rules):
 directory.Directory, wallets.Wallets (with consume's group commit),
-requests.Requests, history.History, analytics.Analytics, signin.SignIn, and bulk
-ingest (ingest.py). The Ledger is their one facade: each method below hands the
-call to its service, where it is documented.
+requests.Requests, grants.Grants (grants, draws, expiry), policies.Policies,
+history.History, analytics.Analytics, signin.SignIn, and bulk ingest (ingest.py).
+The Ledger is their one facade: each method below hands the call to its service,
+where it is documented.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import date, datetime
 
@@ -20,14 +22,21 @@ from .access import Access
 from .analytics import Analytics
 from .clock import Clock, clock_from_env
 from .directory import Directory
+from .expiry_job import ExpiryJob, interval
+from .grants import Grants
 from .history import History
 from .ingest import consume_many
 from .models import (
     AuditRecord,
     BurnRate,
     ConsolidatedWallet,
+    CreditPolicy,
     CreditRequest,
+    Draw,
     EntryKind,
+    ExpiryForecast,
+    Grant,
+    GrantKind,
     IngestResult,
     Page,
     RequestStatus,
@@ -38,6 +47,7 @@ from .models import (
     WalletSummary,
     Workspace,
 )
+from .policies import Policies
 from .requests import Requests
 from .schema import SYSTEM_USER_ID
 from .signin import SignIn
@@ -57,6 +67,10 @@ class Ledger:
         self._history = History(db, self.access)
         self._analytics = Analytics(db, self.access)
         self._signin = SignIn(db)
+        self._grants = Grants(db, self.access)
+        self._policies = Policies(db, self.access)
+        self._expiry: ExpiryJob | None = None
+        self._expiry_lock = threading.Lock()
 
     @property
     def path(self) -> str:
@@ -124,9 +138,20 @@ class Ledger:
         return self._wallets.set_wallet_status(actor, workspace_id, status)
 
     def grant_credits(
-        self, actor: User, workspace_id: int, amount: object, *, description: str
+        self,
+        actor: User,
+        workspace_id: int,
+        amount: object,
+        *,
+        description: str,
+        kind: GrantKind | str = GrantKind.PURCHASED,
+        priority: int | None = None,
+        expires_at: datetime | None = None,
     ) -> Transaction:
-        return self._wallets.grant_credits(actor, workspace_id, amount, description=description)
+        return self._wallets.grant_credits(
+            actor, workspace_id, amount, description=description, kind=kind, priority=priority,
+            expires_at=expires_at,
+        )
 
     def consume(
         self,
@@ -156,8 +181,19 @@ class Ledger:
     def cancel_request(self, actor: User, request_id: int, reason: str | None = None) -> CreditRequest:
         return self._requests.cancel_request(actor, request_id, reason)
 
-    def approve_request(self, actor: User, request_id: int, note: str | None = None) -> CreditRequest:
-        return self._requests.approve_request(actor, request_id, note)
+    def approve_request(
+        self,
+        actor: User,
+        request_id: int,
+        note: str | None = None,
+        *,
+        expires_at: datetime | None = None,
+        kind: GrantKind | str = GrantKind.PURCHASED,
+        priority: int | None = None,
+    ) -> CreditRequest:
+        return self._requests.approve_request(
+            actor, request_id, note, expires_at=expires_at, kind=kind, priority=priority
+        )
 
     def reject_request(self, actor: User, request_id: int, note: str) -> CreditRequest:
         return self._requests.reject_request(actor, request_id, note)
@@ -174,6 +210,36 @@ class Ledger:
         limit: int = 500,
     ) -> list[CreditRequest]:
         return self._requests.requests(actor, workspace_id=workspace_id, status=status, limit=limit)
+
+    # grants.py
+    def grants(self, actor: User, workspace_id: int, *, include_spent: bool = False) -> list[Grant]:
+        return self._grants.grants(actor, workspace_id, include_spent=include_spent)
+
+    def draws(self, actor: User, transaction_id: int) -> list[Draw]:
+        return self._grants.draws(actor, transaction_id)
+
+    def grant_draws(self, actor: User, grant_id: int) -> list[Draw]:
+        return self._grants.grant_draws(actor, grant_id)
+
+    def expire_due(self, now: datetime | None = None) -> list[Transaction]:
+        return self._grants.expire_due(now)
+
+    def expiry_forecast(self, actor: User, workspace_id: int) -> ExpiryForecast:
+        return self._grants.expiry_forecast(actor, workspace_id)
+
+    def start_expiry_job(self, every: float | None = None) -> None:
+        """Run `expire_due` every `every` seconds ($BILLING_EXPIRE_EVERY, else 60) on a
+        background thread of this process until `close()`; a second call does nothing."""
+        with self._expiry_lock:
+            if self._expiry is None:
+                self._expiry = ExpiryJob(self.expire_due, every if every is not None else interval())
+
+    # policies.py
+    def credit_policy(self, actor: User, workspace_id: int) -> CreditPolicy:
+        return self._policies.credit_policy(actor, workspace_id)
+
+    def set_credit_policy(self, actor: User, workspace_id: int, **values: object) -> CreditPolicy:
+        return self._policies.set_credit_policy(actor, workspace_id, **values)
 
     # history.py
     def history(
@@ -305,6 +371,10 @@ class Ledger:
         self.db.checkpoint()
 
     def close(self) -> None:
+        with self._expiry_lock:
+            if self._expiry is not None:
+                self._expiry.stop()
+                self._expiry = None
         self._wallets.close()
         self.db.close()
 

@@ -3,27 +3,39 @@
 Approval is exactly-once: the status check and the credit entry happen in one
 serialised transaction, so a second approval (another tab, another admin) sees
 the request already decided and gets InvalidTransition; nothing is credited twice.
+An approval's credit is a grant: purchased or promotional, expiring or not.
+
+Standing approval: a workspace whose policy allows it has each request of at most its
+limit approved at once, by the policy (decided by the system account, with a note that
+says so), while the month's approvals by the policy stay within its monthly limit; the
+decision is taken holding the wallet, so two requests at once cannot both use the last
+of the month's allowance. Anything else waits for an administrator, four eyes as ever.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from . import audit
 from .access import Access
 from .audit import AuditAction
 from .errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
-from .journal import Movement, append, lock_wallet
-from .models import CreditRequest, EntryKind, RequestStatus, User
-from .money import parse_amount, to_decimal
+from .grant_rules import check_expiry, check_priority, month_of
+from .journal import Movement, NewGrant, WalletState, append, lock_wallet
+from .models import CreditPolicy, CreditRequest, EntryKind, GrantKind, RequestStatus, User
+from .money import MAX_BALANCE, format_credits, parse_amount, to_decimal
+from .policies import load_policy, parse_kind
+from .schema import SYSTEM_USER_ID
 from .store import Database, as_utc
 from .text import MAX_NOTE, clean_id, clean_limit, clean_text
 
 _SELECT = """
     SELECT r.id, r.workspace_id, w.name, r.amount, r.status, r.note,
            r.requested_by, ru.name, r.requested_at,
-           r.decided_by, du.name, r.decided_at, r.decision_note, r.entry_id
+           r.decided_by, du.name, r.decided_at, r.decision_note, r.entry_id,
+           r.automatic, r.by_policy
     FROM credit_requests r
     JOIN workspaces w ON w.id = r.workspace_id
     JOIN users ru ON ru.id = r.requested_by
@@ -47,6 +59,8 @@ def _request(row: tuple[Any, ...]) -> CreditRequest:
         decided_at=as_utc(row[11]),
         decision_note=row[12],
         entry_id=row[13],
+        automatic=bool(row[14]),
+        by_policy=bool(row[15]),
     )
 
 
@@ -101,31 +115,13 @@ class Requests:
     def request_credits(
         self, actor: User, workspace_id: int, amount: object, note: str | None = None
     ) -> CreditRequest:
+        """Ask for credits: pending, or approved at once by the workspace's standing approval."""
         value = parse_amount(amount)
         text = clean_text(note, what="note", limit=MAX_NOTE, required=False)
         with self.db.writing() as cur:
             user, _ = self.access.workspace(actor, workspace_id)
-            request_id = self.db.next_id("credit_requests")
-            at = self.db.clock()
-            cur.execute(
-                """
-                INSERT INTO credit_requests
-                    (id, workspace_id, amount, note, status, requested_by, requested_at)
-                VALUES (?, ?, ?, ?, 'pending', ?, ?)
-                """,
-                [request_id, workspace_id, value, text, user.id, at],
-            )
-            audit.record(
-                self.db,
-                cur,
-                at=at,
-                actor_id=user.id,
-                action=AuditAction.REQUEST_CREATE,
-                subject=f"request:{request_id}",
-                workspace_id=workspace_id,
-                before=None,
-                after={"status": "pending", "amount": str(value)},
-            )
+            request_id = file_request(self.db, cur, workspace_id=workspace_id, amount=value, note=text,
+                                      requested_by=user.id)
             return _load(cur, request_id)
 
     def cancel_request(self, actor: User, request_id: int, reason: str | None = None) -> CreditRequest:
@@ -140,17 +136,36 @@ class Requests:
                     "can cancel this request."
                 )
             _require_pending(request, "cancelled")
-            return self._decide(cur, user, request, RequestStatus.CANCELLED, text)
+            decide(self.db, cur, decider=user.id, request=request, status=RequestStatus.CANCELLED, note=text)
+            return _load(cur, request.id)
 
-    def approve_request(self, actor: User, request_id: int, note: str | None = None) -> CreditRequest:
+    def approve_request(
+        self,
+        actor: User,
+        request_id: int,
+        note: str | None = None,
+        *,
+        expires_at: datetime | None = None,
+        kind: GrantKind | str = GrantKind.PURCHASED,
+        priority: int | None = None,
+    ) -> CreditRequest:
+        """Approve a pending request (another administrator's, never one's own): its credits
+        become a grant of `kind` (priority: the kind's default unless given) that expires at
+        `expires_at` (None: never; else a time after now)."""
         text = clean_text(note, what="note", limit=MAX_NOTE, required=False)
+        grant_kind = parse_kind(kind)
+        check_priority(priority)
         with self.db.writing() as cur:
             user = self.access.admin(actor, "approve credit requests")
+            expiry = check_expiry(expires_at, self.db.clock())
             request = _load_locked(self.db, cur, request_id)
             if request.requested_by == user.id:
                 raise PermissionDenied("You cannot approve your own request; another administrator must.")
             _require_pending(request, "approved")
-            return self._decide(cur, user, request, RequestStatus.APPROVED, text)
+            grant = NewGrant(grant_kind, priority, expiry, f"request:{request.id}")
+            decide(self.db, cur, decider=user.id, request=request, status=RequestStatus.APPROVED,
+                   note=text, grant=grant)
+            return _load(cur, request.id)
 
     def reject_request(self, actor: User, request_id: int, note: str) -> CreditRequest:
         text = clean_text(note, what="reason for the rejection", limit=MAX_NOTE, required=True)
@@ -158,57 +173,8 @@ class Requests:
             user = self.access.admin(actor, "reject credit requests")
             request = _load_locked(self.db, cur, request_id)
             _require_pending(request, "rejected")
-            return self._decide(cur, user, request, RequestStatus.REJECTED, text)
-
-    def _decide(
-        self,
-        cur: Any,
-        user: User,
-        request: CreditRequest,
-        status: RequestStatus,
-        note: str | None,
-    ) -> CreditRequest:
-        at: datetime = self.db.clock()
-        entry_id = None
-        if status is RequestStatus.APPROVED:
-            wallet = lock_wallet(self.db, cur, request.workspace_id)
-            movement = Movement(
-                workspace_id=request.workspace_id,
-                kind=EntryKind.CREDIT,
-                amount=request.amount,
-                description=f"Credit request #{request.id} approved",
-                feature=None,
-                actor_id=user.id,
-                action=AuditAction.TOP_UP,
-                request_id=request.id,
-            )
-            (entry,) = append(self.db, cur, {request.workspace_id: wallet}, [movement], at=at)
-            entry_id = entry.id
-        cur.execute(
-            """
-            UPDATE credit_requests
-            SET status = ?, decided_by = ?, decided_at = ?, decision_note = ?, entry_id = ?
-            WHERE id = ? AND status = 'pending'
-            """,
-            [status.value, user.id, at, note, entry_id, request.id],
-        )
-        audit.record(
-            self.db,
-            cur,
-            at=at,
-            actor_id=user.id,
-            action=DECISION_ACTIONS[status],
-            subject=f"request:{request.id}",
-            workspace_id=request.workspace_id,
-            before={"status": "pending"},
-            after={
-                "status": status.value,
-                "note": note,
-                "entry_id": entry_id,
-                "amount": str(request.amount),
-            },
-        )
-        return _load(cur, request.id)
+            decide(self.db, cur, decider=user.id, request=request, status=RequestStatus.REJECTED, note=text)
+            return _load(cur, request.id)
 
     def credit_request(self, actor: User, request_id: int) -> CreditRequest:
         with self.db.reading() as cur:
@@ -253,3 +219,139 @@ class Requests:
                 ],
             ).fetchall()
         return [_request(r) for r in rows]
+
+
+def file_request(
+    db: Database,
+    cur: Any,
+    *,
+    workspace_id: int,
+    amount: Decimal,
+    note: str | None,
+    requested_by: int,
+    automatic: bool = False,
+    wallet: WalletState | None = None,
+) -> int:
+    """Insert a pending request (audited) inside the caller's transaction, then let the
+    workspace's standing approval decide it; `wallet`: the wallet if the caller already
+    holds it. Returns the request's id."""
+    request_id = db.next_id("credit_requests")
+    at = db.clock()
+    cur.execute(
+        """
+        INSERT INTO credit_requests
+            (id, workspace_id, amount, note, status, requested_by, requested_at, automatic)
+        VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)
+        """,
+        [request_id, workspace_id, amount, note, requested_by, at, automatic],
+    )
+    audit.record(
+        db,
+        cur,
+        at=at,
+        actor_id=requested_by,
+        action=AuditAction.REQUEST_CREATE,
+        subject=f"request:{request_id}",
+        workspace_id=workspace_id,
+        before=None,
+        after={"status": "pending", "amount": str(amount)},
+    )
+    policy = load_policy(cur, workspace_id)
+    if policy.approve_up_to is not None and amount <= policy.approve_up_to:
+        _standing_approval(db, cur, _load(cur, request_id), policy, wallet)
+    return request_id
+
+
+def _standing_approval(
+    db: Database, cur: Any, request: CreditRequest, policy: CreditPolicy, wallet: WalletState | None
+) -> None:
+    """Approve `request` by the policy if this month's approvals by it leave room for it.
+    Decided holding the wallet: two requests at once take turns."""
+    assert policy.approve_up_to is not None and policy.approve_per_month is not None
+    held = wallet or lock_wallet(db, cur, request.workspace_id)
+    at = db.clock()
+    first, after = month_of(at)
+    row = cur.execute(
+        """
+        SELECT coalesce(sum(amount), 0) FROM credit_requests
+        WHERE workspace_id = ? AND by_policy AND decided_at >= ? AND decided_at < ?
+        """,
+        [request.workspace_id, first, after],
+    ).fetchone()
+    used = to_decimal(row[0]) if row else Decimal(0)
+    if used + request.amount > policy.approve_per_month or held.balance + request.amount > MAX_BALANCE:
+        return  # waits for an administrator
+    note = standing_approval_note(policy, used + request.amount)
+    expires_at = at + timedelta(days=policy.grant_days) if policy.grant_days else None
+    grant = NewGrant(policy.grant_kind, None, expires_at, f"request:{request.id}")
+    decide(db, cur, decider=SYSTEM_USER_ID, request=request, status=RequestStatus.APPROVED, note=note,
+           grant=grant, wallet=held, by_policy=True)
+
+
+def standing_approval_note(policy: CreditPolicy, month_total: Decimal) -> str:
+    """The decision note of an approval by the policy (`month_total`: approved this way
+    this month, this one included)."""
+    assert policy.approve_up_to is not None and policy.approve_per_month is not None
+    return (
+        f"Approved at once by the workspace's standing approval (up to "
+        f"{format_credits(policy.approve_up_to)} a request and {format_credits(policy.approve_per_month)} "
+        f"a month; {format_credits(month_total)} approved this way this month)."
+    )
+
+
+def decide(
+    db: Database,
+    cur: Any,
+    *,
+    decider: int,
+    request: CreditRequest,
+    status: RequestStatus,
+    note: str | None,
+    grant: NewGrant | None = None,
+    wallet: WalletState | None = None,
+    by_policy: bool = False,
+) -> None:
+    """Record a decision on a pending request held by this transaction; an approval credits
+    the wallet (`wallet`, if the caller holds it already) with `grant`."""
+    at: datetime = db.clock()
+    entry_id = None
+    if status is RequestStatus.APPROVED:
+        held = wallet or lock_wallet(db, cur, request.workspace_id)
+        movement = Movement(
+            workspace_id=request.workspace_id,
+            kind=EntryKind.CREDIT,
+            amount=request.amount,
+            description=f"Credit request #{request.id} approved",
+            feature=None,
+            actor_id=decider,
+            action=AuditAction.TOP_UP,
+            request_id=request.id,
+            grant=grant or NewGrant(source=f"request:{request.id}"),
+        )
+        (entry,) = append(db, cur, {request.workspace_id: held}, [movement], at=at)
+        entry_id = entry.id
+    cur.execute(
+        """
+        UPDATE credit_requests
+        SET status = ?, decided_by = ?, decided_at = ?, decision_note = ?, entry_id = ?, by_policy = ?
+        WHERE id = ? AND status = 'pending'
+        """,
+        [status.value, decider, at, note, entry_id, by_policy, request.id],
+    )
+    audit.record(
+        db,
+        cur,
+        at=at,
+        actor_id=decider,
+        action=DECISION_ACTIONS[status],
+        subject=f"request:{request.id}",
+        workspace_id=request.workspace_id,
+        before={"status": "pending"},
+        after={
+            "status": status.value,
+            "note": note,
+            "entry_id": entry_id,
+            "amount": str(request.amount),
+            **({"by_policy": True} if by_policy else {}),
+        },
+    )

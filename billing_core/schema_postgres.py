@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .schema import GRANTS_MIGRATION, seed_constants
 from .schema import MIGRATIONS as DUCKDB_MIGRATIONS
-from .schema import seed_constants
 
 _TABLES = DUCKDB_MIGRATIONS[0][1]  # the same column definitions as the embedded store
 
@@ -85,6 +85,18 @@ MIGRATIONS: Sequence[tuple[int, str]] = (
         CREATE INDEX rollup_totals_by_day ON daily_rollups (day, workspace_id) WHERE feature IS NULL;
         """,
     ),
+    (
+        4,
+        GRANTS_MIGRATION
+        + """
+        CREATE INDEX live_grants ON grants (workspace_id) WHERE remaining > 0;
+        CREATE INDEX grants_due ON grants (expires_at) WHERE remaining > 0 AND expires_at IS NOT NULL;
+        CREATE INDEX postings_by_grant ON postings (grant_id) WHERE grant_id IS NOT NULL;
+        CREATE INDEX automatic_requests ON credit_requests (workspace_id, requested_at) WHERE automatic;
+        CREATE SEQUENCE grants_id_seq;
+        SELECT setval('grants_id_seq', (SELECT coalesce(max(id), 0) + 1 FROM grants), false);
+        """,
+    ),
 )
 
 SEQUENCES = {
@@ -94,6 +106,7 @@ SEQUENCES = {
     "entries": "entries_id_seq",
     "credit_requests": "credit_requests_id_seq",
     "audit_log": "audit_log_id_seq",
+    "grants": "grants_id_seq",
 }
 
 _MIGRATION_LOCK = 7_314_159  # advisory lock: one process migrates at a time

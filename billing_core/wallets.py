@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from . import audit
 from .access import Access
 from .audit import AuditAction
 from .errors import InvalidInput
+from .grant_rules import check_expiry, check_priority
 from .group_commit import Debit, DebitWriter
-from .journal import Movement, append, lock_wallet
+from .journal import Movement, NewGrant, append, lock_wallet
 from .models import (
     ConsolidatedWallet,
     EntryKind,
+    GrantKind,
     Transaction,
     User,
     Wallet,
@@ -20,6 +23,7 @@ from .models import (
     WalletSummary,
 )
 from .money import ZERO, parse_amount, to_decimal
+from .policies import parse_kind
 from .store import Database, as_utc
 from .text import MAX_DESCRIPTION, MAX_FEATURE, clean_name, clean_text
 
@@ -137,15 +141,27 @@ class Wallets:
         return self.wallet(actor, workspace_id)
 
     def grant_credits(
-        self, actor: User, workspace_id: int, amount: object, *, description: str
+        self,
+        actor: User,
+        workspace_id: int,
+        amount: object,
+        *,
+        description: str,
+        kind: GrantKind | str = GrantKind.PURCHASED,
+        priority: int | None = None,
+        expires_at: datetime | None = None,
     ) -> Transaction:
-        """A direct credit by an admin, for corrections and goodwill."""
+        """A direct credit by an admin (corrections, goodwill, promotions): a grant of `kind`
+        (priority: the kind's default unless given) expiring at `expires_at` (None: never)."""
         value = parse_amount(amount)
         text = clean_text(description, what="description", limit=MAX_DESCRIPTION, required=True)
         assert text is not None
+        grant_kind = parse_kind(kind)
+        check_priority(priority)
         with self.db.writing() as cur:
             user = self.access.admin(actor, "grant credits")
             self.access.workspace(user, workspace_id)
+            expiry = check_expiry(expires_at, self.db.clock())
             wallet = lock_wallet(self.db, cur, workspace_id)
             movement = Movement(
                 workspace_id=workspace_id,
@@ -155,6 +171,7 @@ class Wallets:
                 feature=None,
                 actor_id=user.id,
                 action=AuditAction.GRANT,
+                grant=NewGrant(grant_kind, priority, expiry, "grant"),
             )
             (entry,) = append(self.db, cur, {workspace_id: wallet}, [movement], at=self.db.clock())
         return entry

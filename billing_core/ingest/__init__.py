@@ -7,12 +7,16 @@
   is posted iff its wallet is active and the amount fits the running balance at that
   point, so a refused event does not stop a later, smaller one;
 - the posted rows are written by the journal's one writer (journal.write_batch), the
-  same statements every other movement goes through;
+  same statements every other movement goes through; which grants each debit draws from
+  is decided set-based too (pieces.py), in the draw-down order, as `consume` would; the
+  batch's wallets' due grants expire first, as for any write, and a wallet the batch
+  leaves below its automatic top-up threshold files its request in the same transaction;
 - files.py: CSV and Parquet files read in chunks (`billing ingest FILE`).
 
 On a server the decisions run in a scratch DuckDB filled with what they read (the
-batch's wallets, locked in the server transaction, the workspaces, the caller's
-memberships, the stored keys among the batch's); the writes go to the server.
+batch's wallets, locked in the server transaction, and their live grants, the
+workspaces, the caller's memberships, the stored keys among the batch's); the writes go
+to the server.
 
 Idempotency keys belong to a workspace: a key already in that workspace's ledger,
 or posted earlier in the batch for it, with the same charge (amount, feature) is a
@@ -35,14 +39,16 @@ import pyarrow.compute as pc
 from ..access import Access
 from ..audit import AuditAction
 from ..errors import LedgerBusy
-from ..journal import BATCH_SCHEMA, write_batch
+from ..journal import BATCH_SCHEMA, WalletState, lock_and_expire, lock_wallets, write_batch
 from ..models import EntryKind, IngestResult, User
 from ..money import QUANTUM
 from ..schema import PLATFORM_ACCOUNTS, USAGE_ACCOUNT
 from ..store import Database
+from ..top_up import after_debits
 from .decide import decide, registered
 from .events import KEY_COLUMN, REQUIRED_COLUMNS, normalize
 from .files import EventFile, open_event_file, read_chunks
+from .pieces import LIVE_GRANTS, pieces
 
 __all__ = [
     "KEY_COLUMN",
@@ -75,24 +81,50 @@ def consume_many(db: Database, access: Access, actor: User, events: object) -> I
 def _consume_once(db: Database, user: User, events: pa.Table) -> IngestResult:
     with db.writing() as cur:
         wallets = _lock_wallets(db, cur, events)
+        held, expired = lock_and_expire(db, cur, [int(r[0]) for r in wallets])
+        if expired:  # the decisions read the wallets as they are after the expiries
+            wallets = _lock_wallets(db, cur, events)
         mirror = partial(_mirror, events=events, user=user, wallets=wallets)
         with db.decisions(cur, mirror) as duck:
             with registered(duck, "ingest_events", events):
                 posted, report = decide(duck, user, events, db.clock())
             # a scratch table of this transaction: dropped here, or by the rollback on an error
             duck.execute("DROP TABLE ingest_checked")
+            drawn = pieces(duck, posted)
         if posted.num_rows:
-            write_batch(db, cur, _batch(db, user, posted))
+            write_batch(db, cur, _batch(db, user, posted, drawn))
+            low = _below_top_up(held, posted)
+            if low:  # the wallets as they are now, grants and all
+                after_debits(db, cur, lock_wallets(db, cur, low).values())
     return _result(events, posted, report)
 
 
-def _batch(db: Database, user: User, posted: pa.Table) -> pa.Table:
-    """The posted rows as the journal's batch: ids from the ledger, one debit each."""
-    n = posted.num_rows
+def _below_top_up(held: dict[int, WalletState], posted: pa.Table) -> list[int]:
+    """The debited wallets the batch left below their automatic top-up threshold."""
+    last = dict(zip(posted.column("workspace_id").to_pylist(), posted.column("balance_after").to_pylist(),
+                    strict=True))
+    return sorted(
+        w for w, balance in last.items()
+        if held[w].top_up_below is not None and balance < held[w].top_up_below
+    )
+
+
+def _batch(db: Database, user: User, posted: pa.Table, drawn: pa.Table) -> pa.Table:
+    """The posted rows as the journal's batch: ids from the ledger, one debit each, a row
+    per grant it draws from (`drawn`: seq, piece, grant_id, drawn)."""
     now = db.clock()
+    entries = pa.array(db.allocate_ids("entries", posted.num_rows))
+    audits = pa.array(db.allocate_ids("audit_log", posted.num_rows))
+    posted = posted.append_column("id", entries).append_column("audit_id", audits).take(drawn.column("seq"))
+    n = posted.num_rows
     extra = {
-        "id": pa.array(db.allocate_ids("entries", n)),
-        "audit_id": pa.array(db.allocate_ids("audit_log", n)),
+        "piece": drawn.column("piece"),
+        "grant_id": drawn.column("grant_id"),
+        "piece_amount": pc.negate(drawn.column("drawn")),
+        "grant_kind": pa.nulls(n, pa.string()),
+        "grant_priority": pa.nulls(n, pa.int64()),
+        "grant_expires_at": pa.nulls(n, pa.timestamp("us")),
+        "grant_source": pa.nulls(n, pa.string()),
         "platform_id": pa.repeat(pa.scalar(PLATFORM_ACCOUNTS[USAGE_ACCOUNT], pa.int64()), n),
         "kind": pa.repeat(pa.scalar(EntryKind.DEBIT.value), n),
         "signed": pc.negate(posted.column("amount")),
@@ -158,11 +190,13 @@ def _mirror(
         "WHERE key IN (SELECT unnest(?::VARCHAR[])) AND workspace_id IN (SELECT unnest(?::BIGINT[]))",
         [keys, [int(r[0]) for r in wallets]],
     ).fetchall()
+    grants = server.execute(LIVE_GRANTS, [[int(r[0]) for r in wallets]]).fetchall()
     for table, rows, width in (
         ("wallets", wallets, 5),
         ("workspaces", spaces, 4),
         ("memberships", members, 3),
         ("idempotency_keys", stored, 5),
+        ("grants", grants, 12),
     ):
         if rows:
             marks = ", ".join(["?"] * width)
