@@ -6,13 +6,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import pandas as pd
+
 from .access import Access
 from .drawdown import LiveGrant
 from .errors import InvalidInput, NotFound
 from .forecast import expiry_forecast
 from .journal import lock_and_expire
 from .models import Draw, EntryKind, ExpiryForecast, Grant, GrantKind, Transaction, User
-from .money import QUANTUM, to_decimal
+from .money import QUANTUM, ZERO, to_decimal
 from .store import Database, as_utc
 from .text import clean_id
 
@@ -180,3 +182,43 @@ def _naive(moment: datetime) -> datetime:
     if not isinstance(moment, datetime):
         raise InvalidInput("Give the time to expire grants up to as a datetime.")
     return as_utc(moment).replace(tzinfo=None)
+
+
+EXPIRING_DAYS = 30  # "expiring soon": within this many days
+
+
+def with_expiries(db: Database, frame: pd.DataFrame) -> pd.DataFrame:
+    """wallet_overview's frame (workspace_id, status, per_day) with its wallets' expiries:
+    expiring_30d, next_expiry, expires_unused (the forecast at per_day; an inactive wallet
+    spends nothing) and unused_from. One read of the live grants that expire."""
+    now = db.clock()
+    ids = [int(w) for w in frame["workspace_id"]]
+    with db.reading() as cur:
+        rows = cur.execute(
+            f"SELECT {_GRANT_COLUMNS} FROM grants WHERE remaining > 0 "
+            "AND workspace_id IN (SELECT unnest(?::BIGINT[]))",
+            [ids],
+        ).fetchall()
+    held: dict[int, list[Grant]] = {}
+    for row in rows:
+        grant = _grant(row)
+        held.setdefault(grant.workspace_id, []).append(grant)
+    soon = now + timedelta(days=EXPIRING_DAYS)
+    expiring, nearest, unused, first = [], [], [], []
+    for workspace_id, status, rate in zip(frame["workspace_id"], frame["status"], frame["per_day"],
+                                          strict=True):
+        grants = held.get(int(workspace_id), [])
+        ends = [g.expires_at for g in grants if g.expires_at is not None]
+        expiring.append(sum((g.remaining for g in grants if g.expires_at is not None
+                             and g.expires_at.replace(tzinfo=None) <= soon), ZERO))
+        nearest.append(min(ends) if ends else None)
+        spend = to_decimal(rate) if status == "active" else ZERO
+        outlook = expiry_forecast(int(workspace_id), [live(g) for g in grants], spend, now)
+        unused.append(outlook.unused)
+        first.append(outlook.first_on)
+    return frame.assign(
+        expiring_30d=pd.Series(expiring, index=frame.index, dtype=object),
+        next_expiry=pd.Series(nearest, index=frame.index, dtype=object),
+        expires_unused=pd.Series(unused, index=frame.index, dtype=object),
+        unused_from=pd.Series(first, index=frame.index, dtype=object),
+    )

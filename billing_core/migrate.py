@@ -32,9 +32,12 @@ TABLES: tuple[tuple[str, str], ...] = (
     ("wallets", "TRUE"),
     ("entries", "TRUE"),
     ("postings", "TRUE"),
+    ("grants", "TRUE"),
+    ("legacy_entries", "TRUE"),
     ("idempotency_keys", "TRUE"),
     ("daily_rollups", "TRUE"),
     ("credit_requests", "TRUE"),
+    ("credit_policies", "TRUE"),
     ("audit_log", "TRUE"),
     ("sign_in_attempts", "TRUE"),
 )

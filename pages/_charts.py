@@ -34,7 +34,10 @@ AXIS_LABELS = 8  # at most, so they fit a phone
 LABEL_FORMATS = {"day": "%b %d", "week": "%b %d", "month": "%b %Y"}
 PERIOD_NAMES = {"day": "%a %Y-%m-%d", "week": "week of %Y-%m-%d", "month": "%B %Y"}
 SPEND_LEGEND = alt.Legend(orient="bottom", columns=2, labelLimit=160)
-FLOW_LABELS = "datum.label == 'credit' ? 'Credits (drawn up)' : 'Debits (drawn down)'"
+FLOW_LABELS = (
+    "datum.label == 'credit' ? 'Credits (drawn up)' : datum.label == 'debit' ? 'Debits (drawn down)'"
+    " : 'Expired unused (drawn down)'"
+)
 
 
 def period_start(day: date, granularity: str) -> date:
@@ -153,7 +156,8 @@ def credits_vs_debits(
     frame: pd.DataFrame, granularity: str = "day", *, start: date | None = None,
     end: date | None = None,
 ) -> alt.Chart:
-    """Credits up, debits down, one slot per period (readable at any number of periods)."""
+    """Credits up, debits and expiries down, one slot per period (readable at any number of
+    periods)."""
     data = _with_slots(_drawable(frame, "amount"), granularity)
     data["drawn"] = data["amount"].where(data["kind"] == "credit", -data["amount"])
     x, mark = time_slots(data, granularity, start, end)
@@ -166,7 +170,8 @@ def credits_vs_debits(
             color=alt.Color(
                 "kind:N",
                 title="Type",
-                scale=alt.Scale(domain=["credit", "debit"], range=["#2e7d32", "#c62828"]),
+                scale=alt.Scale(domain=["credit", "debit", "expiry"],
+                                range=["#2e7d32", "#c62828", "#8d6e63"]),
                 legend=alt.Legend(orient="bottom", labelExpr=FLOW_LABELS),
             ),
             tooltip=[
