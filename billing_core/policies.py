@@ -53,10 +53,10 @@ def load_policy(cur: Any, workspace_id: int) -> CreditPolicy:
     """The workspace's policy (inside a transaction that holds its wallet, where it is
     decided on); a workspace without one has the default: no standing approval, no
     automatic top-up, approvals grant purchased credits that never expire."""
-    row = cur.execute(
+    rows = cur.execute(
         f"SELECT {_COLUMNS} FROM credit_policies WHERE workspace_id = ?", [workspace_id]
-    ).fetchone()
-    return _policy(row) if row else CreditPolicy(workspace_id)
+    ).fetchall()
+    return _policy(rows[0]) if rows else CreditPolicy(workspace_id)
 
 
 def parse_kind(kind: object) -> GrantKind:

@@ -271,14 +271,15 @@ def _standing_approval(
     held = wallet or lock_wallet(db, cur, request.workspace_id)
     at = db.clock()
     first, after = month_of(at)
-    row = cur.execute(
+    # fetchall: a result left open would stop the journal's batch from being registered
+    ((month_total,),) = cur.execute(
         """
         SELECT coalesce(sum(amount), 0) FROM credit_requests
         WHERE workspace_id = ? AND by_policy AND decided_at >= ? AND decided_at < ?
         """,
         [request.workspace_id, first, after],
-    ).fetchone()
-    used = to_decimal(row[0]) if row else Decimal(0)
+    ).fetchall()
+    used = to_decimal(month_total)
     if used + request.amount > policy.approve_per_month or held.balance + request.amount > MAX_BALANCE:
         return  # waits for an administrator
     note = standing_approval_note(policy, used + request.amount)

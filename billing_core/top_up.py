@@ -51,8 +51,7 @@ def after_debits(db: Database, cur: Any, wallets: Iterable[WalletState]) -> list
         if policy.top_up_below is None or policy.top_up_amount is None or policy.top_ups_per_month is None:
             continue
         first, after = month_of(db.clock())
-        row = cur.execute(_FILED, [first, after, wallet.workspace_id]).fetchone()
-        pending, this_month = (int(row[0]), int(row[1])) if row else (0, 0)
+        ((pending, this_month),) = cur.execute(_FILED, [first, after, wallet.workspace_id]).fetchall()
         if pending or this_month >= policy.top_ups_per_month:
             continue
         note = top_up_note(wallet.balance, policy, this_month + 1)
