@@ -189,7 +189,8 @@ def test_an_approval_grants_the_kind_and_expiry_the_admin_chose(book: tuple) -> 
     ends = NOW + timedelta(days=14)
     with pytest.raises(InvalidInput, match="future"):
         ledger.approve_request(p["admin"], request.id, expires_at=NOW - timedelta(seconds=1))
-    approved = ledger.approve_request(p["admin"], request.id, "ok", kind=GrantKind.PROMOTIONAL, expires_at=ends)
+    approved = ledger.approve_request(p["admin"], request.id, "ok", kind=GrantKind.PROMOTIONAL,
+                                      expires_at=ends)
     (held,) = ledger.grants(p["alice"], p["space"])
     assert (held.kind, held.priority, held.amount, held.expires_at, held.source, held.entry_id) == (
         GrantKind.PROMOTIONAL, 10, Decimal(25), ends.replace(tzinfo=UTC), f"request:{request.id}",
@@ -238,7 +239,8 @@ def test_a_ledger_from_before_grants_gets_an_opening_grant_per_funded_wallet(tmp
             con.execute("INSERT INTO schema_version VALUES (?, TIMESTAMP '2026-01-01')", [number])
         con.execute("""
             INSERT INTO users VALUES (1, 'a@x.com', 'A', TRUE, NULL, TIMESTAMP '2026-01-01');
-            INSERT INTO workspaces VALUES (1, 'W', 'w', TIMESTAMP '2026-01-01'), (2, 'V', 'v', TIMESTAMP '2026-01-01');
+            INSERT INTO workspaces VALUES (1, 'W', 'w', TIMESTAMP '2026-01-01'),
+                                          (2, 'V', 'v', TIMESTAMP '2026-01-01');
             INSERT INTO accounts VALUES (3, 'wallet:1', 1), (4, 'wallet:2', 2);
             INSERT INTO wallets VALUES (1, 3, 'active', 7.5, TIMESTAMP '2026-01-02'),
                                        (2, 4, 'active', 0, TIMESTAMP '2026-01-01');
@@ -249,8 +251,9 @@ def test_a_ledger_from_before_grants_gets_an_opening_grant_per_funded_wallet(tmp
                                              (1, NULL, DATE '2026-01-01', 0, 10, 0, 1),
                                              (1, 'AI', DATE '2026-01-02', 2.5, 0, 1, 0),
                                              (1, NULL, DATE '2026-01-02', 2.5, 0, 1, 0);
-            INSERT INTO audit_log VALUES (1, TIMESTAMP '2026-01-01', 1, 'wallet.grant', 'entry:1', 1, NULL, NULL),
-                                         (2, TIMESTAMP '2026-01-02', 1, 'wallet.consume', 'entry:2', 1, NULL, NULL);
+            INSERT INTO audit_log VALUES
+                (1, TIMESTAMP '2026-01-01', 1, 'wallet.grant', 'entry:1', 1, NULL, NULL),
+                (2, TIMESTAMP '2026-01-02', 1, 'wallet.consume', 'entry:2', 1, NULL, NULL);
         """)
     with billing_core.open_ledger(str(where), clock=FakeClock(NOW)) as ledger:
         ledger.verify()
