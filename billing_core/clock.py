@@ -6,6 +6,8 @@ tests, the demo and a served app under test can pin "now" to a fixed instant and
 depend on the wall clock or the time of day. `$BILLING_CLOCK` (an ISO 8601 instant, such
 as `2026-11-27T18:00:00Z`) pins the clock of every ledger opened without an explicit one:
 the test suite uses it for the app it serves; never set it in production.
+`$BILLING_CLOCK_FILE` (tests only, ahead of `$BILLING_CLOCK`) names a file holding such an
+instant, read at every call: a browser test moves a served app's clock by rewriting it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from .errors import InvalidInput
 
 Clock = Callable[[], datetime]
 CLOCK_VARIABLE = "BILLING_CLOCK"
+CLOCK_FILE_VARIABLE = "BILLING_CLOCK_FILE"
 
 
 def utc_now() -> datetime:
@@ -44,7 +47,24 @@ class FixedClock:
         return self.now
 
 
+class FileClock:
+    """A clock that says what a file says, read at every call (tests move it by rewriting
+    the file)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self()  # a missing or unreadable file fails at once, not at the first write
+
+    def __call__(self) -> datetime:
+        with open(self.path, encoding="utf-8") as handle:
+            return parse_instant(handle.read())
+
+
 def clock_from_env() -> Clock:
-    """A FixedClock at `$BILLING_CLOCK` when it is set, else the system's UTC clock."""
+    """A FileClock at `$BILLING_CLOCK_FILE` when it is set, else a FixedClock at
+    `$BILLING_CLOCK` when that is, else the system's UTC clock."""
+    moving = os.environ.get(CLOCK_FILE_VARIABLE)
+    if moving:
+        return FileClock(moving)
     pinned = os.environ.get(CLOCK_VARIABLE)
     return FixedClock(parse_instant(pinned)) if pinned else utc_now

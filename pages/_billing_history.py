@@ -24,8 +24,9 @@ from pages._transaction_list import Row, transaction_list
 PAGE_SIZE = 50
 HISTORY_KEY = "billing.history"
 LIST_KEY = "billing.history.list"
-KINDS = {"All": None, "Debits": "debit", "Credits": "credit"}
+KINDS = {"All": None, "Debits": "debit", "Credits": "credit", "Expiries": "expiry"}
 COLUMNS = ("Amount", "Type", "Description", "Feature", "Date")
+TYPE_LABELS = {EntryKind.CREDIT: "Credit", EntryKind.DEBIT: "Debit", EntryKind.EXPIRY: "Expiry"}
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class HistoryFilters:
 
     def describe(self) -> list[str]:
         """The filters as parts of a file name: `["debits", "2026-11-01", "2026-11-27"]`."""
-        parts = [{"debit": "debits", "credit": "credits"}.get(self.kind or "", "")]
+        parts = [{"debit": "debits", "credit": "credits", "expiry": "expiries"}.get(self.kind or "", "")]
         if self.since is not None:
             first = self.since.date().isoformat()
             parts += [first, self.until.date().isoformat()] if self.until else [f"from {first}"]
@@ -135,12 +136,12 @@ def on_end_of_list(user: User, workspace_id: int, filters: HistoryFilters) -> No
 
 
 def shown_row(tx: Transaction) -> Row:
-    """`+100.00` for a credit, `−2.50` for a debit; dates in the viewer's zone."""
+    """`+100.00` for a credit, `−2.50` for a debit or an expiry; dates in the viewer's zone."""
     credit = tx.kind is EntryKind.CREDIT
     return Row(
         amount=("+" if credit else "−") + format_credits(tx.amount, unit=False),
         kind=tx.kind.value,
-        kind_label="Credit" if credit else "Debit",
+        kind_label=TYPE_LABELS[tx.kind],
         description=tx.description,
         feature=tx.feature or "—",
         when=local_time(tx.created_at),

@@ -31,8 +31,11 @@ ADDRESS_KEY = "billing.workspace_in_address"  # the ?workspace= last followed
 
 @st.cache_resource(show_spinner=False)
 def get_ledger() -> Ledger:
-    """The process's one Ledger, shared by every session (it is thread-safe)."""
-    return billing_core.open_ledger()
+    """The process's one Ledger, shared by every session (it is thread-safe), with the
+    expiry job of this process running in the background."""
+    ledger = billing_core.open_ledger()
+    ledger.start_expiry_job()
+    return ledger
 
 
 def current_user() -> User | None:

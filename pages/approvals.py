@@ -25,7 +25,7 @@ from billing_core import (
     WalletHealth,
     WalletStatus,
 )
-from pages import _charts
+from pages import _charts, _grant_terms, _policies
 from pages._shared import (
     ago,
     attempt,
@@ -77,7 +77,9 @@ def decide(
     outcomes = []
     for request_id in request_ids:
         if verdict == "approve":
-            action = partial(ledger.approve_request, admin, request_id, note or None)
+            kind, expires_at = _grant_terms.terms(request_id)
+            action = partial(ledger.approve_request, admin, request_id, note or None, kind=kind,
+                             expires_at=expires_at)
         else:
             action = partial(ledger.reject_request, admin, request_id, note or "")
         done, error = try_billing(action)
@@ -168,6 +170,7 @@ def queue_body(ledger: Ledger, admin: User) -> None:
         return
     wallets = {int(w["workspace_id"]): w for w in overview.to_dict("records")}
     st.caption(f"{len(queue)} pending, oldest first, across every workspace.")
+    _grant_terms.prefill(ledger, admin, queue)
     for request in queue:
         request_card(admin, request, wallets.get(request.workspace_id))
     bulk_bar(queue)
@@ -197,6 +200,7 @@ def request_card(admin: User, request: CreditRequest, wallet: dict[str, Any] | N
                 "Decision note", key=note_key(request.id),
                 placeholder="Optional to approve, required to reject",
             )
+            _grant_terms.fields(request.id, get_ledger().today())
             approve, reject = st.columns(2)
             approve.button("Approve", key=f"{KEY}.approve.{request.id}", type="primary",
                            icon=":material/check:", width="stretch", on_click=on_decide,
@@ -432,6 +436,9 @@ def main() -> None:
     st.divider()
     with section("Every wallet"):
         wallets_section(ledger, user)
+    st.divider()
+    with section("Credit policies"):
+        _policies.policies_section(ledger, user)
     st.divider()
     with section("Spend by workspace"):
         spend_section(ledger, user)

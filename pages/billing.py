@@ -23,7 +23,7 @@ from billing_core import (
     WalletStatus,
     Workspace,
 )
-from pages import _charts
+from pages import _charts, _grants
 from pages._billing_history import history_section
 from pages._shared import (
     NO_CREDITS,
@@ -52,7 +52,7 @@ STATUS_TITLES = {
 # --- wallet ------------------------------------------------------------------------------
 
 
-def wallet_card(wallet: Wallet, pending: list[CreditRequest]) -> None:
+def wallet_card(wallet: Wallet, pending: list[CreditRequest], viewer: User) -> None:
     st.subheader("Wallet")
     with st.container(border=True):
         balance, status, asked = st.columns([2, 1, 1.3])
@@ -67,6 +67,7 @@ def wallet_card(wallet: Wallet, pending: list[CreditRequest]) -> None:
             st.caption("Pending requests")
             waiting = sum((r.amount for r in pending), Decimal(0))
             st.markdown(f"**{credits(waiting)}**" if pending else "None")
+        _grants.wallet_expiry(viewer, wallet.workspace_id)
         reason = wallet.blocked_reason
         if reason:
             st.error(f"**{NO_CREDITS}** {reason}", icon=":material/block:")
@@ -134,7 +135,9 @@ def request_dialog(user: User, workspace: Workspace) -> None:
         created = submit_request(user, workspace.id, amount, note)
         if created is not None:
             close_request_dialog()
-            flash(f"Request #{created.id} for {credits(created.amount)} is pending approval.")
+            flash(f"Request #{created.id} for {credits(created.amount)} was approved at once by the "
+                  "workspace's standing approval." if created.status is RequestStatus.APPROVED
+                  else f"Request #{created.id} for {credits(created.amount)} is pending approval.")
             st.rerun()
 
 
@@ -233,7 +236,9 @@ if wallet is None or requests is None:
     st.stop()
 assert wallet is not None and requests is not None
 with section("wallet"):
-    wallet_card(wallet, [r for r in requests if r.status is RequestStatus.PENDING])
+    wallet_card(wallet, [r for r in requests if r.status is RequestStatus.PENDING], viewer)
+with section("grants"):
+    _grants.grants_section(viewer, picked)
 with section("credit requests"):
     requests_section(viewer, picked, requests)
 spend_section(viewer, picked.id)  # the two fragments have their own error boundaries
