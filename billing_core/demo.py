@@ -266,7 +266,7 @@ def _simulate(
                 "actor": SYSTEM_USER_ID, "description": "", "key": grant.id,
             }))
 
-    def ask(index: int, when: datetime, amount: Decimal, verdict: str) -> None:
+    def ask(index: int, when: datetime, amount: Decimal, verdict: str, by: int | None = None) -> None:
         nonlocal request_id
         request_id += 1
         sim = sims[index]
@@ -283,7 +283,7 @@ def _simulate(
                     None,
                 ]
             ),
-            "requested_by": rng.choice(sim.members),
+            "requested_by": rng.choice(sim.members) if by is None else by,
             "requested_at": when,
         }
         events.append((when, 0, "request", {"request": request_id}))
@@ -448,7 +448,7 @@ def _simulate(
     # What has expired by the end has left its wallet.
     for index in range(len(sims)):
         expire(index, last)
-    # A few teams are waiting for an answer right now.
+    # A few teams are waiting for an answer right now (Acme's asked by its first member, Alan).
     for index in (0, ZERO_WORKSPACE, 2):
         if index < len(sims) and sims[index].open_request is None:
             ask(
@@ -456,6 +456,7 @@ def _simulate(
                 datetime.combine(last_day, time(16 + index % 5, 10 * index % 60)),
                 sims[index].topup,
                 "pending",
+                by=sims[index].members[0],
             )
     # requests still undecided at the end stay pending
     for req in requests.values():

@@ -16,7 +16,7 @@ import streamlit as st
 
 from billing_core import EntryKind, Transaction, User, Workspace
 from billing_core.models import ExpiryForecast, Grant
-from pages._shared import attempt, credits, csv_download, get_ledger, local_time
+from pages._shared import attempt, credits, get_ledger, local_time
 from pages._text import plain, visible_text
 
 KEY = "billing.grants"
@@ -105,14 +105,13 @@ def grants_section(user: User, workspace: Workspace) -> None:
         table = grants_table(grants)
         st.dataframe(table.style.format({"Remaining": "{:,.2f}", "Of": "{:,.2f}"}), hide_index=True,
                      key=f"{KEY}.table")
-        csv_download(table, name=f"grants-{workspace.id}", key=f"{KEY}.csv")
     trace_section(user, workspace)
 
 
 def transaction_label(tx: Transaction) -> str:
     sign = "+" if tx.kind is EntryKind.CREDIT else "−"
-    return (f"#{tx.id} · {TYPE_LABELS[tx.kind]} {sign}{credits(tx.amount)} · "
-            f"{visible_text(tx.feature or tx.description)} · {local_time(tx.created_at)}")
+    what = visible_text(tx.feature or tx.description)
+    return f"#{tx.id} · {TYPE_LABELS[tx.kind]} {sign}{credits(tx.amount)} · {what}"
 
 
 def trace_section(user: User, workspace: Workspace) -> None:
