@@ -56,7 +56,7 @@ class HistoryFilters:
 
 
 def history_filters() -> HistoryFilters:
-    kind_col, dates_col, text_col = st.columns([1.1, 1.4, 2])
+    kind_col, dates_col, text_col = st.columns([1.6, 1.4, 1.6])
     with kind_col:
         kind = st.segmented_control(
             "Type", list(KINDS), default="All", required=True, key="billing.history.kind"

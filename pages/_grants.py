@@ -66,6 +66,14 @@ def forecast_message(forecast: ExpiryForecast) -> str | None:
             f"{'; '.join(parts)}{more}. Spend them first or ask an administrator to move the expiry.")
 
 
+def source_label(source: str) -> str:
+    """Where a grant came from, in words: `request:12` -> `Request #12`."""
+    if source.startswith("request:"):
+        return f"Request #{source.removeprefix('request:')}"
+    return {"grant": "Added by an administrator", "opening": "Balance before grants"}.get(
+        source, visible_text(source))
+
+
 def grants_table(grants: list[Grant]) -> pd.DataFrame:
     """The grants as shown: draw-down order, remaining of amount, expiry in the viewer's zone."""
     return pd.DataFrame(
@@ -77,7 +85,7 @@ def grants_table(grants: list[Grant]) -> pd.DataFrame:
             "Of": [float(g.amount) for g in grants],
             "Expires": [("expired " if g.expired else "") + local_time(g.expires_at) if g.expires_at
                         else "never" for g in grants],
-            "Source": [visible_text(g.source) for g in grants],
+            "Source": [source_label(g.source) for g in grants],
             "Granted": [local_time(g.created_at) for g in grants],
         },
         columns=["Grant", "Kind", "Priority", "Remaining", "Of", "Expires", "Source", "Granted"],
@@ -141,7 +149,7 @@ def trace_section(user: User, workspace: Workspace) -> None:
                 "Amount": [float(d.amount) for d in draws],
                 "Grant expires": [local_time(d.grant_expires_at) if d.grant_expires_at else "never"
                                   for d in draws],
-                "Source": [visible_text(d.grant_source) for d in draws],
+                "Source": [source_label(d.grant_source) for d in draws],
             }).style.format({"Amount": "{:,.2f}"}),
             hide_index=True, key=f"{KEY}.draws",
         )
