@@ -37,6 +37,7 @@ run: install
 
 test: install-test
 	bash scripts/install-browser.sh
+	bash scripts/install-axe.sh
 	bash scripts/install-postgres.sh
 	$(VENV)/bin/ruff check billing_core app.py pages tests bench
 	$(VENV)/bin/mypy

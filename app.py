@@ -2,7 +2,7 @@
 
 Signed out, the only page is Sign in. Members get their billing pages (and, out of their
 menu, an Approvals address that says it is for administrators); admins also get
-Approvals. A page whose file is missing is left out rather than breaking the app.
+Approvals. A page whose file is missing fails loudly (a packaging bug), never hidden.
 """
 
 from __future__ import annotations
@@ -12,27 +12,30 @@ from pathlib import Path
 import streamlit as st
 
 from billing_core import BillingError, User
+from pages._a11y import apply_focus, page_style
 from pages._shared import current_user, get_ledger, plain, sign_out, sso_configured
 from pages._text import visible_text
 
 ROOT = Path(__file__).resolve().parent
 
-st.set_page_config(page_title="Billing · en-credits", page_icon="💳", layout="wide")
+st.set_page_config(page_title="en-credits", page_icon="💳", layout="wide")
+page_style()
 
 
 def page(
     path: str, title: str, icon: str, url_path: str, *, default: bool = False,
     hidden: bool = False,
 ) -> list[st.Page]:
-    """The page as a one-item list, or an empty list when its file does not exist."""
+    """The page as a one-item list. A missing page file is a packaging bug: it fails
+    loudly here rather than leaving the page out of the menu."""
     if not (ROOT / path).is_file():
-        return []
+        raise FileNotFoundError(f"The page file {path} is missing from {ROOT}.")
     return [st.Page(path, title=title, icon=icon, url_path=url_path, default=default,
                     visibility="hidden" if hidden else "visible")]
 
 
-MEMBER_URLS = ("billing", "my-wallets", "use-credits", "analytics")
-ADMIN_URLS = ("approvals",)
+MEMBER_URLS = ("billing", "my-wallets", "use-credits", "analytics", "inbox")
+ADMIN_URLS = ("approvals", "alerts")
 
 
 def navigation_for(user: User | None) -> dict[str, list[st.Page]]:
@@ -52,12 +55,14 @@ def navigation_for(user: User | None) -> dict[str, list[st.Page]]:
             *page("pages/use_credits.py", "Use credits", ":material/smart_toy:", "use-credits"),
             *page("pages/analytics.py", "Spend analytics", ":material/monitoring:",
                   "analytics"),
+            *page("pages/inbox.py", "Inbox", ":material/notifications:", "inbox"),
         ],
     }
     if user.is_admin:
-        sections["Administration"] = page(
-            "pages/approvals.py", "Approvals", ":material/fact_check:", "approvals"
-        )
+        sections["Administration"] = [
+            *page("pages/approvals.py", "Approvals", ":material/fact_check:", "approvals"),
+            *page("pages/alerts_admin.py", "Alerts & webhooks", ":material/campaign:", "alerts"),
+        ]
     else:
         # Not in a member's menu, but its address answers: the page itself says that
         # Approvals is for administrators (rather than Billing opening in its place).
@@ -66,6 +71,16 @@ def navigation_for(user: User | None) -> dict[str, list[st.Page]]:
             hidden=True,
         )
     return {name: pages for name, pages in sections.items() if pages}
+
+
+def bell(user: User) -> None:
+    """The unread count, on every page, linking to the inbox."""
+    try:
+        unread = get_ledger().unread_count(user)
+    except BillingError:
+        return
+    st.page_link("pages/inbox.py", label=f"Inbox · {unread} unread" if unread else "Inbox",
+                 icon=":material/notifications_active:" if unread else ":material/notifications:")
 
 
 def sidebar(user: User) -> None:
@@ -77,6 +92,7 @@ def sidebar(user: User) -> None:
                 st.badge("Administrator", icon=":material/shield_person:", color="violet")
             else:
                 st.badge("Member", icon=":material/person:", color="gray")
+            bell(user)
             if st.button("Sign out", icon=":material/logout:", key="app.sign_out",
                          width="stretch"):
                 sign_out()
@@ -89,7 +105,7 @@ try:
     get_ledger()  # opened once per process; a missing or foreign database is refused here
     user = current_user()
 except BillingError as error:  # no ledger where $BILLING_DB points, or it cannot be opened
-    st.title("The billing console cannot open its ledger")
+    st.title("The billing console cannot open its ledger", anchor=False)
     st.error(plain(str(error)), icon=":material/database:")
     st.markdown(
         "An operator can create the embedded demo ledger with `make run`, or an empty one with "
@@ -100,6 +116,8 @@ sections = navigation_for(user)
 if user is None:
     current = st.navigation(sections[""], position="hidden")
 else:
-    sidebar(user)
     current = st.navigation(sections)
+    sidebar(user)  # after the navigation: its inbox link names a page of it
+st.set_page_config(page_title=f"{current.title} · en-credits")  # each page its own title
+apply_focus()  # where an action asked focus to go (after signing in, Cancel, Approve)
 current.run()

@@ -213,6 +213,44 @@ def floor_debits_per_second(where: str, wallets: list[int], batches: int, size: 
         return batches * size / (time.perf_counter() - started)
 
 
+def alerts_on_and_off(
+    where: str, wallets: list[int], per_thread: int, rounds: int = 3
+) -> tuple[float, float]:
+    """Group-commit debits/s with every wallet's low-balance levels set (the alerts read
+    with each batch's wallet locks, crossings checked) and with none, interleaved in
+    `rounds` so a noisy machine weighs on both alike; the best of each."""
+    with opened(where) as ledger:
+        with ledger.db.writing() as cur:
+            saved = cur.execute("SELECT * FROM balance_thresholds").fetchall()
+    on, off = [], []
+    for _ in range(rounds):
+        _set_levels(where, wallets, on=True)
+        on.append(debits_per_second(where, wallets, per_thread, naive=False))
+        _set_levels(where, wallets, on=False)
+        off.append(debits_per_second(where, wallets, per_thread, naive=False))
+    with opened(where) as ledger, ledger.db.writing() as cur:
+        cur.execute("DELETE FROM balance_thresholds")
+        for row in saved:
+            cur.execute("INSERT INTO balance_thresholds VALUES (?, ?, ?, ?)", list(row))
+    return max(on), max(off)
+
+
+def _set_levels(where: str, wallets: list[int], *, on: bool) -> None:
+    """Three levels far below the bench wallets' balances (no alert fires: the common case),
+    or none."""
+    with opened(where) as ledger, ledger.db.writing() as cur:
+        cur.execute("DELETE FROM balance_thresholds")
+        if on:
+            levels = json.dumps([["20% of the last top-up", "1000.0000"], ["7 days of runway", "70.0000"],
+                                 ["low", "5.0000"]])
+            for workspace_id in wallets:
+                cur.execute(
+                    "INSERT INTO balance_thresholds (workspace_id, settings, levels, refreshed_at) "
+                    "VALUES (?, '{}', ?, ?)",
+                    [workspace_id, levels, ledger.db.clock()],
+                )
+
+
 def page_figures(where: str, repeat: int) -> dict[str, float]:
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "page_timings.py"), where, str(repeat)],
@@ -263,6 +301,7 @@ class Measured:
     little: dict[str, Figure] | None
     pages: dict[str, float] | None
     floor: float
+    alerts: tuple[float, float]  # debits/s with balance alerts on, off
     single: float
     grouped: float
     naive: float
@@ -294,6 +333,8 @@ def measure(large: str, small: str | None, args: argparse.Namespace, label: str,
     grouped = debits_per_second(large, wallets, args.debits_per_thread, naive=False)
     naive = debits_per_second(large, wallets, args.debits_per_thread, naive=True)
     one_wallet = debits_per_second(large, [BUSY], args.debits_per_thread, naive=False)
+    step("debits with balance alerts on and off")
+    alerts = alerts_on_and_off(large, wallets, args.debits_per_thread)
     step("bulk ingest")
     ingest = ingest_rate(large, args.ingest, tag=label)
     checked = None
@@ -302,7 +343,8 @@ def measure(large: str, small: str | None, args: argparse.Namespace, label: str,
         checked = verify_seconds(large)
     seconds = time.perf_counter() - started
     print(f"  {label}: done in {seconds:.0f} s", flush=True)
-    return Measured(big, little, pages, floor, single, grouped, naive, one_wallet, ingest, checked, seconds)
+    return Measured(big, little, pages, floor, alerts, single, grouped, naive, one_wallet, ingest, checked,
+                    seconds)
 
 
 # ----------------------------------------------------------------------------- PostgreSQL
@@ -516,6 +558,10 @@ def rows_of(results: dict[str, Measured | None], server: Server | None,
          f"{THREADS} threads; PostgreSQL: pool of {pool} connections (BILLING_PG_POOL)"),
         (f"debits/s, {THREADS} threads all on one wallet",
          *cells(lambda m: f"{rate(m.one_wallet)} = {m.one_wallet / m.floor:.2f}x floor"), ">= 2,000/s", ""),
+        (f"debits/s, {THREADS} threads, balance alerts on vs off",
+         *cells(lambda m: f"on {rate(m.alerts[0])}, off {rate(m.alerts[1])} = "
+                          f"{m.alerts[0] / m.alerts[1]:.2f}x"),
+         ">= 0.9x", "three levels per wallet, none crossed; best of 3 interleaved rounds each"),
         (f"bulk ingest of {args.ingest:,} usage events with idempotency keys (consume_many)",
          *cells(lambda m: "not built" if m.ingest is None else f"{m.ingest:,.0f} events/s"),
          ">= 500,000 events/s", "PostgreSQL: decided in a scratch DuckDB, written by the journal (COPY "

@@ -21,11 +21,20 @@ from .errors import (
 from .ledger import Ledger, open_ledger
 from .models import (
     AuditRecord,
+    BalanceAlerts,
     BurnRate,
     ConsolidatedWallet,
+    CreditPolicy,
     CreditRequest,
+    Delivery,
+    Draw,
     EntryKind,
+    ExpiryForecast,
+    Grant,
+    GrantKind,
     IngestResult,
+    Notification,
+    NotificationSettings,
     Page,
     RequestStatus,
     Transaction,
@@ -35,11 +44,24 @@ from .models import (
     WalletHealth,
     WalletStatus,
     WalletSummary,
+    Webhook,
     Workspace,
 )
 from .money import MAX_MOVEMENT, PLACES, format_credits, parse_amount
+from .notify.events import Event
 
 __all__ = [
+    "BalanceAlerts",
+    "Delivery",
+    "Event",
+    "Notification",
+    "NotificationSettings",
+    "Webhook",
+    "CreditPolicy",
+    "Draw",
+    "ExpiryForecast",
+    "Grant",
+    "GrantKind",
     "MAX_MOVEMENT",
     "PLACES",
     "AccountLocked",

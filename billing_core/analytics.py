@@ -234,7 +234,7 @@ class Analytics:
         frame["per_day"] = [(to_decimal(s) / days).quantize(QUANTUM) for s in frame["spent"]]
         # An inactive wallet spends nothing until reactivated: no run-out date.
         frame["runs_out_on"] = [
-            None if status == "inactive" else run_out_date(to_decimal(b), p, today)
+            None if WalletStatus(status) is WalletStatus.INACTIVE else run_out_date(to_decimal(b), p, today)
             for b, p, status in zip(frame["balance"], frame["per_day"], frame["status"], strict=True)
         ]
         days_left = [None if d is None else (d - today).days for d in frame["runs_out_on"]]

@@ -40,6 +40,11 @@ class AuditAction(StrEnum):
     USER_ADD = "user.add"
     WORKSPACE_CREATE = "workspace.create"
     MEMBERSHIP_ADD = "membership.add"
+    NOTIFICATIONS_SET = "notifications.set"  # a person's email choices
+    WEBHOOK_ADD = "webhook.add"
+    WEBHOOK_REMOVE = "webhook.remove"
+    DELIVERY_RETRY = "delivery.retry"
+    THRESHOLDS_SET = "thresholds.set"
 
 
 def as_json(value: Mapping[str, object] | None) -> str | None:

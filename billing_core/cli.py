@@ -124,6 +124,16 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("email")
     create.add_argument("--name", required=True)
     create.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    notify = sub.add_parser("notify", help="send notifications (email, webhooks)")
+    notify_verbs = notify.add_subparsers(dest="verb", required=True)
+    run = notify_verbs.add_parser(
+        "run",
+        parents=[common],
+        help="send what is due, and keep sending (a worker beside the app processes)",
+        description="The notification dispatcher: sends due email and webhook deliveries every few "
+        "seconds, looks for spend spikes and refreshes balance levels; with --once, one round and exit.",
+    )
+    run.add_argument("--once", action="store_true", help="one round of every pass, then exit")
     migrate = sub.add_parser(
         "migrate",
         help="copy a DuckDB ledger into a new PostgreSQL (or DuckDB) ledger, checking everything",
@@ -231,6 +241,8 @@ def _run(args: argparse.Namespace) -> int:
             return _admin(ledger, args)
         if args.command == "expire":
             return expire_command(ledger, args)
+        if args.command == "notify":
+            return _notify(ledger, args)
         actor = _actor(ledger, args.actor)
         if args.command == "ingest":
             return _ingest(ledger, actor, args)
@@ -287,6 +299,18 @@ def _admin(ledger: Ledger, args: argparse.Namespace) -> int:
     password = _read_password(args.password_stdin)
     user = ledger.add_user(args.email, args.name, admin=True, password=password)
     print(f"Administrator {user.email} ({user.name}) created; they can sign in now.")
+    return 0
+
+
+def _notify(ledger: Ledger, args: argparse.Namespace) -> int:
+    """`billing notify run [--once]`."""
+    dispatcher = ledger.dispatcher()
+    if args.once:
+        tried = dispatcher.run_once()
+        print(f"Tried {tried} deliveries.")
+        return 0
+    print("Sending notifications; stop with Ctrl+C.", file=sys.stderr)
+    dispatcher.run_forever()
     return 0
 
 

@@ -10,7 +10,8 @@ and one audit row move by the same amount. Everything that moves money calls `ap
 (consume's group commit, approvals, grants, expiries) or builds the same batch table
 set-based and calls `write_batch` (bulk ingest, the demo): one set of statements writes
 every row, so identical movements give identical rows whoever made them. Nothing here
-ever updates or deletes an entry.
+ever updates or deletes an entry. After a batch, the balance alerts its movements crossed
+fire in the same transaction (notify.alerts).
 
 A batch is an Arrow table of `BATCH_SCHEMA`, one row per movement and grant piece
 (`piece` 1..k; the entry-level statements read piece 1) in entry id order (ascending:
@@ -35,6 +36,7 @@ from .drawdown import LiveGrant, Piece
 from .errors import InsufficientCredits, InvalidAmount, NotFound, WalletInactive
 from .models import EntryKind, GrantKind, Transaction, WalletStatus
 from .money import MAX_BALANCE, format_credits, to_decimal
+from .notify.alerts import BalanceChange, Level, after_movements, levels_from_json
 from .schema import (
     EXPIRED_ACCOUNT,
     PLATFORM_ACCOUNTS,
@@ -142,18 +144,20 @@ _AUDIT = """
     FROM {batch} b WHERE piece = 1
 """
 
-# The wallets of a write, and their live grants in draw-down order and their automatic
-# top-up threshold: locked by the first statement, read by the second (store.select_after_lock).
+# The wallets of a write, their live grants in draw-down order, their automatic top-up
+# threshold and low-balance levels: locked by the first statement, read by the second
+# (store.select_after_lock).
 _LOCK = """
     SELECT workspace_id FROM wallets WHERE workspace_id IN (SELECT unnest(?::BIGINT[]))
     ORDER BY workspace_id
 """
 _LOCKED = """
     SELECT w.workspace_id, w.account_id, w.status, w.balance, p.top_up_below,
-           g.id, g.kind, g.priority, g.remaining, g.expires_at
+           g.id, g.kind, g.priority, g.remaining, g.expires_at, t.levels
     FROM wallets w
     LEFT JOIN grants g ON g.workspace_id = w.workspace_id AND g.remaining > 0
     LEFT JOIN credit_policies p ON p.workspace_id = w.workspace_id
+    LEFT JOIN balance_thresholds t ON t.workspace_id = w.workspace_id
     WHERE w.workspace_id IN (SELECT unnest(?::BIGINT[]))
     ORDER BY w.workspace_id, g.priority, g.expires_at NULLS LAST, g.id
 """
@@ -170,6 +174,7 @@ class WalletState:
     balance: Decimal
     grants: tuple[LiveGrant, ...] = ()
     top_up_below: Decimal | None = None
+    levels: tuple[Level, ...] = ()  # its low-balance alert levels (notify.alerts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,7 +231,7 @@ def lock_and_expire(
         workspace_id = int(r[0])
         wallet = wallets.get(workspace_id) or WalletState(
             workspace_id, int(r[1]), WalletStatus(r[2]), to_decimal(r[3]),
-            top_up_below=None if r[4] is None else to_decimal(r[4]),
+            top_up_below=None if r[4] is None else to_decimal(r[4]), levels=levels_from_json(r[10]),
         )
         if r[5] is not None:  # rows come in draw-down order
             grant = LiveGrant(int(r[5]), GrantKind(r[6]), int(r[7]), to_decimal(r[8]), r[9])
@@ -419,6 +424,16 @@ def _write(
             )
         )
     write_batch(db, cur, pa.table(columns, schema=BATCH_SCHEMA))
+    credited = {m.workspace_id for m in movements if m.kind is EntryKind.CREDIT}
+    after_movements(
+        db,
+        cur,
+        [
+            BalanceChange(ws, wallets[ws].balance, running[ws].balance, wallets[ws].levels, ws in credited)
+            for ws in sorted({m.workspace_id for m in movements})
+        ],
+        at,
+    )
     return made, running
 
 

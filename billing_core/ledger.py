@@ -12,7 +12,7 @@ where it is documented.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 
 import pandas as pd
@@ -28,16 +28,20 @@ from .history import History
 from .ingest import consume_many
 from .models import (
     AuditRecord,
+    BalanceAlerts,
     BurnRate,
     ConsolidatedWallet,
     CreditPolicy,
     CreditRequest,
+    Delivery,
     Draw,
     EntryKind,
     ExpiryForecast,
     Grant,
     GrantKind,
     IngestResult,
+    Notification,
+    NotificationSettings,
     Page,
     RequestStatus,
     Transaction,
@@ -45,8 +49,12 @@ from .models import (
     VerificationReport,
     Wallet,
     WalletSummary,
+    Webhook,
     Workspace,
 )
+from .notify.channels import SmtpSettings
+from .notify.runner import Dispatcher
+from .notify.service import EVENT_NAMES, Notifications
 from .policies import Policies
 from .requests import Requests
 from .schema import SYSTEM_USER_ID
@@ -71,6 +79,8 @@ class Ledger:
         self._policies = Policies(db, self.access)
         self._expiry: ExpiryJob | None = None
         self._expiry_lock = threading.Lock()
+        self._notify = Notifications(db, self.access)
+        self._background: list[Dispatcher] = []  # threads to stop on close
 
     @property
     def path(self) -> str:
@@ -324,6 +334,89 @@ class Ledger:
     def consume_many(self, actor: User, events: object) -> IngestResult:
         return consume_many(self.db, self.access, actor, events)
 
+    # notify/service.py
+    def notifications(
+        self, actor: User, *, unread_only: bool = False, limit: int = 100
+    ) -> list[Notification]:
+        return self._notify.notifications(actor, unread_only=unread_only, limit=limit)
+
+    def unread_count(self, actor: User) -> int:
+        return self._notify.unread_count(actor)
+
+    def mark_read(self, actor: User, ids: Sequence[int] | None = None) -> int:
+        return self._notify.mark_read(actor, ids)
+
+    def notification_settings(self, actor: User) -> NotificationSettings:
+        return self._notify.notification_settings(actor)
+
+    def set_notification_settings(
+        self, actor: User, *, email_enabled: bool, email_events: Iterable[str] = EVENT_NAMES
+    ) -> NotificationSettings:
+        return self._notify.set_notification_settings(
+            actor, email_enabled=email_enabled, email_events=email_events
+        )
+
+    def add_webhook(self, actor: User, url: str, *, secret: str, events: Iterable[str]) -> Webhook:
+        return self._notify.add_webhook(actor, url, secret=secret, events=events)
+
+    def webhooks(self, actor: User) -> list[Webhook]:
+        return self._notify.webhooks(actor)
+
+    def remove_webhook(self, actor: User, webhook_id: int) -> None:
+        self._notify.remove_webhook(actor, webhook_id)
+
+    def deliveries(self, actor: User, *, webhook_id: int | None = None, limit: int = 200) -> list[Delivery]:
+        return self._notify.deliveries(actor, webhook_id=webhook_id, limit=limit)
+
+    def send_again(self, actor: User, delivery_id: int) -> Delivery:
+        return self._notify.send_again(actor, delivery_id)
+
+    def set_thresholds(
+        self,
+        actor: User,
+        workspace_id: int,
+        *,
+        top_up_share: object = ...,
+        runway_days: object = ...,
+        amounts: object = ...,
+        spike_factor: object = ...,
+    ) -> BalanceAlerts:
+        return self._notify.set_thresholds(
+            actor,
+            workspace_id,
+            top_up_share=top_up_share,
+            runway_days=runway_days,
+            amounts=amounts,
+            spike_factor=spike_factor,
+        )
+
+    def thresholds(self, actor: User, workspace_id: int) -> BalanceAlerts:
+        return self._notify.thresholds(actor, workspace_id)
+
+    def configure_email(self, settings: SmtpSettings | None) -> None:
+        """Where email goes (None: off); by default from $BILLING_SMTP_*."""
+        self._notify.email = settings
+
+    def deliver_due(self, now: datetime | None = None) -> int:
+        return self._notify.deliver_due(now)
+
+    def refresh_thresholds(self, now: datetime | None = None) -> int:
+        return self._notify.refresh_thresholds(now)
+
+    def detect_spikes(self, now: datetime | None = None) -> int:
+        return self._notify.detect_spikes(now)
+
+    def dispatcher(self) -> Dispatcher:
+        """The notification dispatcher over this ledger (not started): `.start()` runs it in a
+        background thread, `.run_once()` does one round of its passes."""
+        return Dispatcher(self.deliver_due, self.detect_spikes, self.refresh_thresholds)
+
+    def start_dispatcher(self) -> Dispatcher:
+        """Run the dispatcher in a background thread of this process until the ledger closes."""
+        running = self.dispatcher().start()
+        self._background.append(running)
+        return running
+
     # the whole ledger
     def has_data(self) -> bool:
         """Whether anyone or anything beyond the built-in system account was set up."""
@@ -375,6 +468,9 @@ class Ledger:
             if self._expiry is not None:
                 self._expiry.stop()
                 self._expiry = None
+        for job in self._background:
+            job.stop()
+        self._background.clear()
         self._wallets.close()
         self.db.close()
 

@@ -40,6 +40,14 @@ TABLES: tuple[tuple[str, str], ...] = (
     ("credit_policies", "TRUE"),
     ("audit_log", "TRUE"),
     ("sign_in_attempts", "TRUE"),
+    ("outbox", "TRUE"),
+    ("inbox", "TRUE"),
+    ("deliveries", "TRUE"),
+    ("webhooks", "TRUE"),
+    ("notification_settings", "TRUE"),
+    ("balance_thresholds", "TRUE"),
+    ("active_alerts", "TRUE"),
+    ("reported_spikes", "TRUE"),
 )
 
 

@@ -62,10 +62,6 @@ class User:
     is_admin: bool = False
     created_at: datetime | None = None
 
-    @property
-    def admin(self) -> bool:
-        return self.is_admin
-
 
 @dataclass(frozen=True, slots=True)
 class Workspace:
@@ -86,6 +82,10 @@ class Wallet:
     def is_blocked(self) -> bool:
         """Features that consume credits are blocked at zero balance or when inactive."""
         return self.blocked_reason is not None
+
+    def can_spend(self, amount: Decimal) -> bool:
+        """True when features may debit `amount` now: not blocked, and the balance covers it."""
+        return not self.is_blocked and self.balance >= amount
 
     @property
     def usable_balance(self) -> Decimal:
@@ -314,3 +314,67 @@ class IngestResult:
     total_posted: Decimal
     rejected: pd.DataFrame
     skipped: pd.DataFrame
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """One line of a person's inbox."""
+
+    id: int
+    event: str  # "request.created", "balance.low", ...
+    created_at: datetime
+    read: bool
+    text: str
+    workspace_id: int | None
+    workspace_name: str | None
+    request_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationSettings:
+    user_id: int
+    email_enabled: bool
+    email_events: tuple[str, ...]  # the kinds of events emailed (every kind when never chosen)
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """An endpoint that receives signed events (its secret is not handed out again)."""
+
+    id: int
+    url: str
+    events: tuple[str, ...]
+    active: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One email or webhook delivery of an event, and how it went."""
+
+    id: int
+    event_id: int
+    event: str
+    channel: str  # "email" | "webhook"
+    target: str
+    status: str  # "pending" | "delivered" | "failed"
+    attempts: int
+    last_error: str | None
+    last_status: int | None
+    response_ms: int | None
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceAlerts:
+    """A workspace's low-balance settings, the amounts they mean now, and what is firing."""
+
+    workspace_id: int
+    top_up_share: Decimal | None
+    runway_days: tuple[int, ...]
+    amounts: tuple[Decimal, ...]
+    spike_factor: Decimal
+    levels: tuple[tuple[str, Decimal], ...]
+    active: tuple[str, ...]

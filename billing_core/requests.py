@@ -26,6 +26,7 @@ from .grant_rules import check_expiry, check_priority, month_of
 from .journal import Movement, NewGrant, WalletState, append, lock_wallet
 from .models import CreditPolicy, CreditRequest, EntryKind, GrantKind, RequestStatus, User
 from .money import MAX_BALANCE, format_credits, parse_amount, to_decimal
+from .notify.events import Event, emit
 from .policies import load_policy, parse_kind
 from .schema import SYSTEM_USER_ID
 from .store import Database, as_utc
@@ -87,6 +88,31 @@ def _require_pending(request: CreditRequest, doing: str) -> None:
     raise InvalidTransition(
         f"Request #{request.id} was already {request.status.value}{by}; "
         f"only a pending request can be {doing}."
+    )
+
+
+_TOLD = {
+    RequestStatus.APPROVED: (Event.REQUEST_APPROVED, "approved"),
+    RequestStatus.REJECTED: (Event.REQUEST_REJECTED, "rejected"),
+    RequestStatus.CANCELLED: (Event.REQUEST_CANCELLED, "cancelled"),
+}
+
+
+def _tell(db: Database, cur: Any, decided: CreditRequest, balance: Decimal, at: datetime) -> None:
+    """The decision, to the requester and the workspace's members, with the note and the
+    balance it left (`decided`: the request as the decision left it)."""
+    event, verb = _TOLD[decided.status]
+    added = f" {format_credits(decided.amount)} were added to {decided.workspace_name}." if (
+        decided.status is RequestStatus.APPROVED) else ""
+    note = decided.decision_note
+    said = f" Note: {note}" if note else ""
+    emit(
+        db, cur, event, at=at, workspace_id=decided.workspace_id, request_id=decided.id,
+        actor_id=decided.decided_by, also=decided.requested_by,
+        text=f"{decided.decided_by_name} {verb} request #{decided.id} for {format_credits(decided.amount)} "
+             f"({decided.workspace_name}).{added} Balance: {format_credits(balance)}.{said}",
+        details={"workspace": decided.workspace_name, "amount": str(decided.amount), "note": note,
+                 "decided_by": decided.decided_by_name, "balance": str(balance)},
     )
 
 
@@ -245,6 +271,7 @@ def file_request(
         """,
         [request_id, workspace_id, amount, note, requested_by, at, automatic],
     )
+    _tell_created(db, cur, _load(cur, request_id), at)
     audit.record(
         db,
         cur,
@@ -260,6 +287,20 @@ def file_request(
     if policy.approve_up_to is not None and amount <= policy.approve_up_to:
         _standing_approval(db, cur, _load(cur, request_id), policy, wallet)
     return request_id
+
+
+def _tell_created(db: Database, cur: Any, request: CreditRequest, at: datetime) -> None:
+    """A new request, to the administrators (an automatic top-up's too: one may have to decide it)."""
+    who = "An automatic top-up" if request.automatic else request.requested_by_name
+    said = f" Note: {request.note}" if request.note else ""
+    emit(
+        db, cur, Event.REQUEST_CREATED, at=at, workspace_id=request.workspace_id,
+        request_id=request.id, actor_id=request.requested_by,
+        text=f"{who} asked for {format_credits(request.amount)} for {request.workspace_name} "
+             f"(request #{request.id}).{said}",
+        details={"workspace": request.workspace_name, "amount": str(request.amount), "note": request.note,
+                 "requested_by": request.requested_by_name},
+    )
 
 
 def _standing_approval(
@@ -339,6 +380,8 @@ def decide(
         """,
         [status.value, decider, at, note, entry_id, by_policy, request.id],
     )
+    balance = lock_wallet(db, cur, request.workspace_id).balance
+    _tell(db, cur, _load(cur, request.id), balance, at)
     audit.record(
         db,
         cur,

@@ -22,7 +22,7 @@ from typing import Any
 
 from .errors import LedgerUnavailable
 
-# Migration 4: credit grants. Every credit becomes a grant (kind, priority, optional expiry)
+# Migration 5: credit grants. Every credit becomes a grant (kind, priority, optional expiry)
 # that debits draw from in a fixed order; each wallet posting names the grant it moved,
 # so a debit can have several wallet postings (one per grant it drew from). An expiry is
 # a third kind of entry, against `platform:expired` (account 0: ids from 3 on are wallets'
@@ -200,9 +200,83 @@ MIGRATIONS: Sequence[tuple[int, str]] = (
             FROM daily_rollups GROUP BY workspace_id, day;
         """,
     ),
-    (4, GRANTS_MIGRATION),
+    (
+        4,
+        """
+        -- Events, written in the transaction of the change that causes them (issue 13).
+        CREATE TABLE outbox (
+            id           BIGINT PRIMARY KEY,          -- the event id, stable on every retry
+            event        VARCHAR NOT NULL,            -- 'request.created', 'balance.low', ...
+            created_at   TIMESTAMP NOT NULL,
+            workspace_id BIGINT,
+            request_id   BIGINT,
+            actor_id     BIGINT,
+            payload      VARCHAR NOT NULL             -- JSON: what the message says
+        );
+        -- The in-app inbox: one row per person an event is for.
+        CREATE TABLE inbox (
+            id       BIGINT PRIMARY KEY,
+            user_id  BIGINT NOT NULL,
+            event_id BIGINT NOT NULL,
+            read_at  TIMESTAMP
+        );
+        -- Email and webhook deliveries, tried until delivered or given up.
+        CREATE TABLE deliveries (
+            id              BIGINT PRIMARY KEY,
+            event_id        BIGINT NOT NULL,
+            channel         VARCHAR NOT NULL,         -- 'email' | 'webhook'
+            target          VARCHAR NOT NULL,         -- an email address, or 'webhook:<id>'
+            status          VARCHAR NOT NULL,         -- 'pending' | 'delivered' | 'failed'
+            attempts        INTEGER NOT NULL,
+            next_attempt_at TIMESTAMP NOT NULL,
+            lease_until     TIMESTAMP,                -- a dispatcher is sending it until then
+            last_error      VARCHAR,
+            last_status     INTEGER,
+            response_ms     INTEGER,
+            delivered_at    TIMESTAMP,
+            created_at      TIMESTAMP NOT NULL
+        );
+        CREATE TABLE webhooks (
+            id         BIGINT PRIMARY KEY,
+            url        VARCHAR NOT NULL,
+            secret     VARCHAR NOT NULL,             -- whsec_ + base64, as Standard Webhooks
+            events     VARCHAR NOT NULL,             -- JSON list of event names
+            active     BOOLEAN NOT NULL,
+            created_by BIGINT NOT NULL,
+            created_at TIMESTAMP NOT NULL
+        );
+        -- A person's email preferences; no row: every event they receive, by email.
+        CREATE TABLE notification_settings (
+            user_id       BIGINT PRIMARY KEY,
+            email_enabled BOOLEAN NOT NULL,
+            email_events  VARCHAR NOT NULL            -- JSON list of event names
+        );
+        -- Low-balance levels per workspace: the settings, and the amounts they mean now.
+        CREATE TABLE balance_thresholds (
+            workspace_id  BIGINT PRIMARY KEY,
+            settings      VARCHAR NOT NULL,           -- JSON: share, runway days, amounts, spike factor
+            levels        VARCHAR NOT NULL,           -- JSON: [[label, amount], ...] at refreshed_at
+            refreshed_at  TIMESTAMP NOT NULL
+        );
+        -- Alerts that fired and have not resolved yet; spikes already reported.
+        CREATE TABLE active_alerts (
+            workspace_id BIGINT NOT NULL,
+            label        VARCHAR NOT NULL,
+            since        TIMESTAMP NOT NULL,
+            event_id     BIGINT NOT NULL,
+            PRIMARY KEY (workspace_id, label)
+        );
+        CREATE TABLE reported_spikes (
+            workspace_id BIGINT NOT NULL,
+            window_start TIMESTAMP NOT NULL,
+            span         VARCHAR NOT NULL,            -- 'hour' | 'day'
+            event_id     BIGINT NOT NULL,
+            PRIMARY KEY (workspace_id, span, window_start)
+        );
+        """,
+    ),
+    (5, GRANTS_MIGRATION),
 )
-
 
 LATEST = MIGRATIONS[-1][0]
 
@@ -212,7 +286,7 @@ SYSTEM_USER_ID = 0
 SYSTEM_EMAIL = "system@billing.local"
 TOPUPS_ACCOUNT = "platform:top-ups"
 USAGE_ACCOUNT = "platform:usage"
-EXPIRED_ACCOUNT = "platform:expired"  # the other side of expiry entries (from migration 4)
+EXPIRED_ACCOUNT = "platform:expired"  # the other side of expiry entries (from migration 5)
 PLATFORM_ACCOUNTS = {TOPUPS_ACCOUNT: 1, USAGE_ACCOUNT: 2, EXPIRED_ACCOUNT: 0}
 _FIRST_ACCOUNTS = (TOPUPS_ACCOUNT, USAGE_ACCOUNT)  # made with the first migration
 

@@ -18,10 +18,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .schema import GRANTS_MIGRATION, seed_constants
 from .schema import MIGRATIONS as DUCKDB_MIGRATIONS
+from .schema import seed_constants
 
-_TABLES = DUCKDB_MIGRATIONS[0][1]  # the same column definitions as the embedded store
+_DUCKDB = dict(DUCKDB_MIGRATIONS)  # the embedded store's migrations, by number
+_TABLES = _DUCKDB[1]  # the same column definitions as the embedded store
 
 MIGRATIONS: Sequence[tuple[int, str]] = (
     (
@@ -87,7 +88,20 @@ MIGRATIONS: Sequence[tuple[int, str]] = (
     ),
     (
         4,
-        GRANTS_MIGRATION
+        _DUCKDB[4]
+        + """
+        CREATE INDEX inbox_by_user ON inbox (user_id, id);
+        CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status = 'pending';
+        CREATE INDEX deliveries_by_event ON deliveries (event_id);
+        CREATE SEQUENCE outbox_id_seq;
+        CREATE SEQUENCE inbox_id_seq;
+        CREATE SEQUENCE deliveries_id_seq;
+        CREATE SEQUENCE webhooks_id_seq;
+        """,
+    ),
+    (
+        5,
+        _DUCKDB[5]
         + """
         CREATE INDEX live_grants ON grants (workspace_id) WHERE remaining > 0;
         CREATE INDEX grants_due ON grants (expires_at) WHERE remaining > 0 AND expires_at IS NOT NULL;
@@ -106,6 +120,10 @@ SEQUENCES = {
     "entries": "entries_id_seq",
     "credit_requests": "credit_requests_id_seq",
     "audit_log": "audit_log_id_seq",
+    "outbox": "outbox_id_seq",
+    "inbox": "inbox_id_seq",
+    "deliveries": "deliveries_id_seq",
+    "webhooks": "webhooks_id_seq",
     "grants": "grants_id_seq",
 }
 

@@ -43,7 +43,10 @@ import pyarrow as pa
 from .clock import Clock, utc_now
 
 DEFAULT_PATH = Path("data") / "billing.duckdb"
-ID_TABLES = ("users", "workspaces", "accounts", "entries", "credit_requests", "audit_log", "grants")
+ID_TABLES = (
+    "users", "workspaces", "accounts", "entries", "credit_requests", "audit_log",
+    "outbox", "inbox", "deliveries", "webhooks", "grants",
+)
 
 
 def default_path() -> str:
@@ -111,6 +114,11 @@ class Database(ABC):
         before the lock was granted. Both statements take the same `params`. (One statement
         that locks and joins would not do on a server: a join waiting on a lock sees the
         locked row anew but the joined rows as they were when it started.)"""
+
+    @abstractmethod
+    def claim_rows(self, cur: Any, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+        """Inside `writing()`: the rows of `sql` that no other transaction holds, held by
+        this one (work queues: two dispatchers never take the same row)."""
 
     @abstractmethod
     def mutex(self, name: str) -> AbstractContextManager[None]:

@@ -181,6 +181,10 @@ class DuckDatabase(Database):
         """Writes are serialised: nothing changes under this transaction, so only the read runs."""
         return cur.execute(read, list(params)).fetchall()  # type: ignore[no-any-return]
 
+    def claim_rows(self, cur: Any, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+        """Writes are serialised: no other transaction can hold them meanwhile."""
+        return cur.execute(sql, list(params)).fetchall()  # type: ignore[no-any-return]
+
     def mutex(self, name: str) -> AbstractContextManager[None]:
         """Only this process opens the file: a lock of this process is every process's."""
         return local_mutex(name)

@@ -213,6 +213,10 @@ class PostgresDatabase(Database):
             reader.execute(read, list(params))
             return reader.fetchall()  # type: ignore[no-any-return]
 
+    def claim_rows(self, cur: Any, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+        """Rows another dispatcher holds are skipped, not waited for."""
+        return cur.execute(sql + " FOR UPDATE SKIP LOCKED", list(params)).fetchall()  # type: ignore[no-any-return]
+
     @contextmanager
     def mutex(self, name: str) -> Iterator[None]:
         """This process's lock, then the server's advisory lock of `name` on a connection of

@@ -23,6 +23,7 @@ from .models import (
     WalletSummary,
 )
 from .money import ZERO, parse_amount, to_decimal
+from .notify.events import Event, emit
 from .policies import parse_kind
 from .store import Database, as_utc
 from .text import MAX_DESCRIPTION, MAX_FEATURE, clean_name, clean_text
@@ -126,6 +127,15 @@ class Wallets:
                 cur.execute(
                     "UPDATE wallets SET status = ?, updated_at = ? WHERE workspace_id = ?",
                     [new_status.value, at, workspace_id],
+                )
+                name = self.access.workspace_name(workspace_id)
+                active = new_status is WalletStatus.ACTIVE
+                emit(
+                    self.db, cur, Event.WALLET_ACTIVATED if active else Event.WALLET_DEACTIVATED, at=at,
+                    workspace_id=workspace_id, actor_id=user.id,
+                    text=f"{user.name} {'activated' if active else 'deactivated'} the wallet of {name}"
+                         + ("." if active else ": features that use en-credits are blocked there."),
+                    details={"workspace": name, "status": new_status.value},
                 )
                 audit.record(
                     self.db,

@@ -24,14 +24,14 @@ from pages._transaction_list import Row, transaction_list
 PAGE_SIZE = 50
 HISTORY_KEY = "billing.history"
 LIST_KEY = "billing.history.list"
-KINDS = {"All": None, "Debits": "debit", "Credits": "credit", "Expiries": "expiry"}
+KINDS = {"All": None, "Debits": EntryKind.DEBIT, "Credits": EntryKind.CREDIT, "Expiries": EntryKind.EXPIRY}
 COLUMNS = ("Amount", "Type", "Description", "Feature", "Date")
 TYPE_LABELS = {EntryKind.CREDIT: "Credit", EntryKind.DEBIT: "Debit", EntryKind.EXPIRY: "Expiry"}
 
 
 @dataclass(frozen=True)
 class HistoryFilters:
-    kind: str | None = None
+    kind: EntryKind | None = None
     since: datetime | None = None  # the start of the first day, in the viewer's zone
     until: datetime | None = None  # the end of the last day, in the viewer's zone
     search: str | None = None
@@ -46,7 +46,8 @@ class HistoryFilters:
 
     def describe(self) -> list[str]:
         """The filters as parts of a file name: `["debits", "2026-11-01", "2026-11-27"]`."""
-        parts = [{"debit": "debits", "credit": "credits", "expiry": "expiries"}.get(self.kind or "", "")]
+        parts = [{EntryKind.DEBIT: "debits", EntryKind.CREDIT: "credits", EntryKind.EXPIRY: "expiries",
+                  None: ""}[self.kind]]
         if self.since is not None:
             first = self.since.date().isoformat()
             parts += [first, self.until.date().isoformat()] if self.until else [f"from {first}"]
@@ -224,7 +225,7 @@ def empty_history(filters: HistoryFilters, state: dict[str, Any]) -> None:
 @st.fragment
 def history_section(user: User, workspace: Workspace, as_of: datetime) -> None:
     with section("transaction history"):
-        st.subheader("Transaction history")
+        st.header("Transaction history", anchor=False)
         filters = history_filters()
         state = loaded_history(user, workspace.id, filters, as_of)
         if state["error"]:

@@ -10,7 +10,21 @@ from datetime import date, timedelta
 import altair as alt
 import pandas as pd
 
+from billing_core import EntryKind, WalletHealth
+
 CREDITS_FORMAT = ",.2f"
+# Okabe and Ito's palette: told apart with every common colour-vision deficiency. Colour is
+# never alone: legends and tooltips name each series, credits are drawn up and debits (and
+# expiries) down, and each burn-rate bar carries its health in words.
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
+           "#000000"]
+CREDIT_COLOUR, DEBIT_COLOUR, EXPIRY_COLOUR = "#0072B2", "#D55E00", "#CC79A7"
+HEALTH_COLOURS = {  # vermillion, orange, grey, blue
+    WalletHealth.ZERO_BALANCE: "#D55E00",
+    WalletHealth.LOW_BALANCE: "#E69F00",
+    WalletHealth.INACTIVE: "#8c8c8c",
+    WalletHealth.OK: "#0072B2",
+}
 
 
 def _drawable(frame: pd.DataFrame, *money: str) -> pd.DataFrame:
@@ -35,8 +49,8 @@ LABEL_FORMATS = {"day": "%b %d", "week": "%b %d", "month": "%b %Y"}
 PERIOD_NAMES = {"day": "%a %Y-%m-%d", "week": "week of %Y-%m-%d", "month": "%B %Y"}
 SPEND_LEGEND = alt.Legend(orient="bottom", columns=2, labelLimit=160)
 FLOW_LABELS = (
-    "datum.label == 'credit' ? 'Credits (drawn up)' : datum.label == 'debit' ? 'Debits (drawn down)'"
-    " : 'Expired unused (drawn down)'"
+    f"datum.label == '{EntryKind.CREDIT}' ? 'Credits (drawn up)' : "
+    f"datum.label == '{EntryKind.DEBIT}' ? 'Debits (drawn down)' : 'Expired unused (drawn down)'"
 )
 
 
@@ -105,7 +119,8 @@ def _spend_bars(
         .encode(
             x=x,
             y=alt.Y("sum(spent):Q", title="en-credits spent", stack="zero"),
-            color=alt.Color(f"{field}:N", title=title, legend=SPEND_LEGEND),
+            color=alt.Color(f"{field}:N", title=title, legend=SPEND_LEGEND,
+                            scale=alt.Scale(range=PALETTE)),
             tooltip=[
                 alt.Tooltip("when:N", title="Period"),
                 alt.Tooltip(f"{field}:N", title=title),
@@ -143,6 +158,7 @@ def workspace_totals(frame: pd.DataFrame) -> alt.Chart:
         .encode(
             y=alt.Y("workspace:N", sort="-x", title=None),
             x=alt.X("sum(spent):Q", title="en-credits spent"),
+            color=alt.value(PALETTE[0]),
             tooltip=[
                 alt.Tooltip("workspace:N", title="Workspace"),
                 alt.Tooltip("sum(spent):Q", title="Spent", format=CREDITS_FORMAT),
@@ -159,7 +175,7 @@ def credits_vs_debits(
     """Credits up, debits and expiries down, one slot per period (readable at any number of
     periods)."""
     data = _with_slots(_drawable(frame, "amount"), granularity)
-    data["drawn"] = data["amount"].where(data["kind"] == "credit", -data["amount"])
+    data["drawn"] = data["amount"].where(data["kind"] == EntryKind.CREDIT, -data["amount"])
     x, mark = time_slots(data, granularity, start, end)
     return (
         alt.Chart(data)
@@ -170,8 +186,8 @@ def credits_vs_debits(
             color=alt.Color(
                 "kind:N",
                 title="Type",
-                scale=alt.Scale(domain=["credit", "debit", "expiry"],
-                                range=["#2e7d32", "#c62828", "#8d6e63"]),
+                scale=alt.Scale(domain=[EntryKind.CREDIT, EntryKind.DEBIT, EntryKind.EXPIRY],
+                                range=[CREDIT_COLOUR, DEBIT_COLOUR, EXPIRY_COLOUR]),
                 legend=alt.Legend(orient="bottom", labelExpr=FLOW_LABELS),
             ),
             tooltip=[
@@ -209,6 +225,7 @@ def top_consumers(frame: pd.DataFrame) -> alt.Chart:
         .encode(
             y=alt.Y("user:N", sort="-x", title=None),
             x=alt.X("spent:Q", title="en-credits spent"),
+            color=alt.value(PALETTE[0]),
             tooltip=[
                 alt.Tooltip("user:N", title="Person"),
                 alt.Tooltip("email:N", title="Email"),
@@ -220,26 +237,28 @@ def top_consumers(frame: pd.DataFrame) -> alt.Chart:
     )
 
 
-def burn_rate(frame: pd.DataFrame) -> alt.Chart:
-    """Horizontal bars: average daily spend per workspace, with balance and run-out date
-    in the tooltip. Expects wallet_overview's columns (workspace, balance, per_day,
-    runs_out_on) plus `health` (a label such as "Zero balance", "Low balance", "OK")."""
+def burn_rate(frame: pd.DataFrame) -> alt.LayerChart:
+    """Horizontal bars: average daily spend per workspace, coloured by billing_core's
+    health and labelled with it in words beside each bar (colour is never alone); balance
+    and run-out date in the tooltip. Expects wallet_overview's columns (workspace, balance,
+    per_day, runs_out_on, health)."""
     data = _drawable(frame, "balance", "per_day")
     data["runs_out_on"] = data["runs_out_on"].map(lambda d: "never" if d is None else str(d))
+    bars = alt.Chart().mark_bar().encode(
+        color=alt.Color(
+            "health:N",
+            title="Health",
+            scale=alt.Scale(domain=[h.value for h in HEALTH_COLOURS],
+                            range=list(HEALTH_COLOURS.values())),
+            legend=alt.Legend(orient="bottom", columns=2),
+        ),
+    )
+    words = alt.Chart().mark_text(align="left", dx=4, fontSize=11).encode(text="health:N")
     return (
-        alt.Chart(data)
-        .mark_bar()
+        alt.layer(bars, words, data=data)
         .encode(
             y=alt.Y("workspace:N", sort="-x", title=None),
             x=alt.X("per_day:Q", title="en-credits per day"),
-            color=alt.Color(
-                "health:N",
-                title="Health",
-                scale=alt.Scale(
-                    domain=["Zero balance", "Low balance", "Inactive", "OK"],
-                    range=["#c62828", "#ef6c00", "#9e9e9e", "#2e7d32"],
-                ),
-            ),
             tooltip=[
                 alt.Tooltip("workspace:N", title="Workspace"),
                 alt.Tooltip("per_day:Q", title="Per day", format=CREDITS_FORMAT),

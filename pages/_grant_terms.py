@@ -10,8 +10,7 @@ from datetime import date, datetime, time, timedelta
 
 import streamlit as st
 
-from billing_core import CreditRequest, Ledger, User
-from billing_core.models import GrantKind
+from billing_core import CreditRequest, GrantKind, Ledger, User
 from pages._shared import viewer_timezone
 
 KEY = "billing.approvals"

@@ -14,14 +14,13 @@ from decimal import Decimal
 import pandas as pd
 import streamlit as st
 
-from billing_core import EntryKind, Transaction, User, Workspace
-from billing_core.models import ExpiryForecast, Grant
+from billing_core import EntryKind, ExpiryForecast, Grant, GrantKind, Transaction, User, Workspace
 from pages._shared import attempt, credits, get_ledger, local_time
 from pages._text import plain, visible_text
 
 KEY = "billing.grants"
 SOON_DAYS = 30
-KIND_LABELS = {"purchased": "Purchased", "promotional": "Promotional"}
+KIND_LABELS = {GrantKind.PURCHASED: "Purchased", GrantKind.PROMOTIONAL: "Promotional"}
 TYPE_LABELS = {EntryKind.DEBIT: "Debit", EntryKind.CREDIT: "Credit", EntryKind.EXPIRY: "Expiry"}
 
 
@@ -45,7 +44,7 @@ def wallet_expiry(user: User, workspace_id: int) -> None:
                 help="Credits of grants that expire within 30 days, unless spent first.")
     right.metric("Soonest expiry", local_time(first.expires_at) if first else "None",
                  help=None if first is None else f"{credits(first.remaining)} of grant #{first.id} "
-                 f"({KIND_LABELS[first.kind.value].lower()})")
+                 f"({KIND_LABELS[first.kind].lower()})")
 
 
 def approx(amount: Decimal) -> str:
@@ -57,7 +56,7 @@ def forecast_message(forecast: ExpiryForecast) -> str | None:
     """What the forecast warns of, as markdown-safe text; None when nothing will be lost."""
     if forecast.unused <= 0 or forecast.first_on is None:
         return None
-    parts = [f"{approx(g.unused)} of grant #{g.grant_id} ({KIND_LABELS[g.kind.value].lower()}) on "
+    parts = [f"{approx(g.unused)} of grant #{g.grant_id} ({KIND_LABELS[g.kind].lower()}) on "
              f"{local_time(g.expires_at)}" for g in forecast.grants[:3]]
     more = f", and {len(forecast.grants) - 3} more" if len(forecast.grants) > 3 else ""
     rate = ("nothing spent lately" if forecast.per_day <= 0
@@ -79,7 +78,7 @@ def grants_table(grants: list[Grant]) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "Grant": [f"#{g.id}" for g in grants],
-            "Kind": [KIND_LABELS[g.kind.value] for g in grants],
+            "Kind": [KIND_LABELS[g.kind] for g in grants],
             "Priority": [g.priority for g in grants],
             "Remaining": [float(g.remaining) for g in grants],
             "Of": [float(g.amount) for g in grants],
@@ -93,7 +92,7 @@ def grants_table(grants: list[Grant]) -> pd.DataFrame:
 
 
 def grants_section(user: User, workspace: Workspace) -> None:
-    st.subheader("Grants")
+    st.header("Grants", anchor=False)
     ledger = get_ledger()
     forecast = attempt(lambda: ledger.expiry_forecast(user, workspace.id))
     if forecast is not None:
@@ -145,7 +144,7 @@ def trace_section(user: User, workspace: Workspace) -> None:
         st.dataframe(
             pd.DataFrame({
                 "Grant": [f"#{d.grant_id}" for d in draws],
-                "Kind": [KIND_LABELS[d.grant_kind.value] for d in draws],
+                "Kind": [KIND_LABELS[d.grant_kind] for d in draws],
                 "Amount": [float(d.amount) for d in draws],
                 "Grant expires": [local_time(d.grant_expires_at) if d.grant_expires_at else "never"
                                   for d in draws],

@@ -11,13 +11,14 @@ from decimal import Decimal
 
 import streamlit as st
 
-from billing_core import Ledger, User, format_credits
-from billing_core.models import CreditPolicy, GrantKind
+from billing_core import CreditPolicy, GrantKind, Ledger, User, format_credits
+from pages import _notice
+from pages._notice import Notice, Tone
 from pages._shared import attempt, current_user, get_ledger, try_billing
 from pages._text import plain, visible_text
 
 KEY = "billing.approvals.policy"
-FLASH = f"{KEY}.flash"
+NOTICES = KEY  # where a save's outcome is shown
 KINDS = {GrantKind.PURCHASED.value: "Purchased", GrantKind.PROMOTIONAL.value: "Promotional"}
 FIELDS = ("approve_up_to", "approve_per_month", "top_up_below", "top_up_amount", "top_ups_per_month",
           "grant_kind", "grant_days")
@@ -55,20 +56,17 @@ def on_save(workspace_id: int) -> None:
     values = {name: st.session_state.get(f"{KEY}.{workspace_id}.{name}") for name in FIELDS}
     values = {k: (v.strip() if isinstance(v, str) else v) for k, v in values.items()}
     saved, error = try_billing(lambda: get_ledger().set_credit_policy(admin, workspace_id, **values))
-    st.session_state[FLASH] = (True, "The policy was saved.") if saved else (False, str(error))
+    if saved:
+        _notice.notify(NOTICES, Notice("The policy was saved.", toast="The policy was saved."))
+    else:
+        _notice.notify(NOTICES, Notice(plain(str(error)), Tone.ERROR))
 
 
 def policies_section(ledger: Ledger, admin: User) -> None:
-    st.subheader("Credit policies")
+    st.header("Credit policies", anchor=False)
     st.caption("Per workspace: approve small requests at once (a standing approval), file a "
                "request when the balance runs low (an automatic top-up), and what approvals grant.")
-    saved = st.session_state.pop(FLASH, None)
-    if saved is not None:
-        ok, message = saved
-        if ok:
-            st.toast(plain(message), icon=":material/check_circle:")
-        else:
-            st.error(plain(message), icon=":material/error:")
+    _notice.show(NOTICES)
     spaces = attempt(lambda: ledger.workspaces(admin))
     if not spaces:
         return

@@ -21,6 +21,8 @@ import streamlit as st
 import billing_core
 from billing_core import BillingError, Ledger, User, Workspace
 from billing_core.export import csv_bytes
+from billing_core.notify.channels import SmtpSettings
+from pages import _notice
 from pages._text import plain
 
 T = TypeVar("T")
@@ -32,10 +34,24 @@ ADDRESS_KEY = "billing.workspace_in_address"  # the ?workspace= last followed
 @st.cache_resource(show_spinner=False)
 def get_ledger() -> Ledger:
     """The process's one Ledger, shared by every session (it is thread-safe), with the
-    expiry job of this process running in the background."""
+    expiry job and the notification dispatcher of this process running in background
+    threads ($BILLING_DISPATCHER=off: no dispatcher), and email configured from
+    `.streamlit/secrets.toml`'s [smtp] or $BILLING_SMTP_*."""
     ledger = billing_core.open_ledger()
     ledger.start_expiry_job()
+    smtp = _secret_table("smtp")
+    if smtp:
+        ledger.configure_email(SmtpSettings.from_mapping(smtp))
+    if os.environ.get("BILLING_DISPATCHER", "on") != "off":
+        ledger.start_dispatcher()
     return ledger
+
+
+def _secret_table(name: str) -> dict[str, object]:
+    try:
+        return dict(st.secrets[name]) if name in st.secrets else {}
+    except FileNotFoundError:  # no secrets file
+        return {}
 
 
 def current_user() -> User | None:
@@ -221,19 +237,19 @@ def figure(amount: object) -> str:
 
 # --- helpers for the member pages (sign-in, billing, my wallets, use credits) ------------
 
-FLASH_KEY = "billing.flash"
 NO_CREDITS = "No credits available: features that use en-credits are blocked."
 
 
-def flash(message: str, icon: str = ":material/check_circle:") -> None:
-    """Queue a toast for the next run: a toast drawn just before `st.rerun()` is lost."""
-    st.session_state[FLASH_KEY] = (message, icon)
+def flash(message: str) -> None:
+    """Queue a confirmation for the top of the next run's page, as a toast and a status
+    message (a toast drawn just before `st.rerun()` is lost). `message` is the page's own
+    words: it is drawn as markdown."""
+    _notice.notify(_notice.PAGE, _notice.Notice(message, toast=message))
 
 
 def show_flash() -> None:
-    queued = st.session_state.pop(FLASH_KEY, None)
-    if queued:
-        st.toast(queued[0], icon=queued[1])
+    """Draw what `flash` queued (the pages call `_notice.show(_notice.PAGE)` directly)."""
+    _notice.show(_notice.PAGE)
 
 
 def sso_configured() -> bool:

@@ -16,9 +16,9 @@ from pages._shared import local_time
 from pages._text import visible_text
 
 HEALTH_COLOURS = {  # row backgrounds for the wallet tables; "OK" stays plain
-    WalletHealth.ZERO_BALANCE.value: "rgba(198, 40, 40, 0.16)",
-    WalletHealth.LOW_BALANCE.value: "rgba(239, 108, 0, 0.18)",
-    WalletHealth.INACTIVE.value: "rgba(158, 158, 158, 0.18)",
+    WalletHealth.ZERO_BALANCE: "rgba(198, 40, 40, 0.16)",
+    WalletHealth.LOW_BALANCE: "rgba(239, 108, 0, 0.18)",
+    WalletHealth.INACTIVE: "rgba(158, 158, 158, 0.18)",
 }
 NEVER = "never"  # no run-out date: nothing spent lately (or too little to matter)
 NONE = "none"  # no grant of the wallet expires
@@ -27,7 +27,7 @@ INACTIVE = "inactive"  # no run-out date: an inactive wallet spends nothing
 
 def no_run_out(status: object) -> str:
     """What a missing run-out date means for a wallet of this status."""
-    return INACTIVE if str(status) == WalletStatus.INACTIVE.value else NEVER
+    return INACTIVE if WalletStatus(status) is WalletStatus.INACTIVE else NEVER
 
 
 def wallet_table(frame: pd.DataFrame, days: int = 30) -> pd.DataFrame:
@@ -64,7 +64,7 @@ def styled_wallets(table: pd.DataFrame) -> Any:
     attention (zero, low, inactive) tinted."""
 
     def tint(row: pd.Series) -> list[str]:
-        colour = HEALTH_COLOURS.get(row["Health"])
+        colour = HEALTH_COLOURS.get(WalletHealth(row["Health"]))
         return [f"background-color: {colour}" if colour else ""] * len(row)
 
     money = [c for c in table.columns if c in ("Balance", "Per day", "Pending", "Expires unused",

@@ -30,6 +30,8 @@ DEMO_NOW = datetime(2026, 11, 27, 0, 0, 0)
 DEMO_UNTIL = DEMO_NOW.date()  # "today" for the demo; its last full day is the 26th
 # Every ledger a test opens without its own clock, here or in a child process, is pinned too.
 os.environ[CLOCK_VARIABLE] = DEMO_NOW.isoformat() + "Z"
+# Webhooks to the tests' own receivers on loopback (refused by default in production).
+os.environ["BILLING_WEBHOOKS_ALLOW_PRIVATE"] = "1"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 STORES = [s for s in os.environ.get("BILLING_TEST_STORES", "duckdb,postgresql").split(",") if s]
 _EMPTY_TEMPLATE = "billing_empty"
@@ -223,6 +225,7 @@ def app_ledger(demo_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ledge
 
     monkeypatch.setenv("BILLING_DB", demo_url)
     monkeypatch.setenv(_shared.PAGE_ERRORS_VARIABLE, "raise")  # a bug fails the test
+    monkeypatch.setenv("BILLING_DISPATCHER", "off")  # page tests send nothing in the background
     monkeypatch.setenv(CLOCK_VARIABLE, DEMO_NOW.isoformat() + "Z")
     _shared.get_ledger.clear()
     book = _shared.get_ledger()

@@ -29,6 +29,7 @@ to a million or so events at a time (the CLI reads files in chunks of 200,000).
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -39,9 +40,10 @@ import pyarrow.compute as pc
 from ..access import Access
 from ..audit import AuditAction
 from ..errors import LedgerBusy
-from ..journal import BATCH_SCHEMA, WalletState, lock_and_expire, lock_wallets, write_batch
+from ..journal import BATCH_SCHEMA, WalletState, lock_wallets, write_batch
 from ..models import EntryKind, IngestResult, User
 from ..money import QUANTUM
+from ..notify.alerts import BalanceChange, after_movements
 from ..schema import PLATFORM_ACCOUNTS, USAGE_ACCOUNT
 from ..store import Database
 from ..top_up import after_debits
@@ -60,6 +62,7 @@ __all__ = [
     "read_chunks",
 ]
 
+_EPOCH = datetime(1970, 1, 1)
 _TRIES = 3  # decisions of a batch that met another process's write of one of its keys
 
 
@@ -80,10 +83,7 @@ def consume_many(db: Database, access: Access, actor: User, events: object) -> I
 
 def _consume_once(db: Database, user: User, events: pa.Table) -> IngestResult:
     with db.writing() as cur:
-        wallets = _lock_wallets(db, cur, events)
-        held, expired = lock_and_expire(db, cur, [int(r[0]) for r in wallets])
-        if expired:  # the decisions read the wallets as they are after the expiries
-            wallets = _lock_wallets(db, cur, events)
+        wallets = _lock_wallets(db, cur, events)  # their due grants already expired
         mirror = partial(_mirror, events=events, user=user, wallets=wallets)
         with db.decisions(cur, mirror) as duck:
             with registered(duck, "ingest_events", events):
@@ -93,10 +93,21 @@ def _consume_once(db: Database, user: User, events: pa.Table) -> IngestResult:
             drawn = pieces(duck, posted)
         if posted.num_rows:
             write_batch(db, cur, _batch(db, user, posted, drawn))
-            low = _below_top_up(held, posted)
+            after_movements(db, cur, _changes(wallets, posted), db.clock())
+            low = _below_top_up(wallets, posted)
             if low:  # the wallets as they are now, grants and all
                 after_debits(db, cur, lock_wallets(db, cur, low).values())
     return _result(events, posted, report)
+
+
+def _changes(wallets: dict[int, WalletState], posted: pa.Table) -> list[BalanceChange]:
+    """Each debited wallet's balance before and after the batch (for the balance alerts)."""
+    spent = posted.group_by("workspace_id").aggregate([("amount", "sum")]).to_pylist()
+    return [
+        BalanceChange(w["workspace_id"], wallet.balance, wallet.balance - w["amount_sum"], wallet.levels)
+        for w in spent
+        for wallet in [wallets[w["workspace_id"]]]
+    ]
 
 
 def _below_top_up(held: dict[int, WalletState], posted: pa.Table) -> list[int]:
@@ -137,19 +148,15 @@ def _batch(db: Database, user: User, posted: pa.Table, drawn: pa.Table) -> pa.Ta
     return pa.table({name: columns[name] for name in BATCH_SCHEMA.names}).cast(BATCH_SCHEMA)
 
 
-def _lock_wallets(db: Database, cur: Any, events: pa.Table) -> list[tuple[Any, ...]]:
+def _lock_wallets(db: Database, cur: Any, events: pa.Table) -> dict[int, WalletState]:
     """The wallets the batch may name (by id or by name), held until the commit."""
     ids, names = _candidates(events)
-    return db.select_for_update(
-        cur,
-        """
-        SELECT workspace_id, account_id, status, balance, updated_at FROM wallets
-        WHERE workspace_id IN (SELECT unnest(?::BIGINT[]))
-           OR workspace_id IN (SELECT id FROM workspaces WHERE name_key IN (SELECT unnest(?::VARCHAR[])))
-        ORDER BY workspace_id
-        """,
-        [ids, names],
-    )
+    if names:
+        found = cur.execute(
+            "SELECT id FROM workspaces WHERE name_key IN (SELECT unnest(?::VARCHAR[]))", [names]
+        ).fetchall()
+        ids = sorted(set(ids) | {int(r[0]) for r in found})
+    return lock_wallets(db, cur, ids)
 
 
 def _candidates(events: pa.Table) -> tuple[list[int], list[str]]:
@@ -176,7 +183,7 @@ def _keys(events: pa.Table) -> list[str]:
 
 
 def _mirror(
-    server: Any, scratch: Any, *, events: pa.Table, user: User, wallets: list[tuple[Any, ...]]
+    server: Any, scratch: Any, *, events: pa.Table, user: User, wallets: dict[int, WalletState]
 ) -> None:
     """On a server: copy what the decisions read (the locked wallets, the workspaces, the
     caller's memberships, the stored keys among the batch's) into the scratch DuckDB."""
@@ -188,11 +195,13 @@ def _mirror(
     stored = server.execute(
         "SELECT key, entry_id, workspace_id, amount, feature FROM idempotency_keys "
         "WHERE key IN (SELECT unnest(?::VARCHAR[])) AND workspace_id IN (SELECT unnest(?::BIGINT[]))",
-        [keys, [int(r[0]) for r in wallets]],
+        [keys, sorted(wallets)],
     ).fetchall()
-    grants = server.execute(LIVE_GRANTS, [[int(r[0]) for r in wallets]]).fetchall()
+    # the scratch wallets' updated_at is never read by the decisions
+    held = [(w.workspace_id, w.account_id, w.status.value, w.balance, _EPOCH) for w in wallets.values()]
+    grants = server.execute(LIVE_GRANTS, [sorted(wallets)]).fetchall()
     for table, rows, width in (
-        ("wallets", wallets, 5),
+        ("wallets", held, 5),
         ("workspaces", spaces, 4),
         ("memberships", members, 3),
         ("idempotency_keys", stored, 5),

@@ -29,6 +29,11 @@ ACTIONS = (
     "user.add",
     "workspace.create",
     "membership.add",
+    "notifications.set",
+    "webhook.add",
+    "webhook.remove",
+    "delivery.retry",
+    "thresholds.set",
     "policy.change",
 )
 

@@ -23,6 +23,7 @@ from billing_core import (
     ConsolidatedWallet,
     CreditRequest,
     Ledger,
+    Notification,
     PermissionDenied,
     User,
     WalletSummary,
@@ -95,7 +96,26 @@ OPERATIONS: dict[str, Op] = {
     "credits_vs_debits": Op(lambda lg, a, c: lg.credits_vs_debits(a, *_d(lg)), SIGNED_IN, scoped=True),
     "top_consumers": Op(lambda lg, a, c: lg.top_consumers(a, *_d(lg)), SIGNED_IN, scoped=True),
     "wallet_overview": Op(lambda lg, a, c: lg.wallet_overview(a), SIGNED_IN, scoped=True),
+    # notifications: one's own inbox and email choices; the rest is administration
+    "notifications": Op(lambda lg, a, c: lg.notifications(a), SIGNED_IN, scoped=True),
+    "unread_count": Op(lambda lg, a, c: lg.unread_count(a), SIGNED_IN),
+    "mark_read": Op(lambda lg, a, c: lg.mark_read(a), SIGNED_IN),
+    "notification_settings": Op(lambda lg, a, c: lg.notification_settings(a), SIGNED_IN),
+    "set_notification_settings": Op(
+        lambda lg, a, c: lg.set_notification_settings(a, email_enabled=False), SIGNED_IN
+    ),
+    "thresholds": Op(lambda lg, a, c: lg.thresholds(a, c["acme"]), MEMBER_OPS),
+    "set_thresholds": Op(lambda lg, a, c: lg.set_thresholds(a, c["acme"], runway_days=[3, 7]), ADMIN_OPS),
+    "add_webhook": Op(
+        lambda lg, a, c: lg.add_webhook(a, "http://127.0.0.1:9/hook", secret=SECRET, events=["balance.low"]),
+        ADMIN_OPS,
+    ),
+    "webhooks": Op(lambda lg, a, c: lg.webhooks(a), ADMIN_OPS),
+    "remove_webhook": Op(lambda lg, a, c: lg.remove_webhook(a, c["webhook"]()), ADMIN_OPS),
+    "deliveries": Op(lambda lg, a, c: lg.deliveries(a), ADMIN_OPS),
+    "send_again": Op(lambda lg, a, c: lg.send_again(a, c["delivery"]()), ADMIN_OPS),
 }
+SECRET = "whsec_" + "A" * 32
 # Public methods that take no acting user, and why that is right.
 NOT_ACTOR_SCOPED = {
     "add_user": "operator set-up (CLI, demo), not reachable from the app",
@@ -117,6 +137,12 @@ NOT_ACTOR_SCOPED = {
     "compact_rollups": "maintenance of derived rows (verify() recomputes them)",
     "consume_many": "a batch of events for many workspaces: its own test below",
     "close": "lifecycle",
+    "configure_email": "the app's set-up: where email goes",
+    "deliver_due": "the dispatcher's pass (a background thread, billing notify run)",
+    "refresh_thresholds": "the dispatcher's periodic pass",
+    "detect_spikes": "the dispatcher's periodic pass",
+    "dispatcher": "the dispatcher itself (the app and billing notify run start it)",
+    "start_dispatcher": "the app process's background sending",
     "path": "where the file is",
 }
 
@@ -130,6 +156,11 @@ WRITES = {
     "set_wallet_status",
     "grant_credits",
     "set_credit_policy",
+    "set_notification_settings",
+    "set_thresholds",
+    "add_webhook",
+    "remove_webhook",
+    "send_again",
 }
 
 
@@ -166,6 +197,8 @@ def scope_problems(ledger: Ledger, name: str, result: object, visible: set[int])
                 found.add(item.wallet.workspace_id)
             elif isinstance(item, CreditRequest):
                 found.add(item.workspace_id)
+            elif isinstance(item, Notification) and item.workspace_id is not None:
+                found.add(item.workspace_id)
     elif isinstance(items, pd.DataFrame):
         if "workspace_id" in items.columns:
             found |= {int(x) for x in items["workspace_id"]}
@@ -197,8 +230,18 @@ def test_every_operation_for_every_kind_of_caller(ledger: Ledger, people: dict, 
         ledger.request_credits(spender, space, "7")
     entry = ledger.history(admin, acme, kind="debit").items[0].id
     grant = ledger.grants(admin, acme)[0].id
+
+    def webhook() -> int:
+        return ledger.add_webhook(admin, "http://127.0.0.1:9/h", secret=SECRET, events=["request.created"]).id
+
+    def delivery() -> int:
+        webhook()
+        ledger.request_credits(alice, acme, "1")
+        return ledger.deliveries(admin, limit=1)[0].id
+
     context = {"acme": acme, "beta": beta, "entry": entry, "grant": grant,
-               "request": lambda: ledger.request_credits(alice, acme, "5").id}
+               "request": lambda: ledger.request_credits(alice, acme, "5").id,
+               "webhook": webhook, "delivery": delivery}
     actor = callers(people)[role]
     acts_as = "member" if role == "forged_admin" else role  # the flag itself gives nothing
     visible = {"member": {acme}, "outsider": {beta}}.get(acts_as)
@@ -217,8 +260,10 @@ def test_every_operation_for_every_kind_of_caller(ledger: Ledger, people: dict, 
             if name == "set_credit_policy":  # back to no standing approval for the next calls
                 ledger.set_credit_policy(admin, acme)
         else:
-            context_request = context["request"]() if "request" in name else None
-            bound = dict(context, request=lambda r=context_request: r)
+            needs = {"send_again": "delivery", "remove_webhook": "webhook"}.get(name)
+            made = {key: context[key]() for key in ("request", "webhook", "delivery")
+                    if key in name or key == needs}
+            bound = dict(context, **{key: (lambda v=value: v) for key, value in made.items()})
             before = counts(ledger) if name in WRITES else None
             try:
                 op.call(ledger, actor, bound)

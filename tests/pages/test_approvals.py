@@ -131,6 +131,7 @@ def test_approving_credits_the_wallet_exactly_once(admin_page, app_ledger):
     assert not admin_page.exception
     assert not texts(admin_page, "error")
     assert any(f"Approved #{first}" in t for t in texts(admin_page, "toast"))
+    assert any(f"Approved #{first}" in t for t in texts(admin_page, "success"))  # in the page too
     decided = request(app_ledger, first)
     assert decided.status is RequestStatus.APPROVED
     assert decided.decided_by_name == "Ada Lovelace"
@@ -321,6 +322,7 @@ def test_deactivating_and_reactivating_a_wallet(admin_page, app_ledger):
     assert not admin_page.exception
     assert app_ledger.wallet(ada, acme.id).status is WalletStatus.INACTIVE
     assert any("Acme Research's wallet is now inactive" in t for t in texts(admin_page, "toast"))
+    assert any("Acme Research's wallet is now inactive" in t for t in texts(admin_page, "success"))
     table = table_with(admin_page, "Health")
     assert table.loc[table["Workspace"] == "Acme Research", "Status"].item() == "inactive"
 
@@ -404,7 +406,7 @@ def test_a_bug_in_one_section_shows_a_sentence_and_the_rest_still_draws(
     assert any(e.startswith("This part of the page (Every wallet) could not be shown") for e in errors)
     assert all("RuntimeError" not in e and "Traceback" not in e for e in errors)
     assert table_with(at, "Decision note") is not None  # the decisions log is drawn
-    assert any(s.value == "Spend by workspace, last 30 days" for s in at.subheader)
+    assert any(s.value == "Spend by workspace, last 30 days" for s in at.header)
 
 
 # --------------------------------------------------------------------------- access and text
@@ -488,3 +490,12 @@ def test_a_member_at_the_approvals_address_is_told_it_is_for_administrators(app_
     at.switch_page("pages/analytics.py").run()
     assert not at.exception
     assert [t.value for t in at.title] == ["Spend analytics"]
+
+
+def test_a_refusal_names_the_request_it_refused_from_the_callers_side(admin_page, app_ledger):
+    """The outcome carries the request id it was asked about (never read back out of the
+    error's message): the refusal says which request and what was refused."""
+    first = pending_ids(app_ledger)[0]
+    reject(admin_page, first, "  ")
+    errors = texts(admin_page, "error")
+    assert any(e.startswith(f"Could not reject request #{first}: ") for e in errors), errors

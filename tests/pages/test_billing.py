@@ -293,6 +293,9 @@ def test_submitting_the_request_form_creates_a_pending_request(app_as, app_ledge
     assert request.requested_by == alan.id
     assert [t.value for t in at.toast] == [
         f"Request #{request.id} for 250.50 en-credits is pending approval."]
+    # repeated in the page as a status message: screen readers do not announce toasts
+    assert [s.value for s in at.success] == [
+        f"Request #{request.id} for 250.50 en-credits is pending approval."]
     assert at.tabs[0].label == "Pending (2)"
     assert "billing.request.amount" not in [t.key for t in at.text_input]  # the dialog closed
 
@@ -329,6 +332,7 @@ def test_requester_cancels_their_pending_request(app_as, app_ledger: Ledger):
     assert at.tabs[0].label == "Pending (0)"
     assert [t.value for t in at.toast] == [
         f"Request #{pending.id} for 2,000.00 en-credits was cancelled."]
+    assert [s.value for s in at.success] == [t.value for t in at.toast]  # and in the page
 
 
 def test_member_cannot_cancel_someone_elses_request_but_an_admin_can(app_as, app_ledger):
@@ -359,9 +363,9 @@ def test_cancelling_a_request_decided_meanwhile_shows_why(app_as, app_ledger: Le
 
 def test_history_csv_download_is_offered(app_as):
     at = billing(app_as, "alan@example.com")
-    downloads = at.get("download_button")
-    assert len(downloads) == 1
-    assert downloads[0].proto.label == "Download CSV"
+    downloads = {b.key: b for b in at.get("download_button")}
+    assert set(downloads) == {"billing.history.csv", "billing.spend.csv", "billing.balance.csv"}
+    assert downloads["billing.history.csv"].proto.label == "Download CSV"
 
 
 # --- the CSV of the whole filtered history ----------------------------------------------
@@ -421,7 +425,7 @@ def test_history_csv_is_named_after_the_workspace_and_the_filters(filters: dict,
 
 def test_the_csv_is_built_only_when_the_button_is_clicked(app_as):
     at = billing(app_as, "alan@example.com")
-    (button,) = at.get("download_button")
+    (button,) = [b for b in at.get("download_button") if b.key == "billing.history.csv"]
     assert button.proto.label == "Download CSV"
     assert button.proto.deferred_file_id and not button.proto.url  # a callable, not bytes
 
@@ -471,7 +475,7 @@ def broken(*args, **kwargs):
 
 @pytest.mark.parametrize(("section", "target"), [
     ("wallet", "billing_core.models.Wallet.blocked_reason"),
-    ("credit requests", "pages._shared.local_time"),
+    ("credit requests", "pages._credit_requests.local_time"),
     ("spend", "pages._charts.spend_by_feature"),
     ("transaction history", "pages._billing_history.shown_row"),
 ])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -84,3 +85,60 @@ def test_credits_and_debits_share_a_slot_debits_drawn_down():
 
 def test_an_empty_frame_still_makes_a_chart():
     assert spec(_charts.spend_by_feature(spend([]), "day"))["encoding"]["x"]["scale"]["domain"] == []
+
+
+# --- issue 17: every chart named and summed up, colour never alone ----------------------
+
+RED_GREEN = {"#2e7d32", "#c62828"}  # the old credit/debit and health pair (1.1:1 in brightness)
+
+
+def colour_ranges(spec: dict) -> list[list[str]]:
+    found = []
+    for layer in [spec, *spec.get("layer", [])]:
+        colour = layer.get("encoding", {}).get("color", {})
+        if isinstance(colour, dict) and "range" in colour.get("scale", {}):
+            found.append(colour["scale"]["range"])
+    return found
+
+
+def test_credits_and_debits_are_not_told_apart_by_red_and_green():
+    frame = pd.DataFrame({"period": [END, END], "kind": ["credit", "debit"],
+                          "amount": [Decimal("500"), Decimal("120.5")]})
+    (colours,) = colour_ranges(spec(_charts.credits_vs_debits(frame, "day")))
+    assert not RED_GREEN & {c.lower() for c in colours}
+    assert colours == [_charts.CREDIT_COLOUR, _charts.DEBIT_COLOUR]
+
+
+def test_each_burn_rate_bar_says_its_health_in_words_beside_its_colour():
+    frame = pd.DataFrame({
+        "workspace": ["Acme", "Umbrella"], "balance": [Decimal("100"), Decimal("0")],
+        "per_day": [Decimal("5"), Decimal("1")], "runs_out_on": [None, END],
+        "health": ["OK", "Zero balance"],
+    })
+    out = spec(_charts.burn_rate(frame))
+    marks = [layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"]
+             for layer in out["layer"]]
+    assert marks == ["bar", "text"]
+    assert out["layer"][1]["encoding"]["text"]["field"] == "health"
+    assert not RED_GREEN & {c.lower() for r in colour_ranges(out) for c in r}
+
+
+@pytest.mark.parametrize(("email", "page", "count"), [
+    ("alan@example.com", "pages/billing.py", 2),
+    ("ada@example.com", "pages/analytics.py", 5),
+    ("ada@example.com", "pages/approvals.py", 2),
+])
+def test_every_chart_has_a_heading_a_summary_and_an_accessible_name(app_as, email, page, count):
+    at = app_as(email).run()
+    at.switch_page(page).run()
+    assert not at.exception
+    charts = at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")
+    assert len(charts) == count
+    headings = {h.value for h in at.subheader}
+    for chart in charts:
+        name = chart.proto.alt
+        title, _, summary = name.partition(". ")
+        assert title in headings, (title, headings)  # its h3 names it
+        assert summary.endswith(".") and len(summary) > 20, name  # one sentence
+        shown = [re.sub(r"\\(.)", r"\1", m.value).replace("\u2060", "") for m in at.markdown]
+        assert summary in shown, summary  # and the page says it, as its own paragraph

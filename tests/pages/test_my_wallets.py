@@ -71,7 +71,9 @@ def test_following_the_link_opens_billing_on_that_workspace(app_as, app_ledger: 
 
 def test_a_blocked_wallet_is_marked(app_as):
     at = my_wallets(app_as, "alan@example.com")
-    assert [c.value for c in at.caption if NO_CREDITS in c.value] == [f":red[{NO_CREDITS}]"]
+    # in words and an icon beside the colour (a red caption was 3.0:1, colour alone)
+    marks = [m.value for m in at.markdown if NO_CREDITS in m.value]
+    assert marks == [f":red-badge[:material/block: {NO_CREDITS}]"], marks
     assert any("Inactive" in m.value for m in at.markdown)
 
 

@@ -111,3 +111,22 @@ def test_an_app_without_a_ledger_says_how_to_create_one(tmp_path, monkeypatch):
     assert not at.exception
     assert "There is no ledger at" in at.error[0].value and "billing init" in at.error[0].value
     assert not missing.parent.exists()  # opening never creates
+
+
+def test_a_missing_page_file_fails_loudly_instead_of_leaving_the_page_out(
+    app_ledger: Ledger, tmp_path: Path
+):
+    """A page file left out of a package is a packaging bug: the app says so (an
+    exception naming the file), rather than quietly dropping the page from the menu."""
+    import shutil
+
+    from streamlit.testing.v1 import AppTest
+
+    shutil.copy(ROOT / "app.py", tmp_path / "app.py")
+    shutil.copytree(ROOT / "pages", tmp_path / "pages",
+                    ignore=shutil.ignore_patterns("use_credits.py", "__pycache__"))
+    at = AppTest.from_file(str(tmp_path / "app.py"), default_timeout=30)
+    at.session_state[USER_KEY] = app_ledger.user_by_email("alan@example.com").id
+    at.run()
+    assert at.exception
+    assert "pages/use_credits.py is missing" in at.exception[0].value

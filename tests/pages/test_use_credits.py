@@ -44,6 +44,7 @@ def test_asking_charges_the_price_once_and_shows_the_new_balance(app_as, app_led
         EntryKind.DEBIT, Decimal("2.0000"), "AI chat", alan.id)
     assert at.metric[0].value == f"{after:,.2f} en-credits"
     assert [t.value for t in at.toast] == [f"Charged 2.00 en-credits. {after:,.2f} en-credits left."]
+    assert [s.value for s in at.success] == [t.value for t in at.toast]  # and in the page
     assert "Summarise the week" in [t.value for t in at.text]  # drawn as text
     app_ledger.verify()
 

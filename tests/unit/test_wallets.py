@@ -209,3 +209,18 @@ def test_hostile_text_is_stored_verbatim(ledger: Ledger, people: dict) -> None:
     page = ledger.history(people["alice"], people["acme"].id)
     assert page.items[0].description == text.strip()
     ledger.verify()
+
+
+def test_a_wallet_can_spend_an_amount_only_when_active_and_covered():
+    from datetime import datetime
+    from decimal import Decimal
+
+    from billing_core import Wallet, WalletStatus
+
+    def wallet(balance: str, status: WalletStatus = WalletStatus.ACTIVE) -> Wallet:
+        return Wallet(1, "Acme", Decimal(balance), status, datetime(2026, 11, 27))
+
+    assert wallet("2").can_spend(Decimal("2"))
+    assert not wallet("1.99").can_spend(Decimal("2"))
+    assert not wallet("0").can_spend(Decimal("0.01"))
+    assert not wallet("100", WalletStatus.INACTIVE).can_spend(Decimal("2"))
