@@ -27,6 +27,7 @@ from .models import (
     CreditPolicy,
     CreditRequest,
     Delivery,
+    DeliveryStatus,
     Draw,
     EntryKind,
     ExpiryForecast,
@@ -53,6 +54,7 @@ from .notify.events import Event
 __all__ = [
     "BalanceAlerts",
     "Delivery",
+    "DeliveryStatus",
     "Event",
     "Notification",
     "NotificationSettings",

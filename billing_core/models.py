@@ -45,6 +45,14 @@ class WalletStatus(StrEnum):
     INACTIVE = "inactive"
 
 
+class DeliveryStatus(StrEnum):
+    """Where one email or webhook delivery stands."""
+
+    PENDING = "pending"  # waiting for its next try
+    DELIVERED = "delivered"
+    FAILED = "failed"  # retries ran out; an administrator may send it again
+
+
 class WalletHealth(StrEnum):
     """How a wallet is doing, for highlighting: the first that applies, in this order."""
 
@@ -357,7 +365,7 @@ class Delivery:
     event: str
     channel: str  # "email" | "webhook"
     target: str
-    status: str  # "pending" | "delivered" | "failed"
+    status: DeliveryStatus
     attempts: int
     last_error: str | None
     last_status: int | None

@@ -12,7 +12,15 @@ from .. import audit
 from ..access import Access
 from ..audit import AuditAction
 from ..errors import InvalidInput, NotFound
-from ..models import BalanceAlerts, Delivery, Notification, NotificationSettings, User, Webhook
+from ..models import (
+    BalanceAlerts,
+    Delivery,
+    DeliveryStatus,
+    Notification,
+    NotificationSettings,
+    User,
+    Webhook,
+)
 from ..store import Database, as_utc
 from ..text import clean_id, clean_limit
 from . import alerts, dispatch
@@ -349,7 +357,7 @@ def _delivery(r: tuple[Any, ...]) -> Delivery:
         event=str(r[2]),
         channel=str(r[3]),
         target=str(r[4]),
-        status=str(r[5]),
+        status=DeliveryStatus(str(r[5])),
         attempts=int(r[6]),
         last_error=r[7],
         last_status=r[8],

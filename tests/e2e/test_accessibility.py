@@ -1,5 +1,6 @@
 """WCAG 2.1 AA on every page (issue 17), checked by axe-core in Chromium: sign in, Billing,
-the New request dialog (open), My wallets, Use credits, Spend analytics and Approvals.
+the New request dialog (open), My wallets, Use credits, Spend analytics, Approvals, Inbox
+and Alerts & webhooks.
 
 One browser page walks every state (one sign-in). A serious or critical violation the app
 causes fails the test; what Streamlit causes is listed in axe_allowlist.py with a reason.
@@ -16,7 +17,7 @@ from playwright.sync_api import Page, expect
 from .axe import AXE_JS, Finding, audit, blocking, report
 from .conftest import ADMIN_EMAIL, ARTIFACTS_DIR, DEMO_PASSWORD, _in_ci, open_page, wait_for_app
 
-PAGES = ["My wallets", "Use credits", "Spend analytics", "Approvals"]
+PAGES = ["My wallets", "Use credits", "Spend analytics", "Approvals", "Inbox", "Alerts & webhooks"]
 
 
 @pytest.fixture(autouse=True)
