@@ -4,9 +4,9 @@ The operations live in small services by concern, each built here over the one
 Database and the one Access (the cached directory and the access rules):
 directory.Directory, wallets.Wallets (with consume's group commit),
 requests.Requests, grants.Grants (grants, draws, expiry), policies.Policies,
-history.History, analytics.Analytics, signin.SignIn, and bulk ingest (ingest.py).
-The Ledger is their one facade: each method below hands the call to its service,
-where it is documented.
+history.History, analytics.Analytics, signin.SignIn, notify.service.Notifications,
+and bulk ingest (ingest.py). The Ledger is their one facade: each method below hands
+the call to its service, where it is documented.
 """
 
 from __future__ import annotations
