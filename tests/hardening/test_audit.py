@@ -38,7 +38,8 @@ APPEND_ONLY = ("entries", "postings", "audit_log", "idempotency_keys")
 # Schema migrations that change an append-only table's shape, each keeping every row:
 # migration 2 re-keys the idempotency keys by workspace (a copy, then a swap).
 MIGRATION_CHANGES = {
-    "schema.py": {"DROP TABLE idempotency_keys", "ALTER TABLE idempotency_keys"},
+    # migration 5 adds postings.grant_id: rows written before it keep NULL (they name no grant)
+    "schema.py": {"DROP TABLE idempotency_keys", "ALTER TABLE idempotency_keys", "ALTER TABLE postings"},
     "schema_postgres.py": {"ALTER TABLE idempotency_keys"},
 }
 # a table: one of APPEND_ONLY (perhaps quoted, perhaps main.), or an f-string hole `{}`
