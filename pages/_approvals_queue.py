@@ -84,12 +84,12 @@ def request_card(admin: User, request: CreditRequest, wallet: dict[str, Any] | N
             st.caption(wallet_line(wallet))
             if request.requested_by == admin.id:
                 st.caption("You asked for these credits: another administrator must approve.")
-        with act:
+        with act:  # the grant's terms first: from the note, Approve is one Tab away
+            _grant_terms.fields(request.id, get_ledger().today())
             st.text_input(
                 "Decision note", key=note_key(request.id),
                 placeholder="Optional to approve, required to reject",
             )
-            _grant_terms.fields(request.id, get_ledger().today())
             approve, reject = st.columns(2)
             approve.button("Approve", key=f"{KEY}.approve.{request.id}", type="primary",
                            icon=":material/check:", width="stretch", on_click=on_decide,
