@@ -548,9 +548,13 @@ def _write(ledger: Ledger, books: _Books, *, founded: datetime) -> None:
             cur.execute(f"UPDATE {table} SET created_at = ? WHERE created_at > ?", [founded, founded])
         entry_ids = db.allocate_ids("entries", len(books.entries))
         request_ids = db.allocate_ids("credit_requests", len(books.requests))
-        # the books number entries and requests from 1: the demo seeds an empty ledger
+        # the books number entries, requests and grants from 1: the demo seeds an empty ledger
+        # (taking the grants' ids moves a server's sequence past them too)
+        grants = sum(1 for e in books.entries if e[2] == EntryKind.CREDIT.value)
+        grant_ids = list(db.allocate_ids("grants", grants)) if grants else []
         assert list(entry_ids) == list(range(1, len(books.entries) + 1))
         assert list(request_ids) == list(range(1, len(books.requests) + 1))
+        assert list(grant_ids) == list(range(1, grants + 1))
         accounts = dict(cur.execute("SELECT workspace_id, account_id FROM wallets").fetchall())
         audits = _audit_events(books)
         audit_ids = db.allocate_ids("audit_log", len(audits))
