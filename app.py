@@ -1,8 +1,12 @@
 """Entry point and router: page config, the sign-in gate, navigation by role, the sidebar.
 
-Signed out, the only page is Sign in. Members get their billing pages (and, out of their
-menu, an Approvals address that says it is for administrators); admins also get
-Approvals. A page whose file is missing fails loudly (a packaging bug), never hidden.
+Signed out, the pages are Sign in (at every address, so a bookmark signs in first) and
+Set your password (a one-time link). Members get their billing pages, the Inbox and My
+account (and, out of their menu, the administrators' addresses, where each page says it
+is for administrators); admins also get Approvals, Alerts & webhooks, People &
+workspaces and the Audit log. A page whose file is missing fails loudly (a packaging
+bug), never hidden. The session cookie is written here, on every run that has a change
+pending (pages/_shared.py).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import streamlit as st
 
 from billing_core import BillingError, User
 from pages._a11y import apply_focus, page_style
-from pages._shared import current_user, get_ledger, plain, sign_out, sso_configured
+from pages._shared import current_user, get_ledger, plain, session_cookie, sign_out, sso_configured
 from pages._text import visible_text
 
 ROOT = Path(__file__).resolve().parent
@@ -34,8 +38,9 @@ def page(
                     visibility="hidden" if hidden else "visible")]
 
 
-MEMBER_URLS = ("billing", "my-wallets", "use-credits", "analytics", "inbox")
-ADMIN_URLS = ("approvals", "alerts")
+MEMBER_URLS = ("billing", "my-wallets", "use-credits", "analytics", "inbox", "account")
+ADMIN_URLS = ("approvals", "alerts", "people", "audit-log")
+SET_PASSWORD = ("pages/set_password.py", "Set your password", ":material/password:", "set-password")
 
 
 def navigation_for(user: User | None) -> dict[str, list[st.Page]]:
@@ -46,6 +51,7 @@ def navigation_for(user: User | None) -> dict[str, list[st.Page]]:
             *page("pages/sign_in.py", "Sign in", ":material/login:", "sign-in", default=True),
             *(p for url in (*MEMBER_URLS, *ADMIN_URLS)
               for p in page("pages/sign_in.py", "Sign in", ":material/login:", url)),
+            *page(*SET_PASSWORD),
         ]}
     sections = {
         "Billing": [
@@ -58,18 +64,25 @@ def navigation_for(user: User | None) -> dict[str, list[st.Page]]:
             *page("pages/inbox.py", "Inbox", ":material/notifications:", "inbox"),
         ],
     }
+    admin_pages = (
+        ("pages/approvals.py", "Approvals", ":material/fact_check:", "approvals"),
+        ("pages/people.py", "People & workspaces", ":material/group:", "people"),
+        ("pages/audit_log.py", "Audit log", ":material/history:", "audit-log"),
+    )
     if user.is_admin:
         sections["Administration"] = [
-            *page("pages/approvals.py", "Approvals", ":material/fact_check:", "approvals"),
+            *page(*admin_pages[0]),
             *page("pages/alerts_admin.py", "Alerts & webhooks", ":material/campaign:", "alerts"),
+            *(p for args in admin_pages[1:] for p in page(*args)),
         ]
     else:
-        # Not in a member's menu, but its address answers: the page itself says that
-        # Approvals is for administrators (rather than Billing opening in its place).
-        sections["Billing"] += page(
-            "pages/approvals.py", "Approvals", ":material/fact_check:", "approvals",
-            hidden=True,
-        )
+        # Not in a member's menu, but their addresses answer: each page itself says it is
+        # for administrators (rather than Billing opening in its place).
+        sections["Billing"] += [p for args in admin_pages for p in page(*args, hidden=True)]
+    sections["Account"] = [
+        *page("pages/account.py", "My account", ":material/manage_accounts:", "account"),
+        *page(*SET_PASSWORD, hidden=True),  # a link opened while signed in
+    ]
     return {name: pages for name, pages in sections.items() if pages}
 
 
@@ -113,6 +126,7 @@ except BillingError as error:  # no ledger where $BILLING_DB points, or it canno
     )
     st.stop()
 sections = navigation_for(user)
+session_cookie()  # set or clear the session cookie when a change is pending
 if user is None:
     current = st.navigation(sections[""], position="hidden")
 else:

@@ -21,6 +21,7 @@ sys.path = [p for p in sys.path if Path(p).resolve() != ROOT / "bench"]
 
 def main() -> None:
     os.environ["BILLING_DB"] = sys.argv[1]
+    os.environ["BILLING_BACKUP_EVERY"] = "off"  # the app's backup thread takes no backup here
     repeat = int(sys.argv[2]) if len(sys.argv) > 2 else 10
     from streamlit.testing.v1 import AppTest
 
@@ -36,7 +37,7 @@ def main() -> None:
         samples = []
         for _ in range(repeat + 1):
             at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-            at.session_state[_shared.USER_KEY] = user.id
+            at.session_state[_shared.SESSION_KEY] = ledger.start_session(user).token
             at.run()
             at.switch_page(page)
             started = time.perf_counter()

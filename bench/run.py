@@ -7,7 +7,9 @@ setting), or into the empty database of `--pg-url`. The same measurements then r
 on each store, and the table shows them side by side: a DuckDB and a PostgreSQL column.
 
 Figures with a naive counterpart are measured side by side in the same run and
-shown as a ratio, so the table holds on a noisy machine. Reads are also measured
+shown as a ratio, so the table holds on a noisy machine; so is the cost of the
+embedded ledger's high-water mark (debits with and without it, alternating, beside the
+raw floor it builds on: a small write and fdatasync on this disk). Reads are also measured
 on a 10,000-entry ledger of the same shape, and the large/small ratio shown.
 """
 
@@ -77,8 +79,16 @@ def timed(fn: Callable[[], object], repeat: int) -> Figure:
 
 
 @contextmanager
-def opened(where: str, *, create: bool = False) -> Iterator[billing_core.Ledger]:
-    ledger = billing_core.open_ledger(where, create=create)
+def opened(where: str, *, high_water: bool = True, create: bool = False) -> Iterator[billing_core.Ledger]:
+    """The ledger at `where` (`create`: an empty database becomes one); `high_water=False`
+    opens a DuckDB file without its high-water mark (for the side-by-side cost of the mark)."""
+    if high_water or where.startswith(("postgresql://", "postgres://")):
+        ledger = billing_core.open_ledger(where, create=create)
+    else:
+        from billing_core.clock import clock_from_env
+        from billing_core.store_duckdb import DuckDatabase
+
+        ledger = billing_core.Ledger(DuckDatabase(where, clock_from_env(), high_water=False))
     try:
         yield ledger
     finally:
@@ -251,6 +261,117 @@ def _set_levels(where: str, wallets: list[int], *, on: bool) -> None:
                 )
 
 
+def high_water_cost(where: str, wallets: list[int], per_thread: int, rounds: int = 2) -> dict[str, float]:
+    """Debits/s with and without the high-water mark, measured in pairs so that both see the
+    same machine at the same moment (on a shared machine the load changes by the second):
+    the ledger and a copy of it, opened side by side, the copy without its mark.
+
+    - 1 thread: one debit on each in turn, the time of each summed apart;
+    - 16 threads: 16 threads on each ledger at once (each ledger's own group commit).
+
+    Each is run 2 x `rounds` times, which ledger goes first alternating, after a warm-up."""
+    import shutil
+
+    twin = Path(where).with_name(f"bench-twin-{os.getpid()}.duckdb")
+    shutil.copy(where, twin)
+    runs: dict[str, list[float]] = {"grouped": [], "grouped_off": [], "single": [], "single_off": []}
+    try:
+        with opened(where) as marked, opened(str(twin), high_water=False) as bare:
+            pair = [(marked, ""), (bare, "_off")]
+            members = {id(book): book.user_by_email("user1@bench.example") for book, _ in pair}
+            one = billing_core.parse_amount("0.01")
+
+            def debit(book: billing_core.Ledger, workspace_id: int) -> None:
+                book.consume(members[id(book)], workspace_id, one, feature="AI chat", description="bench")
+
+            for turn in range(2 * rounds + 1):  # the first is a warm-up
+                order = pair if turn % 2 == 0 else pair[::-1]
+                spent = _in_turn(order, debit, per_thread * 2, wallets)
+                took = _at_once(order, debit, per_thread, wallets)
+                if turn == 0:
+                    continue
+                for _, suffix in pair:
+                    runs["single" + suffix].append(per_thread * 2 / spent[suffix])
+                    runs["grouped" + suffix].append(THREADS * per_thread / took[suffix])
+    finally:
+        for leftover in (twin, Path(f"{twin}.wal")):
+            leftover.unlink(missing_ok=True)
+    return {name: statistics.median(values) for name, values in runs.items()}
+
+
+Pair = list[tuple[billing_core.Ledger, str]]
+
+
+def _in_turn(order: Pair, debit: Callable[[billing_core.Ledger, int], None], count: int,
+             wallets: list[int]) -> dict[str, float]:
+    """One thread: a debit on each ledger in turn; the seconds each ledger's debits took."""
+    spent = {suffix: 0.0 for _, suffix in order}
+    for i in range(count):
+        for book, suffix in order:
+            started = time.perf_counter()
+            debit(book, wallets[i % len(wallets)])
+            spent[suffix] += time.perf_counter() - started
+    return spent
+
+
+def _at_once(order: Pair, debit: Callable[[billing_core.Ledger, int], None], per_thread: int,
+             wallets: list[int]) -> dict[str, float]:
+    """THREADS threads on each ledger, all started together; the seconds until each
+    ledger's last thread was done."""
+    barrier = threading.Barrier(THREADS * len(order))
+    lock = threading.Lock()
+    ends: dict[str, float] = {}
+
+    def work(book: billing_core.Ledger, suffix: str, i: int) -> None:
+        barrier.wait()
+        for _ in range(per_thread):
+            debit(book, wallets[i % len(wallets)])
+        with lock:
+            ends[suffix] = max(ends.get(suffix, 0.0), time.perf_counter())
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(THREADS * len(order)) as pool:
+        for future in [pool.submit(work, book, suffix, i) for book, suffix in order for i in range(THREADS)]:
+            future.result()
+    return {suffix: end - started for suffix, end in ends.items()}
+
+
+def fsync_floor(folder: Path, repeat: int = 400) -> Figure:
+    """A 512-byte write and an fdatasync of a small file on this disk: what the mark pays
+    per commit, at the least."""
+    path = folder / f"bench-fsync-{os.getpid()}.probe"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        samples = []
+        for i in range(repeat):
+            started = time.perf_counter()
+            os.pwrite(fd, b"x" * 512, 512 * (i % 2))
+            os.fdatasync(fd)
+            samples.append((time.perf_counter() - started) * 1000)
+    finally:
+        os.close(fd)
+        path.unlink()
+    samples.sort()
+    return statistics.median(samples), samples[int(len(samples) * 0.95)]
+
+
+def backup_seconds(where: str, folder: Path) -> tuple[float, int]:
+    """Seconds of `billing backup` (snapshot, copy into a new file, verify(), compare) of the
+    whole ledger, and the rows copied."""
+    import shutil
+
+    from billing_core.backup import take_backup
+
+    target = folder / f"bench-backups-{os.getpid()}"
+    try:
+        with opened(where) as ledger:
+            started = time.perf_counter()
+            manifest = take_backup(ledger, ledger.system_user(), target)
+            return time.perf_counter() - started, sum(manifest.rows.values())
+    finally:
+        shutil.rmtree(target, ignore_errors=True)
+
+
 def page_figures(where: str, repeat: int) -> dict[str, float]:
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "page_timings.py"), where, str(repeat)],
@@ -309,6 +430,9 @@ class Measured:
     ingest: float | None
     verify: float | None
     seconds: float
+    mark: dict[str, float] | None = None  # debits/s with and without the high-water mark
+    fsync: Figure | None = None  # a small write and fdatasync on this disk
+    backup: tuple[float, int] | None = None  # seconds, rows
 
 
 def measure(large: str, small: str | None, args: argparse.Namespace, label: str,
@@ -335,16 +459,25 @@ def measure(large: str, small: str | None, args: argparse.Namespace, label: str,
     one_wallet = debits_per_second(large, [BUSY], args.debits_per_thread, naive=False)
     step("debits with balance alerts on and off")
     alerts = alerts_on_and_off(large, wallets, args.debits_per_thread)
+    mark = fsync = None
+    if not large.startswith(("postgresql://", "postgres://")):
+        step("the high-water mark: debits with and without it, and the fsync floor")
+        fsync = fsync_floor(Path(large).parent)
+        mark = high_water_cost(large, wallets, args.debits_per_thread)
     step("bulk ingest")
     ingest = ingest_rate(large, args.ingest, tag=label)
     checked = None
     if not writes_only:
         step("verify")
         checked = verify_seconds(large)
+    backup = None
+    if mark is not None:
+        step("backup")
+        backup = backup_seconds(large, Path(large).parent)
     seconds = time.perf_counter() - started
     print(f"  {label}: done in {seconds:.0f} s", flush=True)
     return Measured(big, little, pages, floor, alerts, single, grouped, naive, one_wallet, ingest, checked,
-                    seconds)
+                    seconds, mark, fsync, backup)
 
 
 # ----------------------------------------------------------------------------- PostgreSQL
@@ -578,6 +711,22 @@ def rows_of(results: dict[str, Measured | None], server: Server | None,
          + (f" (shared_buffers {server.settings['shared_buffers']})" if server is not None else "")),
         ("verify() of the whole ledger, after the writes",
          *cells(lambda m: "(writes only)" if m.verify is None else f"{m.verify:.1f} s"), "report", ""),
+        (f"high-water mark at the debit path: {THREADS} threads on {THREADS} wallets, group commit, "
+         "with / without the mark",
+         *cells(lambda m: _with_without(m, "grouped")), "within 10% (>= 0.90x)",
+         "DuckDB: its WAL synced at every commit (its default) in both; the mark adds a 512-byte "
+         "write + fdatasync per commit (batch); the ledger and a copy without the mark, 16 threads "
+         "on each at once; median of 4 runs"),
+        ("high-water mark at the debit path: 1 thread, one consume at a time, with / without",
+         *cells(lambda m: _with_without(m, "single")), "within 10% (>= 0.90x)",
+         "as above; every debit is its own commit; one debit on each ledger in turn"),
+        ("fsync floor: 512-byte write + fdatasync of a small file on this disk",
+         *cells(lambda m: "n/a" if m.fsync is None else ms(m.fsync)), "report",
+         "the raw cost the mark builds on, measured in the same run"),
+        ("billing backup of the whole ledger (snapshot, copy, verify(), compare)",
+         *cells(lambda m: "n/a (pg_dump: README, Backups)" if m.backup is None else
+                f"{m.backup[0]:.1f} s; {m.backup[1] / m.backup[0]:,.0f} rows/s"), "report",
+         "while idle; the app takes one hourly by default"),
         ("copy of the built ledger into PostgreSQL (billing migrate)", "n/a (the source)", copy_cell,
          "(copied once)", "report",
          "" if server is None else
@@ -594,6 +743,13 @@ def rows_of(results: dict[str, Measured | None], server: Server | None,
                       "server's, the durable column a production server's"
                       if server.throwaway else "the server of --pg-url, as configured")))
     return rows
+
+
+def _with_without(m: Measured, kind: str) -> str:
+    if m.mark is None:
+        return "n/a (no mark: the server's own WAL)"
+    on, off = m.mark[kind], m.mark[kind + "_off"]
+    return f"{on:,.0f}/s vs {off:,.0f}/s = {on / off:.2f}x"
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 billing console."""
 
 from .errors import (
+    AccountDeactivated,
     AccountLocked,
     AuthenticationFailed,
     BillingError,
@@ -13,10 +14,13 @@ from .errors import (
     InvalidTransition,
     LedgerBusy,
     LedgerCorrupt,
+    LedgerInUse,
     LedgerUnavailable,
     NotFound,
     PermissionDenied,
+    SessionEnded,
     WalletInactive,
+    WorkspaceArchived,
 )
 from .ledger import Ledger, open_ledger
 from .models import (
@@ -33,11 +37,19 @@ from .models import (
     ExpiryForecast,
     Grant,
     GrantKind,
+    GrantOutcome,
     IngestResult,
+    Invitation,
+    LinkInfo,
+    LinkPurpose,
+    NewSession,
     Notification,
     NotificationSettings,
     Page,
+    PasswordLink,
+    Person,
     RequestStatus,
+    SessionInfo,
     Transaction,
     User,
     VerificationReport,
@@ -50,6 +62,7 @@ from .models import (
 )
 from .money import MAX_MOVEMENT, PLACES, format_credits, parse_amount
 from .notify.events import Event
+from .settings import Settings
 
 __all__ = [
     "BalanceAlerts",
@@ -66,6 +79,7 @@ __all__ = [
     "GrantKind",
     "MAX_MOVEMENT",
     "PLACES",
+    "AccountDeactivated",
     "AccountLocked",
     "AuditRecord",
     "AuthenticationFailed",
@@ -75,20 +89,31 @@ __all__ = [
     "ConsolidatedWallet",
     "CreditRequest",
     "EntryKind",
+    "GrantOutcome",
     "IdempotencyConflict",
     "IngestResult",
     "InsufficientCredits",
     "InvalidAmount",
     "InvalidInput",
     "InvalidTransition",
+    "Invitation",
     "Ledger",
     "LedgerBusy",
     "LedgerCorrupt",
+    "LedgerInUse",
     "LedgerUnavailable",
+    "LinkInfo",
+    "LinkPurpose",
+    "NewSession",
     "NotFound",
     "Page",
+    "PasswordLink",
     "PermissionDenied",
+    "Person",
     "RequestStatus",
+    "SessionEnded",
+    "SessionInfo",
+    "Settings",
     "Transaction",
     "User",
     "VerificationReport",
@@ -97,6 +122,7 @@ __all__ = [
     "WalletStatus",
     "WalletSummary",
     "Workspace",
+    "WorkspaceArchived",
     "WalletInactive",
     "format_credits",
     "open_ledger",

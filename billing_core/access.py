@@ -8,6 +8,10 @@ with the store's stamp of when it was loaded. On DuckDB only this process writes
 so the stamp is its own count of changes and checking access costs no query; on a
 PostgreSQL server other processes write too, so the stamp is a counter row that
 every directory change bumps in its transaction (one indexed read per check).
+
+A deactivated person is still in the directory (their history names them) but can do
+nothing: every check refuses them. An archived workspace can still be read (its
+history stays); `open_workspace` is the check for anything new happening in it.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from .errors import NotFound, PermissionDenied
+from .errors import NotFound, PermissionDenied, WorkspaceArchived
 from .models import User
 from .store import Database, as_utc
 
@@ -25,6 +29,7 @@ class DirectorySnapshot:
     users: dict[int, User]
     workspaces: dict[int, str]
     memberships: frozenset[tuple[int, int]]  # (workspace_id, user_id)
+    archived: frozenset[int] = frozenset()  # archived workspaces' ids
 
 
 class Access:
@@ -47,13 +52,18 @@ class Access:
                 return held[0]
             stamp = self.db.directory_stamp()  # read before the tables: the snapshot is at least this new
             with self.db.reading() as cur:
-                users = cur.execute("SELECT id, email, name, is_admin, created_at FROM users").fetchall()
-                spaces = cur.execute("SELECT id, name FROM workspaces").fetchall()
+                users = cur.execute(
+                    "SELECT id, email, name, is_admin, created_at, deactivated_at IS NULL FROM users"
+                ).fetchall()
+                spaces = cur.execute("SELECT id, name, archived_at IS NOT NULL FROM workspaces").fetchall()
                 members = cur.execute("SELECT workspace_id, user_id FROM memberships").fetchall()
             snapshot = DirectorySnapshot(
-                users={int(r[0]): User(r[0], r[1], r[2], bool(r[3]), as_utc(r[4])) for r in users},
+                users={
+                    int(r[0]): User(r[0], r[1], r[2], bool(r[3]), as_utc(r[4]), bool(r[5])) for r in users
+                },
                 workspaces={int(r[0]): str(r[1]) for r in spaces},
                 memberships=frozenset((int(w), int(u)) for w, u in members),
+                archived=frozenset(int(r[0]) for r in spaces if r[2]),
             )
             self._cached = (snapshot, stamp)
             return snapshot
@@ -81,6 +91,16 @@ class Access:
             raise PermissionDenied("You are not a member of this workspace.")
         return user, name
 
+    def open_workspace(self, actor: object, workspace_id: object) -> tuple[User, str]:
+        """As `workspace`, for something new in it (a request, a grant, a member): an
+        archived workspace refuses."""
+        user, name = self.workspace(actor, workspace_id)
+        if workspace_id in self.directory().archived:
+            raise WorkspaceArchived(
+                f"{name} is archived: its history stays, but nothing new can happen in it."
+            )
+        return user, name
+
 
 def _known_actor(snapshot: DirectorySnapshot, actor: object) -> User:
     if actor is None:
@@ -90,6 +110,8 @@ def _known_actor(snapshot: DirectorySnapshot, actor: object) -> User:
     known = snapshot.users.get(actor.id) if isinstance(actor.id, int) else None
     if known is None or known.email != str(actor.email).lower():
         raise PermissionDenied("Your account is not known to this ledger; sign in again.")
+    if not known.active:
+        raise PermissionDenied("Your account has been deactivated. Ask an administrator.")
     return known
 
 

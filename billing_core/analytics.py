@@ -202,12 +202,13 @@ class Analytics:
         )
 
     def wallet_overview(self, actor: User, days: int = 30) -> pd.DataFrame:
-        """Every visible wallet: workspace_id, workspace, status, balance, spent (the last
-        `days` days), pending (requested), per_day, runs_out_on (None: never, or inactive),
-        days_left (until runs_out_on; missing when it is None), health (WalletHealth), and
-        its grants' expiries: expiring_30d (credits whose grants expire within 30 days),
-        next_expiry (the soonest; None: none expires), expires_unused (what the forecast
-        expects to expire unused at `per_day`) and unused_from (the first such expiry)."""
+        """Every visible wallet (archived workspaces left out): workspace_id, workspace,
+        status, balance, spent (the last `days` days), pending (requested), per_day,
+        runs_out_on (None: never, or inactive), days_left (until runs_out_on; missing when
+        it is None), health (WalletHealth), and its grants' expiries: expiring_30d
+        (credits whose grants expire within 30 days), next_expiry (the soonest; None: none
+        expires), expires_unused (what the forecast expects to expire unused at `per_day`)
+        and unused_from (the first such expiry)."""
         if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 366:
             raise InvalidInput("Measure the burn rate over 1 to 366 days.")
         today = self.today()
@@ -227,6 +228,7 @@ class Analytics:
                    ON pr.workspace_id = w.workspace_id
             WHERE (? OR w.workspace_id IN
                    (SELECT workspace_id FROM memberships WHERE user_id = ?))
+              AND s.archived_at IS NULL
             ORDER BY s.name_key
             """,
             [today - timedelta(days=days), today, see_all, user_id],

@@ -23,13 +23,14 @@ class AuditAction(StrEnum):
     @classmethod
     def movements(cls) -> tuple[AuditAction, ...]:
         """The actions the journal writes, one per entry."""
-        return (cls.CONSUME, cls.GRANT, cls.TOP_UP, cls.EXPIRE)
+        return MOVEMENT_ACTIONS
 
     # movements: one row per journal entry, written by journal.write_batch
     CONSUME = "wallet.consume"  # a debit for a feature's use
     GRANT = "wallet.grant"  # a credit an administrator added directly
     TOP_UP = "wallet.top_up"  # the credit of an approved credit request
     EXPIRE = "wallet.expire"  # the unused rest of a grant, at its expiry (by the system)
+    CORRECT = "wallet.correct"  # a reversing entry that corrects an earlier one
     # other state changes, written by `record`
     WALLET_STATUS = "wallet.status"
     REQUEST_CREATE = "request.create"
@@ -37,14 +38,36 @@ class AuditAction(StrEnum):
     REQUEST_REJECTED = "request.rejected"
     REQUEST_CANCELLED = "request.cancelled"
     POLICY_CHANGE = "policy.change"  # a workspace's standing approval / automatic top-up
-    USER_ADD = "user.add"
+    USER_ADD = "user.add"  # set up by the operator, or invited by an administrator
+    USER_DEACTIVATE = "user.deactivate"
+    USER_REACTIVATE = "user.reactivate"
+    USER_PROMOTE = "user.promote"  # made an administrator
+    USER_DEMOTE = "user.demote"  # no longer an administrator
+    PASSWORD_LINK = "user.password_link"  # an invitation or reset link was issued
+    PASSWORD_SET = "user.password_set"  # set through a link
+    PASSWORD_CHANGE = "user.password_change"  # changed by its owner
+    SESSION_START = "session.start"
+    SESSION_END = "session.end"
     WORKSPACE_CREATE = "workspace.create"
+    WORKSPACE_RENAME = "workspace.rename"
+    WORKSPACE_ARCHIVE = "workspace.archive"
     MEMBERSHIP_ADD = "membership.add"
+    # the ledger as a whole (backup.py, recovery.py, analyst_export.py)
+    LEDGER_RECOVER = "ledger.recover"  # accepted as it is after its high-water check failed
+    LEDGER_RESTORE = "ledger.restore"  # made from a backup (the first row of its new life)
+    LEDGER_EXPORT = "ledger.export"  # tables written out for analysts
+    MEMBERSHIP_REMOVE = "membership.remove"
     NOTIFICATIONS_SET = "notifications.set"  # a person's email choices
     WEBHOOK_ADD = "webhook.add"
     WEBHOOK_REMOVE = "webhook.remove"
     DELIVERY_RETRY = "delivery.retry"
     THRESHOLDS_SET = "thresholds.set"
+
+
+# The actions the journal writes, one per entry (verify() checks there is exactly one).
+MOVEMENT_ACTIONS = (
+    AuditAction.CONSUME, AuditAction.GRANT, AuditAction.TOP_UP, AuditAction.EXPIRE, AuditAction.CORRECT,
+)
 
 
 def as_json(value: Mapping[str, object] | None) -> str | None:

@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 import pandas as pd
 
+from . import cli_admin, cli_backup
 from .cli_grants import GRANT_COMMANDS, add_grant_commands, expire_command, grant_command
 from .clock import parse_instant
 from .errors import BillingError, InvalidInput
@@ -134,6 +135,8 @@ def _parser() -> argparse.ArgumentParser:
         "seconds, looks for spend spikes and refreshes balance levels; with --once, one round and exit.",
     )
     run.add_argument("--once", action="store_true", help="one round of every pass, then exit")
+    cli_admin.admin_parsers(admin_verbs, common)
+    cli_admin.add_parsers(sub, common)
     migrate = sub.add_parser(
         "migrate",
         help="copy a DuckDB ledger into a new PostgreSQL (or DuckDB) ledger, checking everything",
@@ -145,6 +148,7 @@ def _parser() -> argparse.ArgumentParser:
     migrate.add_argument(
         "--to", dest="target", required=True, metavar="URL", help="postgresql://user@host:port/db (or a file)"
     )
+    cli_backup.add_commands(sub, common)
     return parser
 
 
@@ -200,6 +204,8 @@ def _actor(ledger: Ledger, email: str | None) -> User:
 def _run(args: argparse.Namespace) -> int:
     if args.command == "migrate":
         return _migrate(args)
+    if args.command in cli_backup.COMMANDS:
+        return cli_backup.run(args, _actor)
     path = args.db or default_path()
     if args.command == "seed" and args.if_missing and path != ":memory:" and os.path.exists(path):
         print(f"{path} exists; not seeding.")
@@ -237,13 +243,16 @@ def _run(args: argparse.Namespace) -> int:
                 f"{report.postings:,} postings, {report.rollup_rows:,} rollup rows checked."
             )
             return 0
-        if args.command == "admin":
+        if args.command == "admin" and args.verb == "create":
             return _admin(ledger, args)
         if args.command == "expire":
             return expire_command(ledger, args)
         if args.command == "notify":
             return _notify(ledger, args)
         actor = _actor(ledger, args.actor)
+        runner: cli_admin.Runner | None = getattr(args, "run", None)
+        if runner is not None:
+            return runner(ledger, actor, args)
         if args.command == "ingest":
             return _ingest(ledger, actor, args)
         workspace = ledger.find_workspace(actor, args.workspace)
@@ -295,7 +304,8 @@ def _read_password(from_stdin: bool) -> str:
 
 
 def _admin(ledger: Ledger, args: argparse.Namespace) -> int:
-    """`billing admin create`: an administrator, by the operator at the server."""
+    """`billing admin create`: an administrator with a password, by the operator at the
+    server (the first one, or any other; `admin promote` makes an existing person one)."""
     password = _read_password(args.password_stdin)
     user = ledger.add_user(args.email, args.name, admin=True, password=password)
     print(f"Administrator {user.email} ({user.name}) created; they can sign in now.")

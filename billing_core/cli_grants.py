@@ -1,5 +1,7 @@
-"""`billing expire`, `billing grant`, `billing grants` and `billing policy`: grants and
-credit policies from the command line (see cli.py for the common options)."""
+"""`billing expire`, `billing grants` and `billing policy`: grants and credit policies
+from the command line (see cli.py for the common options). `billing grant` (with
+--kind, --priority and --expires) is cli_admin's: above the grant limit it becomes a
+request for a second administrator."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from .ledger import Ledger
 from .models import CreditPolicy, GrantKind, User, Workspace
 from .money import format_credits
 
-GRANT_COMMANDS = ("grant", "grants", "policy")
+GRANT_COMMANDS = ("grants", "policy")
 
 
 def add_grant_commands(sub: Any, common: argparse.ArgumentParser, instant: Callable[[str], datetime]) -> None:
@@ -27,16 +29,6 @@ def add_grant_commands(sub: Any, common: argparse.ArgumentParser, instant: Calla
     )
     expire.add_argument("--now", type=_instant, default=None, metavar="TIME",
                         help="expire what is due by this instant, ISO 8601 (default: the ledger's clock)")
-
-    grant = sub.add_parser("grant", parents=[common], help="grant credits to a wallet (administrators)")
-    grant.add_argument("workspace", help="workspace id or name")
-    grant.add_argument("amount", help="credits, e.g. 500")
-    grant.add_argument("--description", required=True)
-    grant.add_argument("--kind", choices=[k.value for k in GrantKind], default=GrantKind.PURCHASED.value)
-    grant.add_argument("--priority", type=int, default=None,
-                       help="lower is drawn first (default: promotional 10, purchased 20)")
-    grant.add_argument("--expires", type=_instant, default=None, metavar="TIME",
-                       help="when what is left of it expires, ISO 8601 (default: never)")
 
     grants = sub.add_parser("grants", parents=[common], help="list a wallet's grants in draw-down order")
     grants.add_argument("workspace", help="workspace id or name")
@@ -69,15 +61,7 @@ def expire_command(ledger: Ledger, args: argparse.Namespace) -> int:
 
 
 def grant_command(ledger: Ledger, actor: User, workspace: Workspace, args: argparse.Namespace) -> int:
-    """`billing grant`, `billing grants` and `billing policy`."""
-    if args.command == "grant":
-        entry = ledger.grant_credits(actor, workspace.id, args.amount, description=args.description,
-                                     kind=args.kind, priority=args.priority, expires_at=args.expires)
-        (made,) = ledger.draws(actor, entry.id)
-        ends = f", expiring {made.grant_expires_at:%Y-%m-%d %H:%M} UTC" if made.grant_expires_at else ""
-        print(f"Granted {format_credits(entry.amount)} ({made.grant_kind.value}{ends}) to {workspace.name}: "
-              f"grant #{made.grant_id}, transaction {entry.id}.")
-        return 0
+    """`billing grants` and `billing policy`."""
     if args.command == "grants":
         held = ledger.grants(actor, workspace.id, include_spent=args.all)
         if not held:

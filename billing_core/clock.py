@@ -7,7 +7,8 @@ depend on the wall clock or the time of day. `$BILLING_CLOCK` (an ISO 8601 insta
 as `2026-11-27T18:00:00Z`) pins the clock of every ledger opened without an explicit one:
 the test suite uses it for the app it serves; never set it in production.
 `$BILLING_CLOCK_FILE` (tests only, ahead of `$BILLING_CLOCK`) names a file holding such an
-instant, read at every call: a browser test moves a served app's clock by rewriting it.
+instant, read again at every call, so a browser test moves a served app's clock by
+rewriting it (to let a session go idle, or a grant expire).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class FixedClock:
 
 class FileClock:
     """A clock that says what a file says, read at every call (tests move it by rewriting
-    the file)."""
+    the file). Only for tests: `$BILLING_CLOCK_FILE`."""
 
     def __init__(self, path: str) -> None:
         self.path = path

@@ -665,6 +665,7 @@ def _movements(books: _Books, accounts: dict[int, int], audit_ids: dict[int, int
             "recorded_at": when,
             "actor_id": actor,
             "request_id": request_id,
+            "corrects": None,
             "idempotency_key": None,
             "action": action.value,
             "balance_before": before,

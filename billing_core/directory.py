@@ -1,9 +1,14 @@
-"""People and workspaces: users, workspaces, memberships."""
+"""People and workspaces: users, workspaces, memberships (set-up and reads).
+
+The set-up calls here (`add_user`, `create_workspace`, `add_member`) act as the system
+operator: set-up scripts, the demo and tests. What an administrator does in the console
+or the CLI goes through people.py and workspace_admin.py, with access checked.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from . import audit
@@ -16,15 +21,36 @@ from .schema import SYSTEM_USER_ID
 from .store import Database, as_utc
 from .text import MAX_NAME, clean_email, clean_id, clean_name, is_encodable
 
-_USER_COLUMNS = "id, email, name, is_admin, created_at"
+USER_COLUMNS = "id, email, name, is_admin, created_at, deactivated_at IS NULL"
+WORKSPACE_COLUMNS = "id, name, created_at, archived_at"
 
 
-def _user(row: tuple[Any, ...]) -> User:
-    return User(id=row[0], email=row[1], name=row[2], is_admin=row[3], created_at=as_utc(row[4]))
+def user_from_row(row: Sequence[Any]) -> User:
+    return User(
+        id=row[0], email=row[1], name=row[2], is_admin=row[3], created_at=as_utc(row[4]),
+        active=bool(row[5]),
+    )
 
 
-def _workspace(row: tuple[Any, ...]) -> Workspace:
-    return Workspace(id=row[0], name=row[1], created_at=as_utc(row[2]))
+def workspace_from_row(row: Sequence[Any]) -> Workspace:
+    return Workspace(id=row[0], name=row[1], created_at=as_utc(row[2]), archived_at=as_utc(row[3]))
+
+
+_user = user_from_row
+_workspace = workspace_from_row
+
+
+@contextmanager
+def directory_write(db: Database) -> Iterator[Any]:
+    """A write transaction that changes the directory (people, workspaces, memberships):
+    the stamp is bumped inside it and this process's snapshot dropped once it has
+    committed (or failed)."""
+    try:
+        with db.writing() as cur:
+            yield cur
+            db.bump_directory(cur)
+    finally:
+        db.directory_changed()
 
 
 class Directory:
@@ -34,16 +60,8 @@ class Directory:
         self.db = db
         self.access = access
 
-    @contextmanager
-    def _directory_write(self) -> Iterator[Any]:
-        """A write transaction that changes the directory: the cached snapshot is
-        dropped once it has committed (or failed)."""
-        try:
-            with self.db.writing() as cur:
-                yield cur
-                self.db.bump_directory(cur)
-        finally:
-            self.db.directory_changed()
+    def _directory_write(self) -> AbstractContextManager[Any]:
+        return directory_write(self.db)
 
     def add_user(
         self,
@@ -61,97 +79,26 @@ class Directory:
         clean = clean_email(email)
         display = clean_name(name, what="name", limit=MAX_NAME)
         with self._directory_write() as cur:
-            if cur.execute("SELECT 1 FROM users WHERE email = ?", [clean]).fetchone():
-                raise InvalidInput(f"A user with the email {clean} already exists.")
-            user_id = self.db.next_id("users")
-            at = self.db.clock()
-            cur.execute(
-                f"INSERT INTO users ({_USER_COLUMNS}, password_hash) VALUES (?, ?, ?, ?, ?, ?)",
-                [user_id, clean, display, bool(admin), at, password_hash],
+            return insert_user(
+                self.db, cur, by=SYSTEM_USER_ID, email=clean, name=display, admin=admin,
+                password_hash=password_hash,
             )
-            audit.record(
-                self.db,
-                cur,
-                at=at,
-                actor_id=SYSTEM_USER_ID,
-                action=AuditAction.USER_ADD,
-                subject=f"user:{user_id}",
-                workspace_id=None,
-                before=None,
-                after={"email": clean, "name": display, "admin": bool(admin)},
-            )
-        return User(id=user_id, email=clean, name=display or "", is_admin=bool(admin), created_at=as_utc(at))
 
     def create_workspace(self, name: str) -> Workspace:
         display = clean_name(name, what="workspace name", limit=MAX_NAME)
         with self._directory_write() as cur:
-            if cur.execute("SELECT 1 FROM workspaces WHERE name_key = ?", [display.lower()]).fetchone():
-                raise InvalidInput(f"A workspace named {display} already exists.")
-            workspace_id = self.db.next_id("workspaces")
-            account_id = self.db.next_id("accounts")
-            at = self.db.clock()
-            cur.execute(
-                "INSERT INTO workspaces (id, name, name_key, created_at) VALUES (?, ?, ?, ?)",
-                [workspace_id, display, display.lower(), at],
-            )
-            cur.execute(
-                "INSERT INTO accounts (id, code, workspace_id) VALUES (?, ?, ?)",
-                [account_id, f"wallet:{workspace_id}", workspace_id],
-            )
-            cur.execute(
-                """
-                INSERT INTO wallets (workspace_id, account_id, status, balance, updated_at)
-                VALUES (?, ?, ?, 0, ?)
-                """,
-                [workspace_id, account_id, WalletStatus.ACTIVE.value, at],
-            )
-            audit.record(
-                self.db,
-                cur,
-                at=at,
-                actor_id=SYSTEM_USER_ID,
-                action=AuditAction.WORKSPACE_CREATE,
-                subject=f"workspace:{workspace_id}",
-                workspace_id=workspace_id,
-                before=None,
-                after={"name": display, "status": "active", "balance": "0"},
-            )
-        return Workspace(id=workspace_id, name=display, created_at=as_utc(at))
+            return insert_workspace(self.db, cur, by=SYSTEM_USER_ID, name=display)
 
     def add_member(self, workspace_id: int, user_id: int) -> None:
         clean_id(user_id, what="user")
-        if user_id == SYSTEM_USER_ID:
-            raise InvalidInput("The system account cannot be a member of a workspace.")
         with self._directory_write() as cur:
             self.access.workspace_name(workspace_id)
-            if not cur.execute("SELECT 1 FROM users WHERE id = ?", [user_id]).fetchone():
-                raise NotFound(f"There is no user with id {user_id}.")
-            if cur.execute(
-                "SELECT 1 FROM memberships WHERE workspace_id = ? AND user_id = ?",
-                [workspace_id, user_id],
-            ).fetchone():
-                return
-            at = self.db.clock()
-            cur.execute(
-                "INSERT INTO memberships (workspace_id, user_id, created_at) VALUES (?, ?, ?)",
-                [workspace_id, user_id, at],
-            )
-            audit.record(
-                self.db,
-                cur,
-                at=at,
-                actor_id=SYSTEM_USER_ID,
-                action=AuditAction.MEMBERSHIP_ADD,
-                subject=f"user:{user_id}",
-                workspace_id=workspace_id,
-                before=None,
-                after={"workspace_id": workspace_id, "user_id": user_id},
-            )
+            insert_membership(self.db, cur, by=SYSTEM_USER_ID, workspace_id=workspace_id, user_id=user_id)
 
     def user_by_email(self, email: str) -> User | None:
         with self.db.reading() as cur:
             row = cur.execute(
-                f"SELECT {_USER_COLUMNS} FROM users WHERE email = ? AND id <> ?",
+                f"SELECT {USER_COLUMNS} FROM users WHERE email = ? AND id <> ?",
                 [clean_email(email), SYSTEM_USER_ID],
             ).fetchone()
         return _user(row) if row else None
@@ -162,7 +109,7 @@ class Directory:
             return None
         with self.db.reading() as cur:
             row = cur.execute(
-                f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?",
+                f"SELECT {USER_COLUMNS} FROM users WHERE id = ?",
                 [user_id],
             ).fetchone()
         return _user(row) if row else None
@@ -171,7 +118,7 @@ class Directory:
         """The operator account the command line acts as."""
         with self.db.reading() as cur:
             row = cur.execute(
-                f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?",
+                f"SELECT {USER_COLUMNS} FROM users WHERE id = ?",
                 [SYSTEM_USER_ID],
             ).fetchone()
         assert row is not None, "the system account is created by the first migration"
@@ -182,22 +129,24 @@ class Directory:
         with self.db.reading() as cur:
             self.access.admin(actor, "list users")
             rows = cur.execute(
-                f"SELECT {_USER_COLUMNS} FROM users WHERE id <> ? ORDER BY name",
+                f"SELECT {USER_COLUMNS} FROM users WHERE id <> ? ORDER BY name",
                 [SYSTEM_USER_ID],
             ).fetchall()
         return [_user(r) for r in rows]
 
-    def workspaces(self, actor: User) -> list[Workspace]:
-        """The workspaces the actor may see: their own, or all of them for an admin."""
+    def workspaces(self, actor: User, *, include_archived: bool = False) -> list[Workspace]:
+        """The workspaces the actor may see: their own, or all of them for an admin.
+        Archived ones leave the list (and so every picker) unless asked for."""
         with self.db.reading() as cur:
             user = self.access.actor(actor)
             rows = cur.execute(
-                """
-                SELECT id, name, created_at FROM workspaces
-                WHERE ? OR id IN (SELECT workspace_id FROM memberships WHERE user_id = ?)
+                f"""
+                SELECT {WORKSPACE_COLUMNS} FROM workspaces
+                WHERE (? OR id IN (SELECT workspace_id FROM memberships WHERE user_id = ?))
+                  AND (? OR archived_at IS NULL)
                 ORDER BY name_key
                 """,
-                [user.is_admin, user.id],
+                [user.is_admin, user.id, bool(include_archived)],
             ).fetchall()
         return [_workspace(r) for r in rows]
 
@@ -205,7 +154,7 @@ class Directory:
         with self.db.reading() as cur:
             self.access.workspace(actor, workspace_id)
             row = cur.execute(
-                "SELECT id, name, created_at FROM workspaces WHERE id = ?", [workspace_id]
+                f"SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE id = ?", [workspace_id]
             ).fetchone()
         assert row is not None  # the access check found it
         return _workspace(row)
@@ -229,10 +178,96 @@ class Directory:
             self.access.workspace(actor, workspace_id)
             rows = cur.execute(
                 f"""
-                SELECT {_USER_COLUMNS} FROM users
+                SELECT {USER_COLUMNS} FROM users
                 WHERE id IN (SELECT user_id FROM memberships WHERE workspace_id = ?)
                 ORDER BY name
                 """,
                 [workspace_id],
             ).fetchall()
         return [_user(r) for r in rows]
+
+
+def insert_user(
+    db: Database,
+    cur: Any,
+    *,
+    by: int,
+    email: str,
+    name: str,
+    admin: bool,
+    password_hash: str | None,
+    sso_only: bool = False,
+) -> User:
+    """Add a person (email and name already cleaned), audited as done by `by`; inside a
+    `directory_write`."""
+    if cur.execute("SELECT 1 FROM users WHERE email = ?", [email]).fetchone():
+        raise InvalidInput(f"A user with the email {email} already exists.")
+    user_id = db.next_id("users")
+    at = db.clock()
+    cur.execute(
+        "INSERT INTO users (id, email, name, is_admin, created_at, password_hash, sso_only) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [user_id, email, name, bool(admin), at, password_hash, bool(sso_only)],
+    )
+    after: dict[str, object] = {"email": email, "name": name, "admin": bool(admin)}
+    if sso_only:
+        after["sso_only"] = True
+    audit.record(
+        db, cur, at=at, actor_id=by, action=AuditAction.USER_ADD, subject=f"user:{user_id}",
+        workspace_id=None, before=None, after=after,
+    )
+    return User(id=user_id, email=email, name=name, is_admin=bool(admin), created_at=as_utc(at))
+
+
+def insert_workspace(db: Database, cur: Any, *, by: int, name: str) -> Workspace:
+    """Add a workspace (name already cleaned) with its wallet; inside a `directory_write`."""
+    if cur.execute("SELECT 1 FROM workspaces WHERE name_key = ?", [name.lower()]).fetchone():
+        raise InvalidInput(f"A workspace named {name} already exists.")
+    workspace_id = db.next_id("workspaces")
+    account_id = db.next_id("accounts")
+    at = db.clock()
+    cur.execute(
+        "INSERT INTO workspaces (id, name, name_key, created_at) VALUES (?, ?, ?, ?)",
+        [workspace_id, name, name.lower(), at],
+    )
+    cur.execute(
+        "INSERT INTO accounts (id, code, workspace_id) VALUES (?, ?, ?)",
+        [account_id, f"wallet:{workspace_id}", workspace_id],
+    )
+    cur.execute(
+        """
+        INSERT INTO wallets (workspace_id, account_id, status, balance, updated_at)
+        VALUES (?, ?, ?, 0, ?)
+        """,
+        [workspace_id, account_id, WalletStatus.ACTIVE.value, at],
+    )
+    audit.record(
+        db, cur, at=at, actor_id=by, action=AuditAction.WORKSPACE_CREATE,
+        subject=f"workspace:{workspace_id}", workspace_id=workspace_id, before=None,
+        after={"name": name, "status": "active", "balance": "0"},
+    )
+    return Workspace(id=workspace_id, name=name, created_at=as_utc(at))
+
+
+def insert_membership(db: Database, cur: Any, *, by: int, workspace_id: int, user_id: int) -> bool:
+    """Make `user_id` a member of `workspace_id` (known to exist); False when they already
+    were. Inside a `directory_write`."""
+    if user_id == SYSTEM_USER_ID:
+        raise InvalidInput("The system account cannot be a member of a workspace.")
+    if not cur.execute("SELECT 1 FROM users WHERE id = ?", [user_id]).fetchone():
+        raise NotFound(f"There is no user with id {user_id}.")
+    if cur.execute(
+        "SELECT 1 FROM memberships WHERE workspace_id = ? AND user_id = ?", [workspace_id, user_id]
+    ).fetchone():
+        return False
+    at = db.clock()
+    cur.execute(
+        "INSERT INTO memberships (workspace_id, user_id, created_at) VALUES (?, ?, ?)",
+        [workspace_id, user_id, at],
+    )
+    audit.record(
+        db, cur, at=at, actor_id=by, action=AuditAction.MEMBERSHIP_ADD, subject=f"user:{user_id}",
+        workspace_id=workspace_id, before=None,
+        after={"workspace_id": workspace_id, "user_id": user_id},
+    )
+    return True

@@ -41,13 +41,18 @@ def in_order(grants: Iterable[LiveGrant]) -> tuple[LiveGrant, ...]:
     return tuple(sorted(grants, key=lambda g: g.order))
 
 
-def draw(grants: Sequence[LiveGrant], amount: Decimal) -> tuple[tuple[LiveGrant, ...], list[Piece]]:
+def draw(
+    grants: Sequence[LiveGrant], amount: Decimal, *, first: int | None = None
+) -> tuple[tuple[LiveGrant, ...], list[Piece]]:
     """Draw `amount` from `grants` (in draw order): (the grants still live after it, the
-    pieces in draw order). The caller has checked that the grants hold enough."""
+    pieces in draw order). `first`: a grant drawn from before the order (a correction
+    taking back a credit starts with the grant that credit made), if it is still live.
+    The caller has checked that the grants hold enough."""
     pieces: list[Piece] = []
     left = amount
     kept: list[LiveGrant] = []
-    for grant in grants:
+    ahead = [g for g in grants if g.id == first]
+    for grant in [*ahead, *(g for g in grants if g.id != first)]:
         if left <= 0:
             kept.append(grant)
             continue
@@ -58,7 +63,7 @@ def draw(grants: Sequence[LiveGrant], amount: Decimal) -> tuple[tuple[LiveGrant,
             kept.append(replace(grant, remaining=grant.remaining - take))
     if left > 0:
         raise AssertionError(f"the grants hold {amount - left} of a debit of {amount}")
-    return tuple(kept), pieces
+    return in_order(kept) if ahead else tuple(kept), pieces
 
 
 def add(grants: Sequence[LiveGrant], grant: LiveGrant) -> tuple[LiveGrant, ...]:

@@ -56,8 +56,24 @@ class ClientThrottled(AuthenticationFailed):
     """Too many failed sign-ins from this client, whatever the email; try again later."""
 
 
+class AccountDeactivated(AuthenticationFailed):
+    """The person was deactivated: they cannot sign in until an administrator reactivates them."""
+
+
+class SessionEnded(AuthenticationFailed):
+    """A signed-in session that ended (signed out, expired, idle, or never existed)."""
+
+
+class WorkspaceArchived(BillingError):
+    """The workspace is archived: its history stays, but nothing new happens in it."""
+
+
 class LedgerUnavailable(BillingError):
     """The ledger file cannot be opened (held by another process, or unreadable)."""
+
+
+class LedgerInUse(LedgerUnavailable):
+    """Another process (the billing app, most likely) holds the embedded ledger's file."""
 
 
 class LedgerCorrupt(BillingError):

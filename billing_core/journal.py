@@ -22,7 +22,7 @@ locks, taken by `lock_wallets`, which first expires the wallets' due grants).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -32,7 +32,7 @@ import pyarrow as pa
 
 from . import drawdown
 from .audit import AuditAction
-from .drawdown import LiveGrant, Piece
+from .drawdown import LiveGrant
 from .errors import InsufficientCredits, InvalidAmount, NotFound, WalletInactive
 from .models import EntryKind, GrantKind, Transaction, WalletStatus
 from .money import MAX_BALANCE, format_credits, to_decimal
@@ -46,7 +46,9 @@ from .schema import (
 )
 from .store import BatchSource, Database, as_utc
 
-ENTRY_COLUMNS = "id, workspace_id, kind, amount, description, feature, created_at, actor_id, request_id"
+ENTRY_COLUMNS = (
+    "id, workspace_id, kind, amount, description, feature, created_at, actor_id, request_id, corrects"
+)
 MONEY = pa.decimal128(18, 4)
 BATCH_SCHEMA = pa.schema(
     [
@@ -64,6 +66,7 @@ BATCH_SCHEMA = pa.schema(
         ("recorded_at", pa.timestamp("us")),  # when the ledger wrote it
         ("actor_id", pa.int64()),
         ("request_id", pa.int64()),
+        ("corrects", pa.int64()),  # the entry a correction reverses; null for any other
         ("idempotency_key", pa.string()),
         ("action", pa.string()),  # AuditAction
         ("balance_before", MONEY),
@@ -81,7 +84,8 @@ BATCH_SCHEMA = pa.schema(
 # The statements of a batch, in order. `{batch}` is the batch's relation (store.batch).
 _ENTRIES = f"""
     INSERT INTO entries ({ENTRY_COLUMNS})
-    SELECT id, workspace_id, kind, amount, description, feature, created_at, actor_id, request_id
+    SELECT id, workspace_id, kind, amount, description, feature, created_at, actor_id, request_id,
+           corrects
     FROM {{batch}} b WHERE piece = 1
 """
 _POSTINGS = """
@@ -96,21 +100,23 @@ _BALANCES = """
           FROM {batch} b WHERE piece = 1 GROUP BY workspace_id) d
     WHERE wallets.workspace_id = d.workspace_id
 """
-# A credit's grant, made whole; then every draw and expiry moves its grant's remainder
-# (a grant made in this batch and drawn from in it too ends right).
+# A credit's grant (a piece with `grant_kind`), made whole; then every other piece moves its
+# grant's remainder: draws, expiries, and a correction's credits given back to the grants
+# the debit it reverses drew from (a grant made in this batch and drawn from in it too
+# ends right).
 _GRANTS_MADE = """
     INSERT INTO grants (id, workspace_id, kind, priority, amount, remaining, expires_at, source,
                         entry_id, created_by, created_at, expired_entry_id)
-    SELECT grant_id, workspace_id, grant_kind, grant_priority, amount, amount, grant_expires_at,
-           grant_source, id, actor_id, created_at, NULL
-    FROM {batch} b WHERE kind = 'credit'
+    SELECT grant_id, workspace_id, grant_kind, grant_priority, piece_amount, piece_amount,
+           grant_expires_at, grant_source, id, actor_id, created_at, NULL
+    FROM {batch} b WHERE grant_kind IS NOT NULL
 """
 _GRANTS_DRAWN = """
     UPDATE grants SET remaining = grants.remaining + d.delta,
                       expired_entry_id = coalesce(d.expired_by, grants.expired_entry_id)
     FROM (SELECT grant_id, sum(piece_amount) AS delta,
                  max(CASE WHEN kind = 'expiry' THEN id END) AS expired_by
-          FROM {batch} b WHERE kind <> 'credit' GROUP BY grant_id) d
+          FROM {batch} b WHERE grant_kind IS NULL AND grant_id IS NOT NULL GROUP BY grant_id) d
     WHERE grants.id = d.grant_id
 """
 # Rollup deltas at two grains in one statement: per workspace, feature and day (feature ''
@@ -188,9 +194,27 @@ class NewGrant:
 
 
 @dataclass(frozen=True, slots=True)
+class Return:
+    """Where part of a correction's credit goes when it reverses a debit: the debit's draw
+    from a grant, given back to that grant (`grant_id`) while it is live, or (`grant_id`
+    None: the grant has expired, or the debit is older than grants) as a new grant of the
+    same kind and priority that never expires. `expires_at`: the live grant's expiry."""
+
+    amount: Decimal
+    kind: GrantKind
+    priority: int
+    grant_id: int | None = None
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Movement:
     """One movement to append; `at` defaults to the batch's time (ingest passes the event's,
-    an expiry its grant's expiry). A credit makes `grant`; an expiry empties `expires`."""
+    an expiry its grant's expiry). A credit makes `grant`; an expiry empties `expires`.
+    A correction (`corrects` set) reverses that entry: it may take credits back from an
+    inactive wallet (an administrator's fix, not a feature's use), never below zero. Taking
+    back a credit draws from `draw_first` (the grant that credit made) before the order;
+    reversing a debit gives its credits back as `returns` instead of making one grant."""
 
     workspace_id: int
     kind: EntryKind
@@ -204,6 +228,9 @@ class Movement:
     grant: NewGrant = NewGrant()
     expires: int | None = None
     at: datetime | None = None
+    corrects: int | None = None
+    draw_first: int | None = None
+    returns: tuple[Return, ...] = ()
 
 
 def lock_wallets(
@@ -303,34 +330,88 @@ def check_credit(wallet: WalletState, amount: Decimal) -> None:
 def apply(wallet: WalletState, movement: Movement, *, grant_id: int | None = None) -> WalletState:
     """The wallet after `movement`, which must pass its check (raises the refusal if not).
     A credit needs the id of the grant it makes."""
-    return step(wallet, movement, grant_id)[0]
+    return step(wallet, movement, lambda: _given(grant_id))[0]
+
+
+def _given(grant_id: int | None) -> int:
+    if grant_id is None:
+        raise ValueError("a credit makes a grant: give its id")
+    return grant_id
+
+
+# A movement's wallet-side piece: (grant id, signed amount, the grant it makes or None)
+Part = tuple[int, Decimal, "NewGrant | None"]
 
 
 def step(
-    wallet: WalletState, movement: Movement, grant_id: int | None = None
-) -> tuple[WalletState, list[Piece]]:
+    wallet: WalletState,
+    movement: Movement,
+    new_grant_id: Callable[[], int],
+    entry_id: int = 0,
+) -> tuple[WalletState, list[Part]]:
     """The wallet after `movement`, and the movement's wallet-side pieces (grant id, signed
-    amount) in draw-down order; raises the refusal if the movement does not fit."""
+    amount, the new grant if the piece makes one) in draw-down order; raises the refusal if
+    the movement does not fit. `new_grant_id` hands out the ids of the grants it makes
+    (`grants_made` of them); `entry_id` is the movement's own."""
     amount = movement.amount
     if movement.kind is EntryKind.DEBIT:
-        check_debit(wallet, amount)
-        grants, drawn = drawdown.draw(wallet.grants, amount)
-        pieces = [(g, -a) for g, a in drawn]
+        check_debit(wallet if movement.corrects is None else replace(wallet, status=WalletStatus.ACTIVE),
+                    amount)
+        grants, drawn = drawdown.draw(wallet.grants, amount, first=movement.draw_first)
+        pieces: list[Part] = [(g, -a, None) for g, a in drawn]
         return replace(wallet, balance=wallet.balance - amount, grants=grants), pieces
     if movement.kind is EntryKind.CREDIT:
-        if grant_id is None:
-            raise ValueError("a credit makes a grant: give its id")
         check_credit(wallet, amount)
+        if movement.returns:
+            return _give_back(wallet, movement, new_grant_id, entry_id)
         new = movement.grant
         priority = new.kind.default_priority if new.priority is None else new.priority
-        made = LiveGrant(grant_id, new.kind, priority, amount, new.expires_at)
+        made_id = new_grant_id()
+        made = LiveGrant(made_id, new.kind, priority, amount, new.expires_at)
         grants = drawdown.add(wallet.grants, made)
-        return replace(wallet, balance=wallet.balance + amount, grants=grants), [(grant_id, amount)]
+        return (replace(wallet, balance=wallet.balance + amount, grants=grants),
+                [(made_id, amount, replace(new, priority=priority))])
     gone = next((g for g in wallet.grants if g.id == movement.expires), None)
     if gone is None or gone.remaining != amount:
         raise AssertionError(f"grant {movement.expires} does not hold {amount} to expire")
     grants = tuple(g for g in wallet.grants if g.id != gone.id)
-    return replace(wallet, balance=wallet.balance - amount, grants=grants), [(gone.id, -amount)]
+    return replace(wallet, balance=wallet.balance - amount, grants=grants), [(gone.id, -amount, None)]
+
+
+def _give_back(
+    wallet: WalletState, movement: Movement, new_grant_id: Callable[[], int], entry_id: int
+) -> tuple[WalletState, list[Part]]:
+    """A correction's credit (reversing a debit): each draw goes back to its grant while
+    that grant is live; the share of one that has expired becomes a new grant of the same
+    kind and priority, without expiry, made by the correction (`correction:<entry id>`)."""
+    if sum((r.amount for r in movement.returns), Decimal(0)) != movement.amount:
+        raise AssertionError(f"a correction's returns do not sum to its {movement.amount}")
+    grants = {g.id: g for g in wallet.grants}
+    parts: list[Part] = []
+    for back in movement.returns:
+        if back.grant_id is not None:
+            held = grants.get(back.grant_id)
+            grants[back.grant_id] = (
+                LiveGrant(back.grant_id, back.kind, back.priority, back.amount, back.expires_at)
+                if held is None else replace(held, remaining=held.remaining + back.amount)
+            )
+            parts.append((back.grant_id, back.amount, None))
+        else:
+            made_id = new_grant_id()
+            grants[made_id] = LiveGrant(made_id, back.kind, back.priority, back.amount, None)
+            made = NewGrant(back.kind, back.priority, None, f"correction:{entry_id}")
+            parts.append((made_id, back.amount, made))
+    held_after = drawdown.in_order(grants.values())
+    return replace(wallet, balance=wallet.balance + movement.amount, grants=held_after), parts
+
+
+def grants_made(movement: Movement) -> int:
+    """How many new grants `movement` makes (its grant ids are allocated before it is written)."""
+    if movement.kind is not EntryKind.CREDIT:
+        return 0
+    if movement.returns:
+        return sum(1 for r in movement.returns if r.grant_id is None)
+    return 1
 
 
 _PLATFORM = {
@@ -368,8 +449,8 @@ def _write(
         return [], running
     entry_ids = db.allocate_ids("entries", len(movements))
     audit_ids = db.allocate_ids("audit_log", len(movements))
-    credits = sum(1 for m in movements if m.kind is EntryKind.CREDIT)
-    grant_ids = iter(db.allocate_ids("grants", credits).tolist() if credits else [])
+    made_grants = sum(grants_made(m) for m in movements)
+    grant_ids = iter(db.allocate_ids("grants", made_grants).tolist() if made_grants else [])
     columns: dict[str, list[Any]] = {name: [] for name in BATCH_SCHEMA.names}
     made: list[Transaction] = []
     for movement, entry_id, audit_id in zip(movements, entry_ids, audit_ids, strict=True):
@@ -377,10 +458,9 @@ def _write(
         if before is None:
             raise NotFound(f"There is no wallet for workspace {movement.workspace_id}.")
         credit = movement.kind is EntryKind.CREDIT
-        after, pieces = step(before, movement, next(grant_ids) if credit else None)
+        after, pieces = step(before, movement, lambda: next(grant_ids), int(entry_id))
         running[movement.workspace_id] = after
         when = movement.at or at
-        new = movement.grant
         shared = {
             "id": int(entry_id),
             "audit_id": int(audit_id),
@@ -396,18 +476,22 @@ def _write(
             "recorded_at": at,
             "actor_id": movement.actor_id,
             "request_id": movement.request_id,
+            "corrects": movement.corrects,
             "idempotency_key": movement.key,
             "action": movement.action.value,
             "balance_before": before.balance,
             "balance_after": after.balance,
-            "grant_kind": new.kind.value if credit else None,
-            "grant_priority": (new.kind.default_priority if new.priority is None else new.priority)
-            if credit else None,
-            "grant_expires_at": new.expires_at if credit else None,
-            "grant_source": new.source if credit else None,
         }
-        for number, (grant_id, piece) in enumerate(pieces, start=1):
-            row = shared | {"piece": number, "grant_id": grant_id, "piece_amount": piece}
+        for number, (grant_id, piece, made_grant) in enumerate(pieces, start=1):
+            row = shared | {
+                "piece": number,
+                "grant_id": grant_id,
+                "piece_amount": piece,
+                "grant_kind": None if made_grant is None else made_grant.kind.value,
+                "grant_priority": None if made_grant is None else made_grant.priority,
+                "grant_expires_at": None if made_grant is None else made_grant.expires_at,
+                "grant_source": None if made_grant is None else made_grant.source,
+            }
             for name, value in row.items():
                 columns[name].append(value)
         made.append(
@@ -421,6 +505,7 @@ def _write(
                 created_at=as_utc(when),
                 actor_id=movement.actor_id,
                 request_id=movement.request_id,
+                corrects=movement.corrects,
             )
         )
     write_batch(db, cur, pa.table(columns, schema=BATCH_SCHEMA))
@@ -444,16 +529,11 @@ def write_batch(db: Database, cur: Any, batch: pa.Table) -> None:
     writes."""
     if not batch.num_rows:
         return
-    kinds = set(batch.column("kind").unique().to_pylist())
     with_keys = batch.column("idempotency_key").null_count < batch.num_rows
+    made = batch.num_rows - batch.column("grant_kind").null_count  # pieces that make a grant
+    moved = batch.num_rows - made - batch.column("grant_id").null_count  # pieces that move one
     with db.batch(cur, batch.select(BATCH_SCHEMA.names)) as source, db.pipelined(cur):
-        write_source(
-            cur,
-            source,
-            with_keys=with_keys,
-            with_credits=EntryKind.CREDIT.value in kinds,
-            with_draws=bool(kinds - {EntryKind.CREDIT.value}),
-        )
+        write_source(cur, source, with_keys=with_keys, with_credits=made > 0, with_draws=moved > 0)
 
 
 def write_source(
@@ -467,8 +547,8 @@ def write_source(
     """The journal's statements over a batch already in the database (`source`: columns of
     `BATCH_SCHEMA`). `write_batch` for a batch in memory; a bulk builder with its rows in a
     table of its own calls this with `NamedRelation`. The `with_` flags leave out the
-    statements that would find no rows: keys, new grants (credits), draws (debits and
-    expiries)."""
+    statements that would find no rows: keys, new grants (credits), draws (debits,
+    expiries and a correction's credits given back)."""
     statements = (
         _ENTRIES,
         _POSTINGS,
@@ -494,4 +574,5 @@ def row_to_transaction(row: tuple[Any, ...]) -> Transaction:
         created_at=as_utc(row[6]),
         actor_id=row[7],
         request_id=row[8],
+        corrects=row[9],
     )

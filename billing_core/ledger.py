@@ -4,9 +4,12 @@ The operations live in small services by concern, each built here over the one
 Database and the one Access (the cached directory and the access rules):
 directory.Directory, wallets.Wallets (with consume's group commit),
 requests.Requests, grants.Grants (grants, draws, expiry), policies.Policies,
-history.History, analytics.Analytics, signin.SignIn, notify.service.Notifications,
-and bulk ingest (ingest.py). The Ledger is their one facade: each method below hands
-the call to its service, where it is documented.
+history.History, analytics.Analytics, signin.SignIn, notify.service.Notifications, bulk
+ingest (ingest.py), and for running an organisation sessions.Sessions, people.People,
+workspace_admin.WorkspaceAdmin, admin_credits.AdminCredits and audit_query.AuditQuery.
+The Ledger is their one facade: each method below hands the call to its service, where
+it is documented. What an organisation may tune (session lifetimes, the grant limit,
+mail) is `settings.Settings`.
 """
 
 from __future__ import annotations
@@ -14,12 +17,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from . import audit
 from .access import Access
+from .admin_credits import AdminCredits
 from .analytics import Analytics
+from .audit_query import AuditQuery
 from .clock import Clock, clock_from_env
 from .directory import Directory
 from .expiry_job import ExpiryJob, interval
@@ -39,11 +45,18 @@ from .models import (
     ExpiryForecast,
     Grant,
     GrantKind,
+    GrantOutcome,
     IngestResult,
+    Invitation,
+    LinkInfo,
+    NewSession,
     Notification,
     NotificationSettings,
     Page,
+    PasswordLink,
+    Person,
     RequestStatus,
+    SessionInfo,
     Transaction,
     User,
     VerificationReport,
@@ -55,19 +68,28 @@ from .models import (
 from .notify.channels import SmtpSettings
 from .notify.runner import Dispatcher
 from .notify.service import EVENT_NAMES, Notifications
+from .people import People
 from .policies import Policies
 from .requests import Requests
 from .schema import SYSTEM_USER_ID
+from .sessions import Sessions
+from .settings import Settings
 from .signin import SignIn
 from .store import Database, as_utc, open_database
 from .text import clean_limit
 from .verify import verify
 from .wallets import Wallets
+from .workspace_admin import WorkspaceAdmin
+
+if TYPE_CHECKING:
+    from .backup import Manifest
+    from .backup_schedule import BackupScheduler
 
 
 class Ledger:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, settings: Settings | None = None) -> None:
         self.db = db  # the store itself: for operator tools (migrate, bench) and tests
+        self.settings = settings or Settings()
         self.access = Access(db)
         self._directory = Directory(db, self.access)
         self._wallets = Wallets(db, self.access)
@@ -79,8 +101,14 @@ class Ledger:
         self._policies = Policies(db, self.access)
         self._expiry: ExpiryJob | None = None
         self._expiry_lock = threading.Lock()
+        self._sessions = Sessions(db, self.access, self.settings)
+        self._people = People(db, self.access, self.settings)
+        self._spaces = WorkspaceAdmin(db, self.access)
+        self._admin_credits = AdminCredits(db, self.access, self.settings, self._wallets, self._requests)
+        self._audit = AuditQuery(db, self.access)
         self._notify = Notifications(db, self.access)
         self._background: list[Dispatcher] = []  # threads to stop on close
+        self.backup_thread: BackupScheduler | None = None  # started by start_backups (the app)
 
     @property
     def path(self) -> str:
@@ -122,8 +150,8 @@ class Ledger:
     def users(self, actor: User) -> list[User]:
         return self._directory.users(actor)
 
-    def workspaces(self, actor: User) -> list[Workspace]:
-        return self._directory.workspaces(actor)
+    def workspaces(self, actor: User, *, include_archived: bool = False) -> list[Workspace]:
+        return self._directory.workspaces(actor, include_archived=include_archived)
 
     def workspace(self, actor: User, workspace_id: int) -> Workspace:
         return self._directory.workspace(actor, workspace_id)
@@ -330,6 +358,130 @@ class Ledger:
     def user_for_sso(self, email: str) -> User:
         return self._signin.user_for_sso(email)
 
+    # sessions.py
+    def start_session(
+        self, user: User, *, client: str | None = None, user_agent: str | None = None
+    ) -> NewSession:
+        return self._sessions.start_session(user, client=client, user_agent=user_agent)
+
+    def session_user(self, token: object, *, client: str | None = None) -> User:
+        return self._sessions.session_user(token, client=client)
+
+    def end_session(self, token: object) -> None:
+        return self._sessions.end_session(token)
+
+    def sessions(self, actor: User, *, user_id: int | None = None) -> list[SessionInfo]:
+        return self._sessions.sessions(actor, user_id=user_id)
+
+    def end_session_by_id(self, actor: User, session_id: int) -> None:
+        return self._sessions.end_session_by_id(actor, session_id)
+
+    def end_all_sessions(self, actor: User, *, user_id: int | None = None) -> int:
+        return self._sessions.end_all_sessions(actor, user_id=user_id)
+
+    # people.py
+    def people(self, actor: User) -> list[Person]:
+        return self._people.people(actor)
+
+    def person_workspaces(self, actor: User, user_id: int) -> list[Workspace]:
+        return self._people.person_workspaces(actor, user_id)
+
+    def invite_user(
+        self,
+        actor: User,
+        email: str,
+        name: str,
+        *,
+        admin: bool = False,
+        sso_only: bool = False,
+        base_url: str | None = None,
+    ) -> Invitation:
+        return self._people.invite_user(
+            actor, email, name, admin=admin, sso_only=sso_only, base_url=base_url
+        )
+
+    def deactivate_user(self, actor: User, user_id: int) -> User:
+        return self._people.deactivate_user(actor, user_id)
+
+    def reactivate_user(self, actor: User, user_id: int) -> User:
+        return self._people.reactivate_user(actor, user_id)
+
+    def promote_admin(self, actor: User, user_id: int) -> User:
+        return self._people.promote_admin(actor, user_id)
+
+    def demote_admin(self, actor: User, user_id: int) -> User:
+        return self._people.demote_admin(actor, user_id)
+
+    def reset_link(self, actor: User, user_id: int, *, base_url: str | None = None) -> PasswordLink:
+        return self._people.reset_link(actor, user_id, base_url=base_url)
+
+    def password_link_info(self, token: object) -> LinkInfo:
+        return self._people.password_link_info(token)
+
+    def set_password_with_link(self, token: object, password: str) -> User:
+        return self._people.set_password_with_link(token, password)
+
+    def change_password(
+        self, actor: User, current: str, new: str, *, keep_session: int | None = None
+    ) -> int:
+        return self._people.change_password(actor, current, new, keep_session=keep_session)
+
+    # workspace_admin.py
+    def add_workspace(self, actor: User, name: str) -> Workspace:
+        return self._spaces.add_workspace(actor, name)
+
+    def rename_workspace(self, actor: User, workspace_id: int, name: str) -> Workspace:
+        return self._spaces.rename_workspace(actor, workspace_id, name)
+
+    def archive_workspace(self, actor: User, workspace_id: int) -> Workspace:
+        return self._spaces.archive_workspace(actor, workspace_id)
+
+    def add_workspace_member(self, actor: User, workspace_id: int, user_id: int) -> bool:
+        return self._spaces.add_workspace_member(actor, workspace_id, user_id)
+
+    def remove_workspace_member(self, actor: User, workspace_id: int, user_id: int) -> None:
+        return self._spaces.remove_workspace_member(actor, workspace_id, user_id)
+
+    # admin_credits.py
+    def grant(
+        self,
+        actor: User,
+        workspace_id: int,
+        amount: object,
+        *,
+        reason: str,
+        kind: GrantKind | str = GrantKind.PURCHASED,
+        priority: int | None = None,
+        expires_at: datetime | None = None,
+    ) -> GrantOutcome:
+        return self._admin_credits.grant(
+            actor, workspace_id, amount, reason=reason, kind=kind, priority=priority, expires_at=expires_at
+        )
+
+    def correct_entry(self, actor: User, entry_id: int, *, reason: str) -> Transaction:
+        return self._admin_credits.correct_entry(actor, entry_id, reason=reason)
+
+    def transaction(self, actor: User, entry_id: int) -> Transaction:
+        return self._admin_credits.transaction(actor, entry_id)
+
+    # audit_query.py
+    def audit_events(
+        self,
+        actor: User,
+        *,
+        who: int | None = None,
+        action: str | Sequence[str] | None = None,
+        workspace_id: int | None = None,
+        since: date | datetime | None = None,
+        until: date | datetime | None = None,
+        search: str | None = None,
+        limit: int = 500,
+    ) -> pd.DataFrame:
+        return self._audit.audit_events(
+            actor, who=who, action=action, workspace_id=workspace_id, since=since, until=until,
+            search=search, limit=limit,
+        )
+
     # ingest.py
     def consume_many(self, actor: User, events: object) -> IngestResult:
         return consume_many(self.db, self.access, actor, events)
@@ -431,7 +583,8 @@ class Ledger:
         """Whether anyone can administer this ledger yet (the first-run question)."""
         with self.db.reading() as cur:
             row = cur.execute(
-                "SELECT count(*) FROM users WHERE is_admin AND id <> ?", [SYSTEM_USER_ID]
+                "SELECT count(*) FROM users WHERE is_admin AND deactivated_at IS NULL AND id <> ?",
+                [SYSTEM_USER_ID],
             ).fetchone()
         return bool(row and row[0])
 
@@ -463,6 +616,37 @@ class Ledger:
     def checkpoint(self) -> None:
         self.db.checkpoint()
 
+    # backup.py, backup_schedule.py, analyst_export.py
+    def start_backups(self) -> BackupScheduler:
+        """Start this process's backup thread (the app does, once): the schedule of
+        $BILLING_BACKUP_*, and the backups other processes ask for. Stopped by close()."""
+        from .backup_schedule import BackupScheduler, BackupSettings
+
+        if self.backup_thread is None:
+            self.backup_thread = BackupScheduler(self, BackupSettings.from_env(self))
+            self.backup_thread.start()
+        return self.backup_thread
+
+    def backup_now(self, actor: User, *, to: str | None = None) -> Manifest:
+        """A backup now (administrators only), into `to` or else the backup folder."""
+        self.access.admin(actor, "take a backup")
+        return self.start_backups().backup(actor, to=to)
+
+    def backup_overview(self, actor: User) -> tuple[str, list[Manifest], str | None]:
+        """(the schedule in words, the backups kept newest first, the last scheduled
+        backup's failure if it failed) for administrators."""
+        self.access.admin(actor, "see the backups")
+        thread = self.start_backups()
+        return thread.settings.describe(), thread.backups(), thread.last_error
+
+    def export_archive(
+        self, actor: User, *, since: date | None = None, formats: Sequence[str] = ("csv",)
+    ) -> bytes:
+        """The journal, wallets, requests and audit log as one zip (analyst_export.py)."""
+        from .analyst_export import export_archive
+
+        return export_archive(self, actor, since=since, formats=formats)
+
     def close(self) -> None:
         with self._expiry_lock:
             if self._expiry is not None:
@@ -471,6 +655,8 @@ class Ledger:
         for job in self._background:
             job.stop()
         self._background.clear()
+        if self.backup_thread is not None:
+            self.backup_thread.stop()
         self._wallets.close()
         self.db.close()
 
@@ -481,10 +667,19 @@ class Ledger:
         self.close()
 
 
-def open_ledger(path: str | None = None, *, clock: Clock | None = None, create: bool = False) -> Ledger:
+def open_ledger(
+    path: str | None = None,
+    *,
+    clock: Clock | None = None,
+    create: bool = False,
+    settings: Settings | None = None,
+) -> Ledger:
     """Open (and migrate) the ledger at `path`: a DuckDB file, ":memory:", or a
     postgresql:// URL; by default $BILLING_DB, else data/billing.duckdb. A new ledger is
     made only with `create=True` (`billing init`); a missing file, an empty database
     without `create`, and another program's database are refused, untouched.
-    `clock` (naive UTC) defaults to $BILLING_CLOCK when set, else the system clock."""
-    return Ledger(open_database(path, clock or clock_from_env(), create=create))
+    `clock` (naive UTC) defaults to $BILLING_CLOCK when set, else the system clock;
+    `settings` to `Settings.from_env()`."""
+    return Ledger(
+        open_database(path, clock or clock_from_env(), create=create), settings or Settings.from_env()
+    )

@@ -48,6 +48,8 @@ TABLES: tuple[tuple[str, str], ...] = (
     ("balance_thresholds", "TRUE"),
     ("active_alerts", "TRUE"),
     ("reported_spikes", "TRUE"),
+    ("sessions", "TRUE"),
+    ("password_links", "TRUE"),
 )
 
 
@@ -100,7 +102,7 @@ def copy_ledger(
                 )
                 copied = 0
                 for batch in batches:
-                    target.db.insert_arrow(cur, table, _as_table(batch))
+                    target.db.insert_arrow(cur, table, plain_table(batch))
                     copied += batch.num_rows
                     if progress is not None:
                         progress(table, copied)
@@ -112,7 +114,7 @@ def copy_ledger(
     return _compare(source, target)
 
 
-def _as_table(batch: pa.RecordBatch) -> pa.Table:
+def plain_table(batch: pa.RecordBatch) -> pa.Table:
     table = pa.Table.from_batches([batch])
     # DuckDB may hand text out as string_view; every store takes plain strings
     fields = [

@@ -62,6 +62,13 @@ class WalletHealth(StrEnum):
     OK = "OK"
 
 
+class LinkPurpose(StrEnum):
+    """What a one-time password link is for."""
+
+    INVITE = "invite"  # a new person sets their first password
+    RESET = "reset"  # an administrator reset the password
+
+
 @dataclass(frozen=True, slots=True)
 class User:
     id: int
@@ -69,6 +76,7 @@ class User:
     name: str
     is_admin: bool = False
     created_at: datetime | None = None
+    active: bool = True  # False once deactivated: they cannot sign in or act
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +84,75 @@ class Workspace:
     id: int
     name: str
     created_at: datetime | None = None
+    archived_at: datetime | None = None
+
+    @property
+    def archived(self) -> bool:
+        return self.archived_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """A person as the People & workspaces page lists them."""
+
+    user: User
+    sso_only: bool  # signs in through the identity provider only, no password
+    has_password: bool
+    invited_until: datetime | None  # an unused invitation link's expiry, if one is open
+    workspace_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordLink:
+    """A one-time link to set a password. `token` is shown once, to be passed on; the
+    ledger keeps only its hash. `url` is the whole link when the base address is known."""
+
+    user: User
+    purpose: LinkPurpose
+    token: str
+    expires_at: datetime
+    url: str | None = None
+    emailed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LinkInfo:
+    """What a password link is for, as the set-password page shows it."""
+
+    user_name: str
+    email: str
+    purpose: LinkPurpose
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Invitation:
+    user: User
+    link: PasswordLink | None  # None for a person who signs in through single sign-on only
+
+
+@dataclass(frozen=True, slots=True)
+class NewSession:
+    """A session just started. `token` goes into the browser's cookie and nowhere else."""
+
+    id: int
+    user: User
+    token: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """One signed-in browser, for "where you are signed in"."""
+
+    id: int
+    user_id: int
+    user_name: str
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime  # the absolute end; idleness may end it sooner
+    client: str | None
+    user_agent: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +198,7 @@ class Transaction:
     created_at: datetime
     actor_id: int | None = None
     request_id: int | None = None
+    corrects: int | None = None  # the entry this one reverses, for a correction
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +225,14 @@ class CreditRequest:
     entry_id: int | None = None
     automatic: bool = False  # filed by the workspace's automatic top-up
     by_policy: bool = False  # approved at once by the workspace's standing approval
+
+    @property
+    def cancelled_by_requester(self) -> bool | None:
+        """For a cancelled request: whether the requester cancelled it (else the
+        responsible party, an administrator); None for any other status."""
+        if self.status is not RequestStatus.CANCELLED:
+            return None
+        return self.decided_by == self.requested_by
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +327,19 @@ class ExpiryForecast:
     unused: Decimal  # the total
     first_on: datetime | None  # the first expiry that loses credits
     grants: list[ExpiringCredits] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class GrantOutcome:
+    """What `Ledger.grant` did: credited the wallet at once (`entry`), or, above the
+    limit that needs a second administrator, filed a pending request (`request`)."""
+
+    entry: Transaction | None
+    request: CreditRequest | None
+
+    @property
+    def pending(self) -> bool:
+        return self.request is not None
 
 
 @dataclass(frozen=True, slots=True)

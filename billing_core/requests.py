@@ -139,15 +139,18 @@ class Requests:
         self.access = access
 
     def request_credits(
-        self, actor: User, workspace_id: int, amount: object, note: str | None = None
+        self, actor: User, workspace_id: int, amount: object, note: str | None = None, *,
+        standing: bool = True,
     ) -> CreditRequest:
-        """Ask for credits: pending, or approved at once by the workspace's standing approval."""
+        """Ask for credits: pending, or approved at once by the workspace's standing approval
+        (unless `standing` is False: an administrator's grant above the limit, which only a
+        second administrator may approve)."""
         value = parse_amount(amount)
         text = clean_text(note, what="note", limit=MAX_NOTE, required=False)
         with self.db.writing() as cur:
-            user, _ = self.access.workspace(actor, workspace_id)
+            user, _ = self.access.open_workspace(actor, workspace_id)
             request_id = file_request(self.db, cur, workspace_id=workspace_id, amount=value, note=text,
-                                      requested_by=user.id)
+                                      requested_by=user.id, standing=standing)
             return _load(cur, request_id)
 
     def cancel_request(self, actor: User, request_id: int, reason: str | None = None) -> CreditRequest:
@@ -247,6 +250,16 @@ class Requests:
         return [_request(r) for r in rows]
 
 
+def pending_locked(db: Database, cur: Any, workspace_id: int) -> list[CreditRequest]:
+    """A workspace's pending requests, held until the transaction ends (oldest first)."""
+    rows = db.select_for_update(
+        cur,
+        "SELECT id FROM credit_requests WHERE workspace_id = ? AND status = 'pending' ORDER BY id",
+        [workspace_id],
+    )
+    return [_load(cur, int(r[0])) for r in rows]
+
+
 def file_request(
     db: Database,
     cur: Any,
@@ -257,10 +270,11 @@ def file_request(
     requested_by: int,
     automatic: bool = False,
     wallet: WalletState | None = None,
+    standing: bool = True,
 ) -> int:
     """Insert a pending request (audited) inside the caller's transaction, then let the
     workspace's standing approval decide it; `wallet`: the wallet if the caller already
-    holds it. Returns the request's id."""
+    holds it; `standing`: False keeps the standing approval out of it. Returns the request's id."""
     request_id = db.next_id("credit_requests")
     at = db.clock()
     cur.execute(
@@ -284,7 +298,7 @@ def file_request(
         after={"status": "pending", "amount": str(amount)},
     )
     policy = load_policy(cur, workspace_id)
-    if policy.approve_up_to is not None and amount <= policy.approve_up_to:
+    if standing and policy.approve_up_to is not None and amount <= policy.approve_up_to:
         _standing_approval(db, cur, _load(cur, request_id), policy, wallet)
     return request_id
 

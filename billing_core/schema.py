@@ -5,6 +5,9 @@ Tables fall in three groups:
   entry, summing to zero), `audit_log`, `idempotency_keys`;
 - `sign_in_attempts`: recorded at every sign-in, failed ones pruned once they are
   older than the sign-in window (signin.py);
+- `sessions` (signed-in browsers: a token's hash, never the token) and `password_links`
+  (one-time invitation and reset links, hashed the same way): their rows are ended or
+  used, never deleted (sessions.py, links.py);
 - current state, changed only inside audited transactions: `wallets` (status and a
   running balance that `verify()` recomputes from the postings), `grants` (the credits
   a wallet holds, each with what remains of it, moved with the balance),
@@ -276,6 +279,40 @@ MIGRATIONS: Sequence[tuple[int, str]] = (
         """,
     ),
     (5, GRANTS_MIGRATION),
+    (
+        6,
+        # Running it for real: people can be deactivated and sign in through single sign-on
+        # only; workspaces archived; an entry may correct (reverse) an earlier one; signed-in
+        # sessions and one-time password links.
+        """
+        ALTER TABLE users ADD COLUMN deactivated_at TIMESTAMP;
+        ALTER TABLE users ADD COLUMN sso_only BOOLEAN NOT NULL DEFAULT FALSE;
+        ALTER TABLE workspaces ADD COLUMN archived_at TIMESTAMP;
+        ALTER TABLE entries ADD COLUMN corrects BIGINT;  -- the entry this one reverses
+        CREATE TABLE sessions (
+            id           BIGINT PRIMARY KEY,
+            user_id      BIGINT NOT NULL,
+            token_hash   VARCHAR NOT NULL,          -- SHA-256 of the secret, hex
+            created_at   TIMESTAMP NOT NULL,
+            last_seen_at TIMESTAMP NOT NULL,
+            expires_at   TIMESTAMP NOT NULL,        -- the absolute end
+            client       VARCHAR,                   -- the browser's address, as seen
+            user_agent   VARCHAR,
+            ended_at     TIMESTAMP,
+            end_reason   VARCHAR                    -- 'signed out', 'deactivated', ...
+        );
+        CREATE TABLE password_links (
+            id         BIGINT PRIMARY KEY,
+            user_id    BIGINT NOT NULL,
+            purpose    VARCHAR NOT NULL,            -- 'invite' | 'reset'
+            token_hash VARCHAR NOT NULL,
+            created_by BIGINT NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            expires_at TIMESTAMP NOT NULL,
+            used_at    TIMESTAMP                    -- used, or replaced by a newer link
+        );
+        """,
+    ),
 )
 
 LATEST = MIGRATIONS[-1][0]

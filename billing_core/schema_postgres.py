@@ -21,8 +21,14 @@ from typing import Any
 from .schema import MIGRATIONS as DUCKDB_MIGRATIONS
 from .schema import seed_constants
 
-_DUCKDB = dict(DUCKDB_MIGRATIONS)  # the embedded store's migrations, by number
-_TABLES = _DUCKDB[1]  # the same column definitions as the embedded store
+
+def _duckdb(number: int) -> str:
+    """The embedded store's migration `number` (by its number, not its place in the list)."""
+    (sql,) = [sql for n, sql in DUCKDB_MIGRATIONS if n == number]
+    return sql
+
+
+_TABLES = _duckdb(1)  # the same column definitions as the embedded store
 
 MIGRATIONS: Sequence[tuple[int, str]] = (
     (
@@ -88,7 +94,7 @@ MIGRATIONS: Sequence[tuple[int, str]] = (
     ),
     (
         4,
-        _DUCKDB[4]
+        _duckdb(4)
         + """
         CREATE INDEX inbox_by_user ON inbox (user_id, id);
         CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status = 'pending';
@@ -101,7 +107,7 @@ MIGRATIONS: Sequence[tuple[int, str]] = (
     ),
     (
         5,
-        _DUCKDB[5]
+        _duckdb(5)
         + """
         CREATE INDEX live_grants ON grants (workspace_id) WHERE remaining > 0;
         CREATE INDEX grants_due ON grants (expires_at) WHERE remaining > 0 AND expires_at IS NOT NULL;
@@ -109,6 +115,17 @@ MIGRATIONS: Sequence[tuple[int, str]] = (
         CREATE INDEX automatic_requests ON credit_requests (workspace_id, requested_at) WHERE automatic;
         CREATE SEQUENCE grants_id_seq;
         SELECT setval('grants_id_seq', (SELECT coalesce(max(id), 0) + 1 FROM grants), false);
+        """,
+    ),
+    (
+        6,
+        _duckdb(6)
+        + """
+        CREATE INDEX sessions_by_user ON sessions (user_id) WHERE ended_at IS NULL;
+        CREATE INDEX links_by_user ON password_links (user_id) WHERE used_at IS NULL;
+        CREATE UNIQUE INDEX entries_correct_once ON entries (corrects) WHERE corrects IS NOT NULL;
+        CREATE SEQUENCE sessions_id_seq;
+        CREATE SEQUENCE password_links_id_seq;
         """,
     ),
 )
@@ -125,6 +142,8 @@ SEQUENCES = {
     "deliveries": "deliveries_id_seq",
     "webhooks": "webhooks_id_seq",
     "grants": "grants_id_seq",
+    "sessions": "sessions_id_seq",
+    "password_links": "password_links_id_seq",
 }
 
 _MIGRATION_LOCK = 7_314_159  # advisory lock: one process migrates at a time

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from .errors import AccountLocked, AuthenticationFailed, ClientThrottled
+from .errors import AccountDeactivated, AccountLocked, AuthenticationFailed, ClientThrottled
 from .models import User
 from .passwords import password_matches
 from .schema import SYSTEM_USER_ID
@@ -40,6 +40,8 @@ MAX_DELAY = timedelta(minutes=5)
 CLIENT_MAX_FAILURES = 20
 ACCOUNT_MAX_FAILURES = 100
 _NEUTRAL = "That email and password do not match an account."
+DEACTIVATED = "This account has been deactivated. Ask an administrator to reactivate it."
+
 # Clients' own stripes, always taken after the email's (the store's mutex): no deadlock.
 _CLIENT_LOCKS = tuple(threading.Lock() for _ in range(64))
 
@@ -161,7 +163,7 @@ class SignIn:
             )
         row = cur.execute(
             """
-            SELECT id, email, name, is_admin, created_at, password_hash
+            SELECT id, email, name, is_admin, created_at, password_hash, deactivated_at IS NULL
             FROM users WHERE email = ? AND id <> ?
             """,
             [key, SYSTEM_USER_ID],
@@ -169,6 +171,8 @@ class SignIn:
         ok = bool(key) and password_matches(row[5] if row else None, secret)
         if not ok or row is None:
             return None, AuthenticationFailed(_NEUTRAL)
+        if not row[6]:  # the right password: saying so tells its owner nothing new
+            return None, AccountDeactivated(DEACTIVATED)
         return User(id=row[0], email=row[1], name=row[2], is_admin=row[3], created_at=as_utc(row[4])), None
 
     def user_for_sso(self, email: str) -> User:
@@ -178,11 +182,14 @@ class SignIn:
         key = email.strip().lower()
         with self.db.reading() as cur:
             row = cur.execute(
-                "SELECT id, email, name, is_admin, created_at FROM users WHERE email = ? AND id <> ?",
+                "SELECT id, email, name, is_admin, created_at, deactivated_at IS NULL "
+                "FROM users WHERE email = ? AND id <> ?",
                 [key, SYSTEM_USER_ID],
             ).fetchone()
         if row is None:
             raise AuthenticationFailed(
                 f"{email} has no account in this billing console. Ask an administrator to add you."
             )
+        if not row[5]:
+            raise AccountDeactivated(DEACTIVATED)
         return User(id=row[0], email=row[1], name=row[2], is_admin=row[3], created_at=as_utc(row[4]))

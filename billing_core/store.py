@@ -18,7 +18,10 @@ stores differ, the difference is a method here, never a test of the store's kind
   `find_keys` (idempotency keys by workspace), `compact_rollups`,
   `insert_arrow` (bulk insert of an Arrow table) and `frame` (a read as a DataFrame);
 - `decisions` (a DuckDB cursor over what a bulk decision needs to read);
-- the stamp that tells when the directory of people and workspaces changed.
+- the stamp that tells when the directory of people and workspaces changed;
+- `snapshot()`: one consistent read of every table while writers go on (backups,
+  exports); `single_process`: whether only one process can open the ledger (the
+  embedded file), so other processes ask that one (backups through the ledger's folder).
 
 SQL in the other modules is written once, in the dialect both stores accept, with
 `?` placeholders (the PostgreSQL cursor translates them).
@@ -41,11 +44,12 @@ import pandas as pd
 import pyarrow as pa
 
 from .clock import Clock, utc_now
+from .highwater import Position
 
 DEFAULT_PATH = Path("data") / "billing.duckdb"
 ID_TABLES = (
     "users", "workspaces", "accounts", "entries", "credit_requests", "audit_log",
-    "outbox", "inbox", "deliveries", "webhooks", "grants",
+    "outbox", "inbox", "deliveries", "webhooks", "grants", "sessions", "password_links",
 )
 
 
@@ -70,6 +74,19 @@ class BatchSource(ABC):
         """Run `template` with `{batch}` standing for the batch's relation."""
 
 
+class Snapshot(ABC):
+    """Reads that all see the ledger as it was at one moment."""
+
+    @abstractmethod
+    def rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]: ...
+
+    @abstractmethod
+    def batches(
+        self, sql: str, params: Sequence[object] = (), size: int = 100_000
+    ) -> Iterator[pa.RecordBatch]:
+        """The rows of `sql` as Arrow record batches of at most `size` rows."""
+
+
 class NamedRelation(BatchSource):
     """A batch that is already a table or view of this transaction (a bulk builder's)."""
 
@@ -85,6 +102,9 @@ class NamedRelation(BatchSource):
 class Database(ABC):
     """One ledger database, shared by every thread of the process."""
 
+    single_process = False  # only one process can open it (then others ask that one)
+    ledger_id: str | None = None  # the embedded ledger's identity (its high-water mark's)
+
     def __init__(self, path: str, clock: Clock) -> None:
         self.path = path
         self.clock = clock
@@ -99,6 +119,10 @@ class Database(ABC):
     @abstractmethod
     def writing(self) -> AbstractContextManager[Any]:
         """One atomic write transaction; rolled back on any error."""
+
+    @abstractmethod
+    def snapshot(self) -> AbstractContextManager[Snapshot]:
+        """One read-only transaction whose reads all see the same committed state."""
 
     @abstractmethod
     def select_for_update(self, cur: Any, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
@@ -194,6 +218,10 @@ class Database(ABC):
         """After such a write (committed or not): this process's snapshots are stale."""
         with self._generation_lock:
             self._local_generation += 1
+
+    def id_floors(self) -> Position:
+        """Ids at or below these are never handed out again (set by a recovery)."""
+        return Position()
 
     # ------------------------------------------------------------- lifecycle
     @abstractmethod

@@ -8,10 +8,15 @@
 - Ids are allocated in-process under that lock (only one process can open the
   file for writing), which keeps bulk inserts free of sequences.
 - Every DuckDB error is translated here into a BillingError, once.
+- A file ledger keeps a high-water mark of what it acknowledged beside it
+  (highwater.py): written after every commit that hands out ids, checked at open;
+  its own `ledger_state` row records its identity, the position it was closed at
+  (NULL while open) and the id floors of a recovery.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -28,9 +33,19 @@ import pyarrow as pa
 
 from . import schema
 from .clock import Clock
-from .errors import BillingError, LedgerCorrupt, LedgerUnavailable
+from .errors import BillingError, LedgerCorrupt, LedgerInUse, LedgerUnavailable
+from .highwater import FileState, Finding, MarkFile, Position, judge, mark_path, new_ledger_id, read_mark
 from .money import to_decimal
-from .store import ID_TABLES, BatchSource, Database, KeyRef, StoredKey, insert_values, local_mutex
+from .store import (
+    ID_TABLES,
+    BatchSource,
+    Database,
+    KeyRef,
+    Snapshot,
+    StoredKey,
+    insert_values,
+    local_mutex,
+)
 
 _VALUES_ROWS = 32  # up to this many rows go in as one INSERT … VALUES
 
@@ -41,7 +56,10 @@ def memory_limit() -> str:
     return os.environ.get("BILLING_DB_MEMORY") or "384MB"
 
 
-def _connect(path: str, *, create: bool) -> duckdb.DuckDBPyConnection:
+_log = logging.getLogger("billing.store")
+
+
+def _connect(path: str, *, create: bool, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     if path != ":memory:" and not os.path.exists(path):
         if not create:
             raise LedgerUnavailable(
@@ -49,11 +67,11 @@ def _connect(path: str, *, create: bool) -> duckdb.DuckDBPyConnection:
             )
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     try:
-        return duckdb.connect(path, config={"memory_limit": memory_limit()})
+        return duckdb.connect(path, read_only=read_only, config={"memory_limit": memory_limit()})
     except duckdb.IOException as error:
         text = str(error)
         if "lock" in text.lower():
-            raise LedgerUnavailable(
+            raise LedgerInUse(
                 f"The ledger {path} is in use by another process (most likely the running "
                 "billing app). Stop that process, or do this through the app."
             ) from None
@@ -97,12 +115,34 @@ def _release(key: str | None) -> None:
 
 
 class DuckDatabase(Database):
-    """A DuckDB database with serialised write transactions."""
+    """A DuckDB database with serialised write transactions.
 
-    def __init__(self, path: str, clock: Clock, *, create: bool = False) -> None:
+    `high_water=False` keeps no mark file beside it (a backup being written, a restore
+    being checked); `accept_loss=True` opens a ledger even when its high-water check
+    fails, for `billing recover`, which must then call `accept_as_is`."""
+
+    single_process = True
+
+    def __init__(
+        self,
+        path: str,
+        clock: Clock,
+        *,
+        create: bool = False,
+        high_water: bool = True,
+        accept_loss: bool = False,
+    ) -> None:
         super().__init__(path, clock)
+        tracked = path != ":memory:"
+        self._mark_path = mark_path(path) if tracked and high_water else None
+        self._mark: MarkFile | None = None
+        self._floors = Position()
+        self.ledger_id: str | None = None
+        self.finding: Finding | None = None
         self._claim = _claim(path)
         try:
+            if self._mark_path is not None:
+                self._before_connecting(create, accept_loss)
             self._con = _connect(path, create=create)
         except BaseException:
             _release(self._claim)
@@ -112,11 +152,25 @@ class DuckDatabase(Database):
         self._writer = self._con.cursor()
         self._next_ids: dict[str, int] = {}
         self._closed = False
+        self._paused = False  # the mark is not written until accept_as_is (billing recover)
         try:
             tables = {str(r[0]) for r in self._writer.execute(schema.TABLES_SQL).fetchall()}
             schema.check_opening(path, tables, create=create or path == ":memory:")
+            if tracked and _STATE_TABLE in tables:  # judged before anything is written
+                closed_at = self._read_state()
+                self._load_ids()
+                if self._mark_path is not None:
+                    self.finding = judge(path, self._mark_path, self.position(), closed_at,
+                                         ledger_id=self.ledger_id or "", tracked=True)
+                    if not self.finding.ok and not accept_loss:
+                        raise self.finding.refusal()
+                    self._paused = not self.finding.ok
             schema.migrate(self._writer)
+            if tracked and _STATE_TABLE not in tables:  # new, or made before the mark
+                self._start_state()
             self._load_ids()
+            if tracked:
+                self._mark_open()
         except BillingError:
             self._con.close()
             _release(self._claim)
@@ -129,11 +183,112 @@ class DuckDatabase(Database):
                 f"backup): {error}"
             ) from None
 
+    # --------------------------------------------------------- the high-water mark
+    def _before_connecting(self, create: bool, accept_loss: bool) -> None:
+        """Checks that must not let DuckDB touch the file: a new ledger is never made where
+        another one's mark says it acknowledged work; a ledger whose write-ahead log is to
+        be replayed is first checked read-only (a refused open then changes nothing:
+        DuckDB checkpoints what it replayed when a writable connection closes)."""
+        assert self._mark_path is not None
+        exists = os.path.exists(self.path)
+        if not exists and create and self._mark_path.exists():
+            raise LedgerCorrupt(
+                f"There is no ledger at {self.path}, but its high-water mark {self._mark_path} "
+                "is there: a ledger that acknowledged transactions lived here. Restore it "
+                f"(billing restore --from BACKUP --to {self.path}), or, if it is gone for good "
+                "and a new, empty ledger is wanted, move that file away first."
+            )
+        if exists and os.path.exists(self.path + ".wal") and not accept_loss:
+            probe = _connect(self.path, create=False, read_only=True)
+            try:
+                tables = {str(r[0]) for r in probe.execute(schema.TABLES_SQL).fetchall()}
+                if _STATE_TABLE not in tables:
+                    return  # a ledger from before the mark: checked after migrating
+                row = probe.execute(_STATE_SELECT).fetchone()
+                if row is None:
+                    return  # refused after connecting, with the reason
+                floors = Position.from_json(row[2]) or Position()
+                found = _position(probe).highest(floors)
+                finding = judge(self.path, self._mark_path, found, Position.from_json(row[1]),
+                                ledger_id=str(row[0]), tracked=True)
+            except duckdb.Error as error:
+                raise LedgerCorrupt(
+                    f"The ledger {self.path} could not be read (nothing was changed; restore it "
+                    f"from a backup): {error}"
+                ) from None
+            finally:
+                probe.close()
+            if not finding.ok:
+                raise finding.refusal()
+
+    def _read_state(self) -> Position | None:
+        """This ledger's identity and id floors from its `ledger_state` row; returns the
+        position it was closed at (None while open, or after a crash)."""
+        row = self._writer.execute(_STATE_SELECT).fetchone()
+        if row is None:
+            raise LedgerCorrupt(f"The ledger {self.path} has lost its state row; restore it from a backup.")
+        self.ledger_id = str(row[0])
+        self._floors = Position.from_json(row[2]) or Position()
+        return Position.from_json(row[1])
+
+    def _start_state(self) -> None:
+        """The `ledger_state` row of a new ledger (or of one made before the mark)."""
+        self.ledger_id = new_ledger_id()
+        self._writer.execute(
+            "CREATE TABLE ledger_state (ledger_id VARCHAR NOT NULL, closed_position VARCHAR, "
+            "id_floors VARCHAR)"
+        )
+        self._writer.execute("INSERT INTO ledger_state VALUES (?, NULL, NULL)", [self.ledger_id])
+
+    def _mark_open(self) -> None:
+        """Record the mark, then that the ledger is open (checkpointed into the file, so a
+        ledger whose log is lost later cannot pass for one closed cleanly)."""
+        self._record_high_water()
+        self._writer.execute("UPDATE ledger_state SET closed_position = NULL")
+        self._writer.execute("CHECKPOINT")
+
+    def id_floors(self) -> Position:
+        return self._floors
+
+    def position(self) -> Position:
+        """The last id handed out in each id table (all committed outside a write)."""
+        return Position.of({t: self._next_ids[t] - 1 for t in ID_TABLES})
+
+    def _record_high_water(self) -> None:
+        """After a commit, before its caller hears of it: sync the position to the mark.
+        The commit stands whatever happens here, so a failure is logged, not raised (a
+        raise would make group commit try the debits again)."""
+        if self._mark_path is None or self._paused:
+            return
+        try:
+            if self._mark is None:
+                self._mark = _open_mark(self._mark_path, self.ledger_id or "")
+            self._mark.write(self.position())
+        except OSError as error:
+            _log.error("the high-water mark %s could not be written: %s", self._mark_path, error)
+
+    def accept_as_is(self, cur: Any) -> Position:
+        """`billing recover`, inside `writing()`: never hand out again an id that the mark
+        acknowledged (the floors are kept in the ledger), and let the mark follow this ledger
+        from the commit on. Returns the new floors."""
+        acknowledged = self.finding.acknowledged if self.finding else None
+        floors = self.position().highest(acknowledged or Position()).highest(self._floors)
+        cur.execute("UPDATE ledger_state SET id_floors = ?", [floors.to_json()])
+        self._floors = floors
+        self._next_ids = {t: max(self._next_ids[t], n + 1) for t, n in floors.as_dict().items()}
+        self._paused = False
+        return floors
+
+    def raise_id_floors(self, cur: Any, floors: Position) -> None:
+        """Inside `writing()`: ids up to `floors` are never handed out (a restored ledger
+        whose original acknowledged more than the backup holds)."""
+        self._floors = self._floors.highest(floors)
+        cur.execute("UPDATE ledger_state SET id_floors = ?", [self._floors.to_json()])
+        self._next_ids = {t: max(self._next_ids[t], n + 1) for t, n in self._floors.as_dict().items()}
+
     def _load_ids(self) -> None:
-        for table in ID_TABLES:
-            # table names come from the constant tuple above, never from input
-            row = self._writer.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()
-            self._next_ids[table] = int(row[0]) + 1 if row else 1
+        found = _position(self._writer).highest(self._floors)
+        self._next_ids = {t: n + 1 for t, n in found.as_dict().items()}
 
     # ----------------------------------------------------------------- reads
     def cursor(self) -> duckdb.DuckDBPyConnection:
@@ -170,6 +325,21 @@ class DuckDatabase(Database):
                 if isinstance(error, duckdb.Error):
                     raise translate(error) from None
                 raise
+            self._record_high_water()
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Snapshot]:
+        """One read transaction: every read sees the ledger as of its start (DuckDB's
+        MVCC), while writers go on."""
+        cur = self.cursor()
+        try:
+            cur.execute("BEGIN TRANSACTION")
+            yield _DuckSnapshot(cur)
+            cur.execute("ROLLBACK")
+        except duckdb.Error as error:
+            raise translate(error) from None
+        finally:
+            cur.close()
 
     def select_for_update(self, cur: Any, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
         """Writes are serialised: what a write transaction reads stays current until it ends."""
@@ -310,19 +480,63 @@ class DuckDatabase(Database):
         )
 
     def close(self) -> None:
-        """Checkpoint (so the file stands alone, without its WAL) and close."""
+        """Record the position closed at and checkpoint (so the file stands alone, without
+        its WAL, and proves itself complete), then close."""
         with self._write_lock:
             if not self._closed:
                 self._closed = True
                 try:
+                    if self.path != ":memory:" and not self._paused:
+                        self._writer.execute(
+                            "UPDATE ledger_state SET closed_position = ?", [self.position().to_json()]
+                        )
                     self._writer.execute("CHECKPOINT")
                 except duckdb.Error:
                     pass  # the WAL still holds everything; DuckDB replays it at the next open
                 self._con.close()
+                if self._mark is not None:
+                    self._mark.close()
                 _release(self._claim)
 
 
 _BATCH = "journal_batch"
+_STATE_TABLE = "ledger_state"
+_STATE_SELECT = "SELECT ledger_id, closed_position, id_floors FROM ledger_state"
+
+
+def _position(cur: Any) -> Position:
+    """The highest id in each id table, as stored."""
+    # table names come from the constant ID_TABLES, never from input
+    row = cur.execute(
+        "SELECT " + ", ".join(f"(SELECT coalesce(max(id), 0) FROM {t})" for t in ID_TABLES)
+    ).fetchone()
+    return Position.of(dict(zip(ID_TABLES, (int(v) for v in row), strict=True)))
+
+
+def _open_mark(path: Path, ledger_id: str) -> MarkFile:
+    """The mark file of this ledger, continuing its sequence; anything else found there
+    (another ledger's mark, an unreadable one) is kept aside as `<file>.old`."""
+    state, mark = read_mark(path)
+    if state is FileState.FOUND and mark is not None and mark.ledger_id == ledger_id:
+        return MarkFile(path, ledger_id, mark.sequence)
+    if state is not FileState.MISSING:
+        os.replace(path, str(path) + ".old")
+    return MarkFile(path, ledger_id)
+
+
+class _DuckSnapshot(Snapshot):
+    def __init__(self, cur: duckdb.DuckDBPyConnection) -> None:
+        self._cur = cur
+
+    def rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        return self._cur.execute(sql, list(params)).fetchall()
+
+    def batches(
+        self, sql: str, params: Sequence[object] = (), size: int = 100_000
+    ) -> Iterator[pa.RecordBatch]:
+        reader = self._cur.sql(sql, params=list(params)).to_arrow_reader(size)
+        assert reader is not None
+        yield from reader
 
 
 class _Registered(BatchSource):

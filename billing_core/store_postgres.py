@@ -40,7 +40,7 @@ from . import schema, schema_postgres
 from .clock import Clock
 from .errors import BillingError, LedgerBusy, LedgerUnavailable
 from .money import to_decimal
-from .store import BatchSource, Database, KeyRef, StoredKey, insert_values, local_mutex
+from .store import BatchSource, Database, KeyRef, Snapshot, StoredKey, insert_values, local_mutex
 
 _COPY_ROWS = 100_000  # rows per chunk of a bulk COPY
 _VALUES_ROWS = 2_048  # up to this many rows (a debit batch) go in as one INSERT … VALUES
@@ -195,6 +195,17 @@ class PostgresDatabase(Database):
                         yield cur  # type: ignore[misc]
                 finally:
                     self._local.conn = None
+        except (psycopg.Error, PoolTimeout) as error:
+            raise translate(error, self.path) from None
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Snapshot]:
+        """A REPEATABLE READ, READ ONLY transaction: every read sees one snapshot of the
+        database while other processes write (what pg_dump does too)."""
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                yield _PgSnapshot(conn)
         except (psycopg.Error, PoolTimeout) as error:
             raise translate(error, self.path) from None
 
@@ -377,6 +388,37 @@ class PostgresDatabase(Database):
 
 
 _BATCH = "journal_batch"
+
+
+def _record_batch(rows: Sequence[tuple[Any, ...]], described: Sequence[Any]) -> pa.RecordBatch:
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in described]
+    arrays = [
+        pa.array(list(values), type=_ARROW_TYPES.get(d.type_code))
+        for values, d in zip(columns, described, strict=True)
+    ]
+    return pa.RecordBatch.from_arrays(arrays, names=[d.name for d in described])
+
+
+class _PgSnapshot(Snapshot):
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self._conn = conn
+        self._cursors = 0
+
+    def rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        with self._conn.cursor() as cur:
+            return cur.execute(sql, list(params)).fetchall()
+
+    def batches(
+        self, sql: str, params: Sequence[object] = (), size: int = 100_000
+    ) -> Iterator[pa.RecordBatch]:
+        """Through a server-side cursor, `size` rows at a time (the table never sits whole
+        in this process)."""
+        self._cursors += 1
+        with self._conn.cursor(name=f"billing_snapshot_{self._cursors}") as cur:
+            cur.execute(pg_sql(sql), list(params))
+            described = cur.description or []
+            while rows := cur.fetchmany(size):
+                yield _record_batch(rows, described)
 
 
 def _pg_type(kind: pa.DataType) -> str:

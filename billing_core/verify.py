@@ -37,8 +37,9 @@ _CHECKS: tuple[tuple[str, str], ...] = (
         """,
     ),
     (
-        "a wallet posting names no grant of its workspace (a credit: not the grant it made; "
-        "a debit or expiry: a piece that is not a draw)",
+        "a wallet posting names no grant of its workspace (a credit: not the grant it made, "
+        "or for a correction not a draw of the entry it reverses given back; a debit or "
+        "expiry: a piece that is not a draw)",
         """
         SELECT e.id FROM entries e
         JOIN wallets w ON w.workspace_id = e.workspace_id
@@ -46,7 +47,15 @@ _CHECKS: tuple[tuple[str, str], ...] = (
         LEFT JOIN grants g ON g.id = p.grant_id
         WHERE e.id > coalesce((SELECT max(last_id) FROM legacy_entries), 0)
           AND (g.id IS NULL OR g.workspace_id <> e.workspace_id
-               OR (e.kind = 'credit' AND (g.entry_id IS DISTINCT FROM e.id OR p.amount <> g.amount))
+               OR (e.kind = 'credit' AND e.corrects IS NULL
+                   AND (g.entry_id IS DISTINCT FROM e.id OR p.amount <> g.amount))
+               OR (e.kind = 'credit' AND e.corrects IS NOT NULL
+                   AND (p.amount <= 0
+                        OR (g.entry_id IS NOT DISTINCT FROM e.id AND p.amount <> g.amount)
+                        OR (g.entry_id IS DISTINCT FROM e.id AND NOT EXISTS (
+                                SELECT 1 FROM postings d
+                                WHERE d.entry_id = e.corrects AND d.grant_id = g.id
+                                  AND d.amount = -p.amount))))
                OR (e.kind <> 'credit' AND (p.amount >= 0 OR g.entry_id IS NOT DISTINCT FROM e.id)))
         LIMIT 20
         """,
@@ -177,8 +186,24 @@ _CHECKS: tuple[tuple[str, str], ...] = (
         """
         SELECT e.id FROM entries e
         LEFT JOIN audit_log a ON a.subject = 'entry:' || CAST(e.id AS VARCHAR)
-             AND a.action IN ('wallet.consume', 'wallet.grant', 'wallet.top_up', 'wallet.expire')
+             AND a.action IN ('wallet.consume', 'wallet.grant', 'wallet.top_up', 'wallet.expire',
+                              'wallet.correct')
         GROUP BY e.id HAVING count(a.id) <> 1
+        LIMIT 20
+        """,
+    ),
+    (
+        "a correction does not reverse an earlier entry of its workspace (the opposite kind, "
+        "the same amount, not itself a correction), or an entry is corrected more than once",
+        """
+        SELECT c.id FROM entries c LEFT JOIN entries o ON o.id = c.corrects
+        WHERE c.corrects IS NOT NULL
+          AND (o.id IS NULL OR o.id >= c.id OR o.workspace_id <> c.workspace_id
+               OR o.kind = c.kind OR o.amount <> c.amount OR o.corrects IS NOT NULL
+               OR c.request_id IS NOT NULL)
+        UNION ALL
+        SELECT max(id) FROM entries WHERE corrects IS NOT NULL
+        GROUP BY corrects HAVING count(*) > 1
         LIMIT 20
         """,
     ),

@@ -85,7 +85,8 @@ class Wallets:
             rows = cur.execute(
                 _WALLET_SELECT
                 + """
-                WHERE ? OR w.workspace_id IN (SELECT workspace_id FROM memberships WHERE user_id = ?)
+                WHERE (? OR w.workspace_id IN (SELECT workspace_id FROM memberships WHERE user_id = ?))
+                  AND s.archived_at IS NULL
                 ORDER BY s.name_key
                 """,
                 [user.is_admin, user.id],
@@ -100,6 +101,7 @@ class Wallets:
                 _WALLET_SELECT
                 + """
                 WHERE w.workspace_id IN (SELECT workspace_id FROM memberships WHERE user_id = ?)
+                  AND s.archived_at IS NULL
                 ORDER BY s.name_key
                 """,
                 [user.id],
@@ -120,6 +122,8 @@ class Wallets:
         new_status = _parse_status(status)
         with self.db.writing() as cur:
             user = self.access.admin(actor, "change a wallet's status")
+            if new_status is WalletStatus.ACTIVE:
+                self.access.open_workspace(user, workspace_id)  # an archived workspace stays inactive
             self.access.workspace(user, workspace_id)
             wallet = lock_wallet(self.db, cur, workspace_id)
             if wallet.status is not new_status:
@@ -161,8 +165,10 @@ class Wallets:
         priority: int | None = None,
         expires_at: datetime | None = None,
     ) -> Transaction:
-        """A direct credit by an admin (corrections, goodwill, promotions): a grant of `kind`
-        (priority: the kind's default unless given) expiring at `expires_at` (None: never)."""
+        """A direct credit by an admin, whatever the amount: the set-up path (demo, scripts,
+        tests). The console and the CLI call `Ledger.grant`, which sends a grant above the
+        limit to a second administrator. The credits are a grant of `kind` (priority: the
+        kind's default unless given) expiring at `expires_at` (None: never)."""
         value = parse_amount(amount)
         text = clean_text(description, what="description", limit=MAX_DESCRIPTION, required=True)
         assert text is not None
@@ -170,7 +176,7 @@ class Wallets:
         check_priority(priority)
         with self.db.writing() as cur:
             user = self.access.admin(actor, "grant credits")
-            self.access.workspace(user, workspace_id)
+            self.access.open_workspace(user, workspace_id)
             expiry = check_expiry(expires_at, self.db.clock())
             wallet = lock_wallet(self.db, cur, workspace_id)
             movement = Movement(

@@ -87,13 +87,18 @@ def request_dialog(user: User, workspace: Workspace) -> None:
         st.rerun()
 
 
+def reason_key(request_id: int) -> str:
+    return f"billing.requests.reason.{request_id}"
+
+
 def cancel_request(user: User, request: CreditRequest, others: list[int]) -> None:
     """The Cancel button's callback: it runs before the page is drawn again, so a request
-    another session decided meanwhile still gets billing_core's explanation. The card
-    goes away, so focus moves to the next pending card's Cancel (`others`, nearest
-    first), or else to the section's heading."""
+    another session decided meanwhile still gets billing_core's explanation. The reason
+    typed beside it (optional) is kept with the cancellation. The card goes away, so
+    focus moves to the next pending card's Cancel (`others`, nearest first), or else to
+    the section's heading."""
     try:
-        get_ledger().cancel_request(user, request.id)
+        get_ledger().cancel_request(user, request.id, st.session_state.get(reason_key(request.id)) or None)
     except BillingError as error:
         _notice.notify(NOTICES, Notice(plain(str(error)), Tone.ERROR))
     else:
@@ -114,9 +119,32 @@ def pending_request(user: User, request: CreditRequest, others: list[int]) -> No
             if request.note:
                 st.text(request.note)
         if user.is_admin or request.requested_by == user.id:
+            action.text_input("Why cancel (optional)", key=reason_key(request.id),
+                              placeholder="Why cancel (optional)", label_visibility="collapsed")
             action.button("Cancel", key=f"billing.requests.cancel.{request.id}",
                           icon=":material/close:", on_click=cancel_request,
                           args=(user, request, others))
+
+
+def cancelled_by(request: CreditRequest) -> str:
+    """Who cancelled: the requester, or the responsible party (an administrator)."""
+    role = "the requester" if request.cancelled_by_requester else "an administrator"
+    return f"{request.decided_by_name or ''} ({role})"
+
+
+def cancelled_table(requests: list[CreditRequest]) -> None:
+    frame = pd.DataFrame(
+        {
+            "Request": [f"#{r.id}" for r in requests],
+            "Amount": [credits(r.amount) for r in requests],
+            "Asked by": [visible_text(r.requested_by_name) for r in requests],
+            "Asked on": [local_time(r.requested_at) for r in requests],
+            "Cancelled by": [visible_text(cancelled_by(r)) for r in requests],
+            "Cancelled on": [local_time(r.decided_at) for r in requests],
+            "Why": [visible_text(r.decision_note or "") for r in requests],
+        }
+    )
+    st.dataframe(frame, hide_index=True)
 
 
 def decided_table(requests: list[CreditRequest]) -> None:
@@ -162,5 +190,7 @@ def requests_section(user: User, workspace: Workspace, requests: list[CreditRequ
                 ids = [r.id for r in items]
                 for n, request in enumerate(items):
                     pending_request(user, request, ids[n + 1:] + ids[:n][::-1])
+            elif status is RequestStatus.CANCELLED:
+                cancelled_table(items)
             else:
                 decided_table(items)

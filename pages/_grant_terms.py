@@ -1,5 +1,6 @@
 """Approvals: the terms of the grant an approval makes (kind, and when it expires), per
-pending request, prefilled with the workspace's policy defaults.
+pending request, prefilled with the workspace's policy defaults; `end_of` is also the
+expiry of an administrator's direct grant (People & workspaces, Credits).
 
 Not a page (the underscore keeps it out of navigation). billing_core checks the terms.
 """
@@ -54,7 +55,12 @@ def terms(request_id: int) -> tuple[str, datetime | None]:
     """(kind, expiry) chosen on the card: the expiry is the end of the last day picked, in
     the admin's time zone."""
     kind = str(st.session_state.get(kind_key(request_id)) or GrantKind.PURCHASED.value)
-    last = st.session_state.get(expiry_key(request_id))
+    return kind, end_of(st.session_state.get(expiry_key(request_id)))
+
+
+def end_of(last: object) -> datetime | None:
+    """The expiry of credits usable through the day `last` (the end of that day in the
+    viewer's time zone); None (no day picked): they never expire."""
     if not isinstance(last, date):
-        return kind, None
-    return kind, datetime.combine(last + timedelta(days=1), time(), viewer_timezone())
+        return None
+    return datetime.combine(last + timedelta(days=1), time(), viewer_timezone())

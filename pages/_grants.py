@@ -66,9 +66,12 @@ def forecast_message(forecast: ExpiryForecast) -> str | None:
 
 
 def source_label(source: str) -> str:
-    """Where a grant came from, in words: `request:12` -> `Request #12`."""
+    """Where a grant came from, in words: `request:12` -> `Request #12`, `correction:40` ->
+    `Correction #40` (the credits of an expired grant a correction gave back)."""
     if source.startswith("request:"):
         return f"Request #{source.removeprefix('request:')}"
+    if source.startswith("correction:"):
+        return f"Correction #{source.removeprefix('correction:')}"
     return {"grant": "Added by an administrator", "opening": "Balance before grants"}.get(
         source, visible_text(source))
 
@@ -140,6 +143,8 @@ def trace_section(user: User, workspace: Workspace) -> None:
             st.caption("This transaction is from before grants were kept: it names no grant.")
             return
         verb = {EntryKind.DEBIT: "drew", EntryKind.CREDIT: "made", EntryKind.EXPIRY: "expired"}[picked.kind]
+        if picked.corrects is not None and picked.kind is EntryKind.CREDIT:
+            verb = "gave back to"  # a correction of a debit: its draws, or a new grant for an expired one
         st.caption(plain(f"Transaction #{picked.id} {verb}:"))
         st.dataframe(
             pd.DataFrame({

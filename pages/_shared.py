@@ -2,6 +2,12 @@
 
 Not a page (the underscore keeps it out of navigation). No SQL and no business
 rule here: those live in billing_core; this only carries state and renders.
+
+Signing in starts a session in the ledger; this tab keeps its token in session state
+and the browser keeps it in a cookie (pages/_cookie.py), which a reload, another tab or
+a bookmark brings back. Every run asks the ledger who the token belongs to, so a session
+ended anywhere (signed out in another tab, expired, the person deactivated) signs this
+tab out on its next run.
 """
 
 from __future__ import annotations
@@ -19,31 +25,41 @@ import pandas as pd
 import streamlit as st
 
 import billing_core
-from billing_core import BillingError, Ledger, User, Workspace
+from billing_core import BillingError, Ledger, SessionEnded, User, Workspace
 from billing_core.export import csv_bytes
 from billing_core.notify.channels import SmtpSettings
 from pages import _notice
+from pages._cookie import COOKIE_NAME, cookie_jar
 from pages._text import plain
 
 T = TypeVar("T")
-USER_KEY = "billing.user_id"
+SESSION_KEY = "billing.session"  # this tab's session token; None once signed out
+COOKIE_KEY = "billing.cookie"  # a cookie change the browser has yet to make
+COOKIE_DONE_KEY = "billing.cookie_done"
+ENDED_KEY = "billing.session_ended"  # why this tab was signed out, for the Sign in page
 WORKSPACE_KEY = "billing.workspace_id"
 ADDRESS_KEY = "billing.workspace_in_address"  # the ?workspace= last followed
 
 
 @st.cache_resource(show_spinner=False)
 def get_ledger() -> Ledger:
-    """The process's one Ledger, shared by every session (it is thread-safe), with the
-    expiry job and the notification dispatcher of this process running in background
-    threads ($BILLING_DISPATCHER=off: no dispatcher), and email configured from
-    `.streamlit/secrets.toml`'s [smtp] or $BILLING_SMTP_*."""
+    """The process's one Ledger, shared by every session (it is thread-safe), with its
+    background threads: the expiry job, the notification dispatcher ($BILLING_DISPATCHER=off:
+    not), with email configured from `.streamlit/secrets.toml`'s [smtp] or $BILLING_SMTP_*,
+    and the backup thread (the scheduled backups, and those `billing backup` asks this
+    process for)."""
     ledger = billing_core.open_ledger()
-    ledger.start_expiry_job()
-    smtp = _secret_table("smtp")
-    if smtp:
-        ledger.configure_email(SmtpSettings.from_mapping(smtp))
-    if os.environ.get("BILLING_DISPATCHER", "on") != "off":
-        ledger.start_dispatcher()
+    try:
+        ledger.start_expiry_job()
+        smtp = _secret_table("smtp")
+        if smtp:
+            ledger.configure_email(SmtpSettings.from_mapping(smtp))
+        ledger.start_backups()
+        if os.environ.get("BILLING_DISPATCHER", "on") != "off":
+            ledger.start_dispatcher()
+    except BaseException:
+        ledger.close()
+        raise
     return ledger
 
 
@@ -55,11 +71,55 @@ def _secret_table(name: str) -> dict[str, object]:
 
 
 def current_user() -> User | None:
-    """The signed-in user, re-read from the ledger on every run (never trusted from state)."""
-    user_id = st.session_state.get(USER_KEY)
-    if not isinstance(user_id, int):
+    """The signed-in user, as the ledger knows them on this run; None when signed out.
+
+    A tab's first run takes the token from the browser's cookie (a reload, a new tab, a
+    bookmark); after that, session state holds it (None once signed out, so a cookie
+    read at connection time is not taken again). A token the ledger refuses signs the
+    tab out with its message and clears the cookie."""
+    if SESSION_KEY not in st.session_state:
+        st.session_state[SESSION_KEY] = st.context.cookies.get(COOKIE_NAME)
+    token = st.session_state.get(SESSION_KEY)
+    if not token:
         return None
-    return get_ledger().user_by_id(user_id)
+    try:
+        return get_ledger().session_user(token, client=st.context.ip_address)
+    except SessionEnded as ended:
+        _forget(token, str(ended))
+        return None
+
+
+def current_session_id() -> int | None:
+    """The id of this tab's session (the part of the token before the dot)."""
+    token = st.session_state.get(SESSION_KEY)
+    head = token.split(".", 1)[0] if isinstance(token, str) else ""
+    return int(head) if head.isdigit() else None
+
+
+def _forget(token: object, why: str | None) -> None:
+    """Sign this tab out: drop its state and have the browser clear that token's cookie."""
+    for key in list(st.session_state.keys()):
+        if str(key).startswith("billing.") and key != COOKIE_DONE_KEY:
+            del st.session_state[key]
+    st.session_state[SESSION_KEY] = None
+    if isinstance(token, str):
+        st.session_state[COOKIE_KEY] = {"clear": token, "nonce": secrets.token_hex(8)}
+    if why:
+        st.session_state[ENDED_KEY] = why
+
+
+def _cookie_done() -> None:
+    done = (st.session_state.get(COOKIE_DONE_KEY) or {}).get("done")
+    pending = st.session_state.get(COOKIE_KEY)
+    if pending and pending.get("nonce") == done:
+        del st.session_state[COOKIE_KEY]
+
+
+@st.fragment
+def session_cookie() -> None:
+    """Draw the pending cookie change, if any (app.py, on every run). A fragment: the
+    browser's "done" reruns only this, not the page around it."""
+    cookie_jar(COOKIE_DONE_KEY, st.session_state.get(COOKIE_KEY), _cookie_done)
 
 
 def require_user() -> User:
@@ -72,13 +132,27 @@ def require_user() -> User:
 
 
 def sign_in(user: User) -> None:
-    st.session_state[USER_KEY] = user.id
+    """Start a session for `user`, who has just proved who they are; the browser keeps
+    its token in the cookie."""
+    ledger = get_ledger()
+    started = ledger.start_session(
+        user, client=st.context.ip_address, user_agent=st.context.headers.get("User-Agent")
+    )
+    st.session_state.pop(ENDED_KEY, None)
+    st.session_state[SESSION_KEY] = started.token
+    seconds = max(0, int((started.expires_at - ledger.now()).total_seconds()))
+    st.session_state[COOKIE_KEY] = {"set": started.token, "maxAge": seconds, "nonce": secrets.token_hex(8)}
 
 
-def sign_out() -> None:
-    for key in list(st.session_state.keys()):
-        if str(key).startswith("billing."):
-            del st.session_state[key]
+def sign_out(*, everywhere: User | None = None) -> None:
+    """End this tab's session (every tab holding its cookie is signed out on its next
+    run); with `everywhere`, every session of that person."""
+    token = st.session_state.get(SESSION_KEY)
+    if everywhere is not None:
+        get_ledger().end_all_sessions(everywhere)
+    elif token:
+        get_ledger().end_session(token)
+    _forget(token, None)
 
 
 PAGE_ERRORS_VARIABLE = "BILLING_PAGE_ERRORS"  # "raise": let a bug surface (the page tests set it)

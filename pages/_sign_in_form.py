@@ -13,7 +13,7 @@ from streamlit.errors import StreamlitAuthError
 from billing_core import BillingError
 from pages import _a11y, _notice
 from pages._notice import Notice, Tone
-from pages._shared import attempt, get_ledger, sign_in, sso_configured
+from pages._shared import ENDED_KEY, attempt, get_ledger, plain, sign_in, sso_configured
 
 EMAIL_KEY = "billing.sign_in.email"
 PASSWORD_KEY = "billing.sign_in.password"
@@ -29,6 +29,7 @@ def submit_password() -> None:
     email = st.session_state.get(EMAIL_KEY, "")
     password = st.session_state.get(PASSWORD_KEY, "")
     st.session_state[PASSWORD_KEY] = ""
+    st.session_state.pop(ENDED_KEY, None)
     try:
         user = get_ledger().authenticate(email, password, client=st.context.ip_address)
     except BillingError as error:  # billing_core's own sentences, quoting nothing typed
@@ -39,6 +40,11 @@ def submit_password() -> None:
 
 
 def password_form() -> None:
+    """The form; above it, why this tab was signed out (until they try again: a rerun
+    must not lose it)."""
+    ended = st.session_state.get(ENDED_KEY)
+    if ended:
+        st.warning(plain(ended), icon=":material/schedule:")
     with st.form("billing.sign_in.form", border=True):
         st.text_input("Email", key=EMAIL_KEY, autocomplete="username",
                       placeholder="you@example.com")
@@ -75,12 +81,3 @@ def identity_provider_section() -> None:
     if st.button("Sign in with another account", key="billing.sign_in.sso_out"):
         st.logout()
 
-
-def no_administrator_yet() -> None:
-    if not get_ledger().has_admin():
-        st.info(
-            "This ledger has no administrator yet. Whoever runs the server creates the first "
-            "one with `billing admin create EMAIL --name NAME` (it asks for the password), "
-            "then signs in here.",
-            icon=":material/admin_panel_settings:",
-        )

@@ -1,6 +1,6 @@
 """Approvals (administrators only): the pending queue, every wallet, the credit policies,
-spend by workspace and the decisions log, one render function per section, each behind
-its own error boundary.
+spend by workspace, the decisions log, backups and the export for analysts, one render
+function per section, each behind its own error boundary.
 
 billing_core holds every rule (admins only, four eyes, exactly-once approval, a
 rejection needs a reason, the policies' limits); the sections only draw, ask and report
@@ -13,6 +13,7 @@ import streamlit as st
 
 from pages._approvals_queue import pending_queue
 from pages._approvals_wallets import wallets_section
+from pages._backups import backups_section, export_section
 from pages._decisions_log import decisions_log_section
 from pages._policies import policies_section
 from pages._shared import get_ledger, require_user, section
@@ -42,3 +43,9 @@ with section("Spend by workspace"):
 st.divider()
 with section("Decisions log"):
     decisions_log_section(ledger, user)
+st.divider()
+with section("Backups"):
+    backups_section(ledger, user)
+st.divider()
+with section("Export for analysts"):
+    export_section(ledger, user)

@@ -23,6 +23,7 @@ import billing_core
 from billing_core import Ledger, User
 from billing_core.clock import CLOCK_VARIABLE, FixedClock
 from billing_core.demo import seed_demo
+from billing_core.settings import Settings
 
 # Every test's "now": the demo ends here and the app's clock is pinned here, so no test
 # reads the wall clock or depends on the hour it runs at.
@@ -30,6 +31,9 @@ DEMO_NOW = datetime(2026, 11, 27, 0, 0, 0)
 DEMO_UNTIL = DEMO_NOW.date()  # "today" for the demo; its last full day is the 26th
 # Every ledger a test opens without its own clock, here or in a child process, is pinned too.
 os.environ[CLOCK_VARIABLE] = DEMO_NOW.isoformat() + "Z"
+# The app's backup thread takes no scheduled backups in tests unless a test asks for them
+# (it still answers `billing backup` requests; tests/unit/test_backup.py sets its own).
+os.environ["BILLING_BACKUP_EVERY"] = "off"
 # Webhooks to the tests' own receivers on loopback (refused by default in production).
 os.environ["BILLING_WEBHOOKS_ALLOW_PRIVATE"] = "1"
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -88,15 +92,17 @@ def store(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def new_ledger(store: str, request: pytest.FixtureRequest) -> Iterator[Callable[..., Ledger]]:
-    """`new_ledger(clock=None, demo=False)` -> a fresh ledger on the store under test
-    (several may be open at once); all are closed (and dropped) after the test."""
+    """`new_ledger(clock=None, demo=False, settings=None)` -> a fresh ledger on the store
+    under test (several may be open at once); all are closed (and dropped) after the test."""
     opened: list[tuple[Ledger, str | None]] = []
     server: PostgresForTests | None = (
         request.getfixturevalue("postgres") if store == "postgresql" else None
     )
 
-    def make(clock: Callable[[], datetime] | None = None, demo: bool = False) -> Ledger:
-        kwargs = {"clock": clock or FakeClock()}  # never the wall clock
+    def make(
+        clock: Callable[[], datetime] | None = None, demo: bool = False, settings: Settings | None = None
+    ) -> Ledger:
+        kwargs = {"clock": clock or FakeClock(), "settings": settings}  # never the wall clock
         if server is None:
             assert not demo, "use demo_file for the DuckDB demo"
             book = billing_core.open_ledger(":memory:", **kwargs)
@@ -190,6 +196,16 @@ def people(ledger: Ledger) -> dict[str, object]:
             "acme": acme, "beta": beta}
 
 
+def signed_in_as(at: object, ledger: Ledger, user: User) -> str:
+    """Sign an AppTest in as `user` the way the Sign in page does: a session in the ledger
+    whose token the tab holds (AppTest cannot send the browser's cookie). The token."""
+    from pages import _shared
+
+    token = ledger.start_session(user).token
+    at.session_state[_shared.SESSION_KEY] = token  # type: ignore[attr-defined]
+    return token
+
+
 def fund(ledger: Ledger, admin: User, workspace_id: int, amount: str) -> None:
     ledger.grant_credits(admin, workspace_id, amount, description="test funding")
 
@@ -239,7 +255,6 @@ def app_as(app_ledger: Ledger) -> Callable[..., object]:
     """`app_as("alan@example.com")` -> an AppTest of app.py signed in as that person."""
     from streamlit.testing.v1 import AppTest
 
-    from pages import _shared
 
     def make(email: str | None, script: str = "app.py") -> AppTest:
         # from_file resolves a relative path against the calling file: anchor it at the repo
@@ -247,7 +262,7 @@ def app_as(app_ledger: Ledger) -> Callable[..., object]:
         if email is not None:
             user = app_ledger.user_by_email(email)
             assert user is not None, email
-            at.session_state[_shared.USER_KEY] = user.id
+            signed_in_as(at, app_ledger, user)
         return at
 
     return make

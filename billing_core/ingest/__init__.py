@@ -142,6 +142,7 @@ def _batch(db: Database, user: User, posted: pa.Table, drawn: pa.Table) -> pa.Ta
         "recorded_at": pa.repeat(pa.scalar(now, pa.timestamp("us")), n),
         "actor_id": pa.repeat(pa.scalar(user.id, pa.int64()), n),
         "request_id": pa.nulls(n, pa.int64()),
+        "corrects": pa.nulls(n, pa.int64()),
         "action": pa.repeat(pa.scalar(AuditAction.CONSUME.value), n),
     }
     columns = {name: posted.column(name) for name in posted.column_names} | extra
@@ -200,17 +201,18 @@ def _mirror(
     # the scratch wallets' updated_at is never read by the decisions
     held = [(w.workspace_id, w.account_id, w.status.value, w.balance, _EPOCH) for w in wallets.values()]
     grants = server.execute(LIVE_GRANTS, [sorted(wallets)]).fetchall()
-    for table, rows, width in (
-        ("wallets", held, 5),
-        ("workspaces", spaces, 4),
-        ("memberships", members, 3),
-        ("idempotency_keys", stored, 5),
-        ("grants", grants, 12),
+    for table, rows, columns in (
+        ("wallets", held, "workspace_id, account_id, status, balance, updated_at"),
+        ("workspaces", spaces, "id, name, name_key, created_at"),
+        ("memberships", members, "workspace_id, user_id, created_at"),
+        ("idempotency_keys", stored, "key, entry_id, workspace_id, amount, feature"),
+        ("grants", grants, "id, workspace_id, kind, priority, amount, remaining, expires_at, source, "
+                           "entry_id, created_by, created_at, expired_entry_id"),
     ):
         if rows:
-            marks = ", ".join(["?"] * width)
-            # table names are the constants above
-            scratch.executemany(f"INSERT INTO {table} VALUES ({marks})", [list(r) for r in rows])
+            marks = ", ".join(["?"] * (columns.count(",") + 1))
+            # table and column names are the constants above
+            scratch.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", [list(r) for r in rows])
 
 
 

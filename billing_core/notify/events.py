@@ -55,7 +55,7 @@ AUDIENCES = {
 _RECIPIENTS = """
     SELECT u.id, u.email, coalesce(s.email_enabled, TRUE), s.email_events
     FROM users u LEFT JOIN notification_settings s ON s.user_id = u.id
-    WHERE u.id <> ?
+    WHERE u.id <> ? AND u.deactivated_at IS NULL  -- a deactivated person is told nothing
       AND ((? AND u.is_admin) OR u.id = ?
            OR (? AND u.id IN (SELECT user_id FROM memberships WHERE workspace_id = ?)))
     ORDER BY u.id

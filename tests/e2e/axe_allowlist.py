@@ -38,4 +38,11 @@ ALLOWED: list[Allowed] = [
         "setting) or CSS against Streamlit's generated class names; the selected option is "
         "also told by its border and aria-checked, not by colour alone.",
     ),
+    Allowed(
+        "aria-dialog-name", r"^stToast < stToastContainer\b",
+        "st.toast draws role=alertdialog with aria-labelledby naming an element id that is "
+        "not in the page, so the toast has no accessible name. Its text is the app's, and "
+        "every toast is repeated in the page as a status message (pages/_notice.py), which "
+        "screen readers do announce.",
+    ),
 ]

@@ -21,14 +21,30 @@ ACTIONS = (
     "wallet.grant",
     "wallet.top_up",
     "wallet.expire",
+    "wallet.correct",
     "wallet.status",
     "request.create",
     "request.approved",
     "request.rejected",
     "request.cancelled",
     "user.add",
+    "user.deactivate",
+    "user.reactivate",
+    "user.promote",
+    "user.demote",
+    "user.password_link",
+    "user.password_set",
+    "user.password_change",
+    "session.start",
+    "session.end",
     "workspace.create",
+    "workspace.rename",
+    "workspace.archive",
     "membership.add",
+    "ledger.recover",
+    "ledger.restore",
+    "ledger.export",
+    "membership.remove",
     "notifications.set",
     "webhook.add",
     "webhook.remove",
@@ -94,13 +110,18 @@ def audit_problems(ledger: Ledger) -> list[str]:
             SELECT e.id FROM entries e LEFT JOIN audit_log a
               ON a.action = 'wallet.consume' AND a.subject = 'entry:' || e.id
              AND a.actor_id = e.actor_id AND a.workspace_id = e.workspace_id
-            WHERE e.kind = 'debit' GROUP BY e.id HAVING count(a.id) <> 1 LIMIT 10""",
+            WHERE e.kind = 'debit' AND e.corrects IS NULL GROUP BY e.id HAVING count(a.id) <> 1 LIMIT 10""",
         "direct credits without exactly one wallet.grant row by their actor": """
             SELECT e.id FROM entries e LEFT JOIN audit_log a
               ON a.action = 'wallet.grant' AND a.subject = 'entry:' || e.id
              AND a.actor_id = e.actor_id AND a.workspace_id = e.workspace_id
-            WHERE e.kind = 'credit' AND e.request_id IS NULL
+            WHERE e.kind = 'credit' AND e.request_id IS NULL AND e.corrects IS NULL
             GROUP BY e.id HAVING count(a.id) <> 1 LIMIT 10""",
+        "corrections without exactly one wallet.correct row by their actor": """
+            SELECT e.id FROM entries e LEFT JOIN audit_log a
+              ON a.action = 'wallet.correct' AND a.subject = 'entry:' || e.id
+             AND a.actor_id = e.actor_id AND a.workspace_id = e.workspace_id
+            WHERE e.corrects IS NOT NULL GROUP BY e.id HAVING count(a.id) <> 1 LIMIT 10""",
         "approved requests' credits without exactly one wallet.top_up row by their decider": """
             SELECT e.id FROM entries e LEFT JOIN audit_log a
               ON a.action = 'wallet.top_up' AND a.subject = 'entry:' || e.id
@@ -149,12 +170,18 @@ def audit_problems(ledger: Ledger) -> list[str]:
     pairs = (
         ("user.add", "SELECT count(*) FROM users WHERE id <> 0"),
         ("workspace.create", "SELECT count(*) FROM workspaces"),
-        ("membership.add", "SELECT count(*) FROM memberships"),
+        ("workspace.archive", "SELECT count(*) FROM workspaces WHERE archived_at IS NOT NULL"),
     )
     have = audit_counts(ledger)
     for action, sql in pairs:
         if have[action] != one(ledger, sql):
             problems.append(f"{have[action]} {action} audit rows for {one(ledger, sql)} rows")
+    members = one(ledger, "SELECT count(*) FROM memberships")
+    if have["membership.add"] - have["membership.remove"] != members:
+        problems.append(
+            f"{have['membership.add']} membership.add less {have['membership.remove']} membership.remove "
+            f"audit rows for {members} memberships"
+        )
     return problems
 
 

@@ -10,6 +10,7 @@ totals and charts hold their own workspaces and nothing else.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -31,6 +32,7 @@ from billing_core import (
 )
 from tests.hardening.books import counts, rows
 
+_BACKUPS = tempfile.TemporaryDirectory(prefix="access-backups-")  # removed when the run ends
 MEMBER_OPS = {"member", "admin"}
 ADMIN_OPS = {"admin"}
 SIGNED_IN = {"member", "outsider", "admin"}
@@ -41,6 +43,19 @@ class Op:
     call: Callable[[Ledger, Any, dict[str, Any]], object]
     allowed: set[str]
     scoped: bool = False  # a list: check it holds only the caller's workspaces
+    needs: tuple[str, ...] = ()  # context values set up before a refused call (so it writes nothing)
+
+
+def _wrong_password(lg: Ledger, a: Any) -> object:
+    """change_password with a wrong current password: allowed callers get that refusal."""
+    from billing_core import AuthenticationFailed
+
+    try:
+        return lg.change_password(a, "not the password", "a new password")
+    except AuthenticationFailed as error:
+        if "current password" not in str(error):
+            raise
+        return None
 
 
 def _d(ledger: Ledger) -> tuple[date, date]:
@@ -75,7 +90,7 @@ OPERATIONS: dict[str, Op] = {
     "set_wallet_status": Op(lambda lg, a, c: lg.set_wallet_status(a, c["acme"], "inactive"), ADMIN_OPS),
     "grant_credits": Op(lambda lg, a, c: lg.grant_credits(a, c["acme"], "1", description="x"), ADMIN_OPS),
     "grants": Op(lambda lg, a, c: lg.grants(a, c["acme"], include_spent=True), MEMBER_OPS),
-    "draws": Op(lambda lg, a, c: lg.draws(a, c["entry"]), MEMBER_OPS),
+    "draws": Op(lambda lg, a, c: lg.draws(a, c["debit"]), MEMBER_OPS),
     "grant_draws": Op(lambda lg, a, c: lg.grant_draws(a, c["grant"]), MEMBER_OPS),
     "expiry_forecast": Op(lambda lg, a, c: lg.expiry_forecast(a, c["acme"]), MEMBER_OPS),
     "credit_policy": Op(lambda lg, a, c: lg.credit_policy(a, c["acme"]), MEMBER_OPS),
@@ -86,6 +101,9 @@ OPERATIONS: dict[str, Op] = {
     "users": Op(lambda lg, a, c: lg.users(a), ADMIN_OPS),
     "audit_trail": Op(lambda lg, a, c: lg.audit_trail(a), ADMIN_OPS),
     "audit_trail_of_acme": Op(lambda lg, a, c: lg.audit_trail(a, workspace_id=c["acme"]), ADMIN_OPS),
+    "backup_now": Op(lambda lg, a, c: lg.backup_now(a, to=tempfile.mkdtemp(dir=_BACKUPS.name)), ADMIN_OPS),
+    "backup_overview": Op(lambda lg, a, c: lg.backup_overview(a), ADMIN_OPS),
+    "export_archive": Op(lambda lg, a, c: lg.export_archive(a), ADMIN_OPS),
     # lists every signed-in user may ask for, holding only what they may see
     "wallets": Op(lambda lg, a, c: lg.wallets(a), SIGNED_IN, scoped=True),
     "workspaces": Op(lambda lg, a, c: lg.workspaces(a), SIGNED_IN, scoped=True),
@@ -96,6 +114,40 @@ OPERATIONS: dict[str, Op] = {
     "credits_vs_debits": Op(lambda lg, a, c: lg.credits_vs_debits(a, *_d(lg)), SIGNED_IN, scoped=True),
     "top_consumers": Op(lambda lg, a, c: lg.top_consumers(a, *_d(lg)), SIGNED_IN, scoped=True),
     "wallet_overview": Op(lambda lg, a, c: lg.wallet_overview(a), SIGNED_IN, scoped=True),
+    # issue 11: sessions, people, workspaces, grants, corrections, the audit log
+    "transaction": Op(lambda lg, a, c: lg.transaction(a, c["entry"]()), MEMBER_OPS, needs=("entry",)),
+    "sessions": Op(lambda lg, a, c: lg.sessions(a), SIGNED_IN),
+    "end_all_sessions": Op(lambda lg, a, c: lg.end_all_sessions(a), SIGNED_IN),
+    "change_password": Op(lambda lg, a, c: _wrong_password(lg, a), SIGNED_IN),
+    "end_session_by_id": Op(  # Alice's own session: she and admins may end it
+        lambda lg, a, c: lg.end_session_by_id(a, c["session"]()), MEMBER_OPS, needs=("session",)
+    ),
+    "sessions_of_carol": Op(lambda lg, a, c: lg.sessions(a, user_id=c["carol"]), ADMIN_OPS),
+    "end_all_sessions_of_carol": Op(lambda lg, a, c: lg.end_all_sessions(a, user_id=c["carol"]), ADMIN_OPS),
+    "people": Op(lambda lg, a, c: lg.people(a), ADMIN_OPS),
+    "person_workspaces": Op(lambda lg, a, c: lg.person_workspaces(a, c["carol"]), ADMIN_OPS),
+    "invite_user": Op(lambda lg, a, c: lg.invite_user(a, c["email"](), "New person"), ADMIN_OPS),
+    "deactivate_user": Op(lambda lg, a, c: lg.deactivate_user(a, c["person"]()), ADMIN_OPS,
+                          needs=("person",)),
+    "reactivate_user": Op(lambda lg, a, c: lg.reactivate_user(a, c["gone"]()), ADMIN_OPS, needs=("gone",)),
+    "promote_admin": Op(lambda lg, a, c: lg.promote_admin(a, c["person"]()), ADMIN_OPS, needs=("person",)),
+    "demote_admin": Op(lambda lg, a, c: lg.demote_admin(a, c["extra_admin"]()), ADMIN_OPS,
+                       needs=("extra_admin",)),
+    "reset_link": Op(lambda lg, a, c: lg.reset_link(a, c["person"]()), ADMIN_OPS, needs=("person",)),
+    "add_workspace": Op(lambda lg, a, c: lg.add_workspace(a, c["space_name"]()), ADMIN_OPS),
+    "rename_workspace": Op(lambda lg, a, c: lg.rename_workspace(a, c["scratch"](), c["space_name"]()),
+                           ADMIN_OPS, needs=("scratch",)),
+    "archive_workspace": Op(lambda lg, a, c: lg.archive_workspace(a, c["scratch"]()), ADMIN_OPS,
+                            needs=("scratch",)),
+    "add_workspace_member": Op(lambda lg, a, c: lg.add_workspace_member(a, c["acme"], c["person"]()),
+                               ADMIN_OPS, needs=("person",)),
+    "remove_workspace_member": Op(lambda lg, a, c: lg.remove_workspace_member(a, c["acme"], c["joined"]()),
+                                  ADMIN_OPS, needs=("joined",)),
+    "grant": Op(lambda lg, a, c: lg.grant(a, c["acme"], "1", reason="x"), ADMIN_OPS),
+    "correct_entry": Op(lambda lg, a, c: lg.correct_entry(a, c["entry"](), reason="x"), ADMIN_OPS,
+                        needs=("entry",)),
+    "audit_events": Op(lambda lg, a, c: lg.audit_events(a), ADMIN_OPS),
+    "audit_events_of_acme": Op(lambda lg, a, c: lg.audit_events(a, workspace_id=c["acme"]), ADMIN_OPS),
     # notifications: one's own inbox and email choices; the rest is administration
     "notifications": Op(lambda lg, a, c: lg.notifications(a), SIGNED_IN, scoped=True),
     "unread_count": Op(lambda lg, a, c: lg.unread_count(a), SIGNED_IN),
@@ -111,9 +163,10 @@ OPERATIONS: dict[str, Op] = {
         ADMIN_OPS,
     ),
     "webhooks": Op(lambda lg, a, c: lg.webhooks(a), ADMIN_OPS),
-    "remove_webhook": Op(lambda lg, a, c: lg.remove_webhook(a, c["webhook"]()), ADMIN_OPS),
+    "remove_webhook": Op(lambda lg, a, c: lg.remove_webhook(a, c["webhook"]()), ADMIN_OPS,
+                             needs=("webhook",)),
     "deliveries": Op(lambda lg, a, c: lg.deliveries(a), ADMIN_OPS),
-    "send_again": Op(lambda lg, a, c: lg.send_again(a, c["delivery"]()), ADMIN_OPS),
+    "send_again": Op(lambda lg, a, c: lg.send_again(a, c["delivery"]()), ADMIN_OPS, needs=("delivery",)),
 }
 SECRET = "whsec_" + "A" * 32
 # Public methods that take no acting user, and why that is right.
@@ -134,9 +187,15 @@ NOT_ACTOR_SCOPED = {
     "checkpoint": "maintenance",
     "expire_due": "the expiry job (app process, billing expire): expires only what is due, for everyone",
     "start_expiry_job": "lifecycle: the app process's expiry job",
+    "start_session": "signing in, right after authenticate or user_for_sso; refuses a forged user itself",
+    "session_user": "the session token is the credential (tests/unit/test_sessions.py)",
+    "end_session": "signing out: the token is the credential",
+    "password_link_info": "the one-time link's token is the credential (tests/unit/test_people.py)",
+    "set_password_with_link": "the one-time link's token is the credential",
     "compact_rollups": "maintenance of derived rows (verify() recomputes them)",
     "consume_many": "a batch of events for many workspaces: its own test below",
     "close": "lifecycle",
+    "start_backups": "lifecycle: the app's backup thread (its scheduled backups are the operator's)",
     "configure_email": "the app's set-up: where email goes",
     "deliver_due": "the dispatcher's pass (a background thread, billing notify run)",
     "refresh_thresholds": "the dispatcher's periodic pass",
@@ -156,6 +215,22 @@ WRITES = {
     "set_wallet_status",
     "grant_credits",
     "set_credit_policy",
+    "end_all_sessions",
+    "change_password",
+    "end_session_by_id",
+    "invite_user",
+    "deactivate_user",
+    "reactivate_user",
+    "promote_admin",
+    "demote_admin",
+    "reset_link",
+    "add_workspace",
+    "rename_workspace",
+    "archive_workspace",
+    "add_workspace_member",
+    "remove_workspace_member",
+    "grant",
+    "correct_entry",
     "set_notification_settings",
     "set_thresholds",
     "add_webhook",
@@ -228,7 +303,7 @@ def test_every_operation_for_every_kind_of_caller(ledger: Ledger, people: dict, 
         ledger.grant_credits(admin, space, "100", description="funding")
         ledger.consume(spender, space, "3", feature="AI", description="use")
         ledger.request_credits(spender, space, "7")
-    entry = ledger.history(admin, acme, kind="debit").items[0].id
+    debit = ledger.history(admin, acme, kind="debit").items[0].id
     grant = ledger.grants(admin, acme)[0].id
 
     def webhook() -> int:
@@ -239,9 +314,41 @@ def test_every_operation_for_every_kind_of_caller(ledger: Ledger, people: dict, 
         ledger.request_credits(alice, acme, "1")
         return ledger.deliveries(admin, limit=1)[0].id
 
-    context = {"acme": acme, "beta": beta, "entry": entry, "grant": grant,
-               "request": lambda: ledger.request_credits(alice, acme, "5").id,
-               "webhook": webhook, "delivery": delivery}
+    numbers = iter(range(1, 10_000))
+
+    def person(admin_too: bool = False) -> int:
+        n = next(numbers)
+        return ledger.add_user(f"p{n}@example.com", f"Person {n}", admin=admin_too).id
+
+    def gone() -> int:
+        target = person()
+        ledger.deactivate_user(admin, target)
+        return target
+
+    def joined() -> int:
+        target = person()
+        ledger.add_member(acme, target)
+        return target
+
+    context = {
+        "acme": acme,
+        "beta": beta,
+        "debit": debit,
+        "grant": grant,
+        "carol": carol.id,
+        "request": lambda: ledger.request_credits(alice, acme, "5").id,
+        "entry": lambda: ledger.grant_credits(admin, acme, "2", description="to correct").id,
+        "session": lambda: ledger.start_session(alice).id,
+        "person": person,
+        "extra_admin": lambda: person(admin_too=True),
+        "gone": gone,
+        "joined": joined,
+        "scratch": lambda: ledger.create_workspace(f"Scratch {next(numbers)}").id,
+        "email": lambda: f"invited{next(numbers)}@example.com",
+        "space_name": lambda: f"Space {next(numbers)}",
+        "webhook": webhook,
+        "delivery": delivery,
+    }
     actor = callers(people)[role]
     acts_as = "member" if role == "forged_admin" else role  # the flag itself gives nothing
     visible = {"member": {acme}, "outsider": {beta}}.get(acts_as)
@@ -260,10 +367,11 @@ def test_every_operation_for_every_kind_of_caller(ledger: Ledger, people: dict, 
             if name == "set_credit_policy":  # back to no standing approval for the next calls
                 ledger.set_credit_policy(admin, acme)
         else:
-            needs = {"send_again": "delivery", "remove_webhook": "webhook"}.get(name)
-            made = {key: context[key]() for key in ("request", "webhook", "delivery")
-                    if key in name or key == needs}
-            bound = dict(context, **{key: (lambda v=value: v) for key, value in made.items()})
+            context_request = context["request"]() if "request" in name else None
+            bound = dict(context, request=lambda r=context_request: r)
+            for key in op.needs:
+                made = context[key]()
+                bound[key] = lambda made=made: made
             before = counts(ledger) if name in WRITES else None
             try:
                 op.call(ledger, actor, bound)

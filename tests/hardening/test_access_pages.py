@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from billing_core import Ledger, Workspace
+from tests.conftest import signed_in_as
 from tests.hardening.books import counts, one
 
 
@@ -57,9 +58,9 @@ def signed_in(app_ledger: Ledger, email: str | None, user_key: object = None) ->
     if email is not None:
         user = app_ledger.user_by_email(email)
         assert user is not None
-        at.session_state[_shared.USER_KEY] = user.id
+        signed_in_as(at, app_ledger, user)
     elif user_key is not None:
-        at.session_state[_shared.USER_KEY] = user_key
+        at.session_state[_shared.SESSION_KEY] = user_key
     return at
 
 
@@ -143,7 +144,6 @@ def test_a_member_cannot_charge_or_request_for_another_workspace_by_forcing_it(a
 def test_a_member_running_the_approvals_page_gets_nothing(app_ledger: Ledger) -> None:
     from streamlit.testing.v1 import AppTest
 
-    from pages import _shared
 
     at = signed_in(app_ledger, MEMBER)
     at.run()
@@ -155,7 +155,7 @@ def test_a_member_running_the_approvals_page_gets_nothing(app_ledger: Ledger) ->
     assert not [name for name in NOT_HIS if name in drawn(at)]
     assert counts(app_ledger) == written
     direct = AppTest.from_file(str(ROOT / "pages" / "approvals.py"), default_timeout=60)
-    direct.session_state[_shared.USER_KEY] = app_ledger.user_by_email(MEMBER).id  # type: ignore[union-attr]
+    signed_in_as(direct, app_ledger, app_ledger.user_by_email(MEMBER))  # type: ignore[arg-type]
     written = counts(app_ledger)
     direct.run()
     assert not direct.exception

@@ -38,8 +38,11 @@ APPEND_ONLY = ("entries", "postings", "audit_log", "idempotency_keys")
 # Schema migrations that change an append-only table's shape, each keeping every row:
 # migration 2 re-keys the idempotency keys by workspace (a copy, then a swap).
 MIGRATION_CHANGES = {
-    # migration 5 adds postings.grant_id: rows written before it keep NULL (they name no grant)
-    "schema.py": {"DROP TABLE idempotency_keys", "ALTER TABLE idempotency_keys", "ALTER TABLE postings"},
+    # migration 2 rebuilt the keys' table; migration 5 adds postings.grant_id (rows written
+    # before it keep NULL: they name no grant); migration 6 adds entries' nullable `corrects`
+    # column (ADD COLUMN: no row is changed; tests/unit/test_admin_credits.py checks corrections)
+    "schema.py": {"DROP TABLE idempotency_keys", "ALTER TABLE idempotency_keys", "ALTER TABLE postings",
+                  "ALTER TABLE entries"},
     "schema_postgres.py": {"ALTER TABLE idempotency_keys"},
 }
 # a table: one of APPEND_ONLY (perhaps quoted, perhaps main.), or an f-string hole `{}`

@@ -25,6 +25,7 @@ import pytest
 
 import billing_core
 from billing_core import BillingError, Ledger
+from tests.conftest import signed_in_as
 from tests.hardening.books import audit_problems, cast, replay_problems, rows
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -188,7 +189,7 @@ def app_starts_on(path: Path, monkeypatch: pytest.MonkeyPatch, tally) -> None:
         admin = book.user_by_email("admin0@example.com")
         assert admin is not None
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-        at.session_state[_shared.USER_KEY] = admin.id
+        signed_in_as(at, book, admin)
         at.run()
         if at.exception:
             tally.problem(f"the app failed on the recovered ledger: {at.exception[0].value}")

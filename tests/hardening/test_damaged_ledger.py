@@ -1,9 +1,11 @@
-"""Issue 4, item 6 (damage): a truncated or corrupted ledger is refused, never silently
-opened with data missing.
+"""Issue 4, item 6 and issue 16 (damage): a truncated or corrupted ledger is refused,
+never silently opened with data missing.
 
 Two files can be damaged: the database file (checkpointed blocks, each with a checksum)
-and its write-ahead log `<file>.wal` (commits since the last checkpoint). Every case
-below opens a damaged copy with `open_ledger` and classifies what happens:
+and its write-ahead log `<file>.wal` (commits since the last checkpoint); the ledger's
+high-water mark `<file>.hwm` (highwater.py) is what catches a WAL that DuckDB replays
+only in part. Every case below damages a copy of the ledger (its mark copied with it, as
+a damaged disk would leave it) and opens it with `open_ledger`, classifying what happens:
 
 - refused:     open_ledger raised LedgerCorrupt or LedgerUnavailable (what we want);
 - intact:      it opened and every row of every table is exactly as before the damage
@@ -15,16 +17,19 @@ below opens a damaged copy with `open_ledger` and classifies what happens:
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import pytest
 
 import billing_core
 from billing_core import BillingError, LedgerCorrupt, LedgerUnavailable
+from billing_core.recovery import recover
 from tests.hardening.books import audit_problems, cast, replay_problems, rows
 
 TABLES = (
@@ -115,9 +120,11 @@ def damaged_source(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object
     assert len(acknowledged) == ACKNOWLEDGED
     wal = Path(f"{wal_base}.wal")
     assert wal.exists() and wal.stat().st_size > 10_000, "the commits should be in the WAL"
+    assert Path(f"{wal_base}.hwm").exists(), "every commit moved the high-water mark"
     checkpointed = home / "checkpointed.duckdb"
     shutil.copy(wal_base, checkpointed)
     shutil.copy(wal, f"{checkpointed}.wal")
+    shutil.copy(f"{wal_base}.hwm", f"{checkpointed}.hwm")
     book = billing_core.open_ledger(str(checkpointed))
     full = everything(book)
     book.checkpoint()
@@ -133,11 +140,13 @@ def damaged_source(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object
 
 
 def damaged_copy(source: dict[str, object], name: str, *, with_wal: bool) -> Path:
+    """A copy of the ledger (with its WAL, or checkpointed) and of its high-water mark."""
     base = source["wal_base"] if with_wal else source["checkpointed"]
     path = Path(str(source["home"])) / f"{name}.duckdb"
-    for leftover in (path, Path(f"{path}.wal")):
+    for leftover in (path, Path(f"{path}.wal"), Path(f"{path}.hwm")):
         leftover.unlink(missing_ok=True)
     shutil.copy(base, path)  # type: ignore[arg-type]
+    shutil.copy(f"{base}.hwm", f"{path}.hwm")
     if with_wal:
         shutil.copy(f"{base}.wal", f"{path}.wal")
     return path
@@ -203,11 +212,32 @@ def test_a_damaged_ledger_file_is_refused_when_opened(damaged_source) -> None:
     assert not late, late
 
 
+def wal_records(wal: Path) -> list[tuple[int, bool]]:
+    """(offset, ends a transaction) of every record boundary of a DuckDB WAL: the end of its
+    header, then the end of each record. A record is a u64 size, a u64 checksum and its
+    payload; a transaction's last record is a flush (type 100, payload `64 00 64 ...`). The
+    header carries no size, so its end is where a chain of records runs exactly to the end."""
+    data = wal.read_bytes()
+    for start in range(8, 256):
+        bounds, at = [(start, False)], start
+        while at + 16 <= len(data):
+            size = int.from_bytes(data[at:at + 8], "little")
+            if not 0 < size <= len(data) - at - 16:
+                break
+            payload = data[at + 16:at + 16 + size]
+            at += 16 + size
+            bounds.append((at, payload[:3] == b"\x64\x00\x64"))
+        if at == len(data) and len(bounds) > 1:
+            return bounds
+    raise AssertionError(f"{wal} is not a WAL this test can read")
+
+
 def wal_damage_cases(source: dict[str, object]) -> dict[str, Path]:
     wal_size = Path(f"{source['wal_base']}.wal").stat().st_size
     cases: dict[str, Path] = {}
     for label, offset in (
         ("WAL header flipped", 0),
+        ("WAL header identifier flipped", 12),
         ("WAL first record flipped", 40),
         ("WAL flipped at 1 KiB", 1_000),
     ):
@@ -220,14 +250,45 @@ def wal_damage_cases(source: dict[str, object]) -> dict[str, Path]:
     return cases
 
 
-def test_a_torn_wal_opens_as_a_consistent_prefix_of_the_commits(damaged_source, tally) -> None:
+def acknowledged_present(path: Path, acknowledged: list[int]) -> int | None:
+    """How many acknowledged entries DuckDB itself replays from this copy (read-only, so
+    nothing changes); None when it cannot open the copy at all."""
+    try:
+        with duckdb.connect(str(path), read_only=True) as con:
+            row = con.execute(
+                "SELECT count(*) FROM entries WHERE id BETWEEN ? AND ?", [acknowledged[0], acknowledged[-1]]
+            ).fetchone()
+    except duckdb.Error:
+        return None
+    return int(row[0]) if row else 0
+
+
+def named_loss(outcome: Outcome) -> int | None:
+    """The number of acknowledged transactions a refusal says are missing."""
+    found = re.search(r"(\d+) acknowledged transactions? \(entr", outcome.detail)
+    if found:
+        return int(found.group(1))
+    return 0 if "no transaction is missing" in outcome.detail else None
+
+
+def test_a_torn_wal_is_refused_and_recover_keeps_a_consistent_prefix(damaged_source, tally) -> None:
     """What DuckDB does with a WAL cut inside a record: it replays the whole transactions
-    before the cut and drops the rest, so the ledger opens balanced: entries 1..k of the
-    acknowledged ones, each complete with its postings, rollup and audit row."""
+    before the cut and drops the rest. The ledger is refused for it (naming exactly how many
+    acknowledged transactions are gone); `recover` then accepts it as what it is, a balanced
+    prefix of the commits: entries 1..k of the acknowledged ones, each complete with its
+    postings, rollup and audit row; and the next debit takes an id after every one of the
+    acknowledged ones, never a lost one's."""
     acknowledged: list[int] = damaged_source["acknowledged"]  # type: ignore[assignment]
     for label, path in wal_damage_cases(damaged_source).items():
         if "truncated" not in label and "torn" not in label:
             continue
+        expected = len(acknowledged) - (acknowledged_present(path, acknowledged) or 0)
+        refused = open_damaged(path, damaged_source["full"])  # type: ignore[arg-type]
+        if refused.kind != "refused" or named_loss(refused) != expected:
+            tally.problem(f"{label}: expected a refusal naming {expected} missing, got {refused}")
+        recovered = recover(str(path))
+        if not recovered.accepted:
+            tally.problem(f"{label}: recover accepted nothing")
         ledger = billing_core.open_ledger(str(path))
         try:
             ledger.verify()
@@ -240,6 +301,11 @@ def test_a_torn_wal_opens_as_a_consistent_prefix_of_the_commits(damaged_source, 
             if present != acknowledged[: len(present)]:
                 tally.problem(f"{label}: entries {present[:5]}... are not a prefix of the commits")
             tally.problems([f"{label}: {p}" for p in replay_problems(ledger) + audit_problems(ledger)])
+            system = ledger.system_user()
+            space = ledger.workspaces(system)[0].id
+            after = ledger.consume(system, space, "1", feature="AI", description="after recovery")
+            if after.id <= acknowledged[-1]:
+                tally.problem(f"{label}: the debit after recovery reused id {after.id}")
             tally.add(runs=1, operations=len(acknowledged) - len(present))  # commits dropped
             tally.note = "operations = acknowledged commits DuckDB dropped"
         finally:
@@ -247,16 +313,6 @@ def test_a_torn_wal_opens_as_a_consistent_prefix_of_the_commits(damaged_source, 
     tally.assert_clean()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "DEFECT (DuckDB WAL replay, not caught by billing_core): a WAL whose header or an early "
-        "record is damaged, or which is cut short, is replayed only up to the damage and the "
-        "ledger opens without the acknowledged transactions after it, with no error; the next "
-        "write reuses their entry ids and the checkpoint then deletes the WAL, so they are lost "
-        "for good"
-    ),
-)
 def test_a_damaged_wal_never_silently_drops_acknowledged_commits(damaged_source) -> None:
     silent = {}
     for label, path in wal_damage_cases(damaged_source).items():
@@ -264,3 +320,46 @@ def test_a_damaged_wal_never_silently_drops_acknowledged_commits(damaged_source)
         if outcome.kind not in ("refused", "intact"):
             silent[label] = f"{outcome.kind}: {outcome.detail}"
     assert not silent, silent
+
+
+def test_a_wal_cut_at_any_record_boundary_is_refused_naming_what_is_missing(
+    size, tally, damaged_source
+) -> None:
+    """A WAL cut exactly between two records (a clean prefix, which DuckDB replays without a
+    murmur) at every boundary (full size; every 23rd and the last transaction's at small
+    size), and flipped bytes along the log: each is refused with the exact number of
+    acknowledged transactions missing, or opens intact when nothing is missing."""
+    acknowledged: list[int] = damaged_source["acknowledged"]  # type: ignore[assignment]
+    wal = Path(f"{damaged_source['wal_base']}.wal")
+    bounds = wal_records(wal)
+    tally.note = f"{len(bounds)} record boundaries, {sum(e for _, e in bounds)} transactions"
+    if len(bounds) < ACKNOWLEDGED * 3 or sum(e for _, e in bounds) < ACKNOWLEDGED:
+        tally.problem(f"the WAL parse found too few records: {len(bounds)}")
+    last_commits = [b for b, ends in bounds if ends][-2:]
+    cuts = [b for i, (b, _) in enumerate(bounds[:-1]) if size.full or i % 23 == 0 or b >= last_commits[0]]
+    size_of = wal.stat().st_size
+    flips = range(0, size_of, size_of // size.pick(12, 600))
+    cases = [("cut", b) for b in cuts] + [("flip", o) for o in flips]
+    seen: dict[str, int] = {}
+    for how, offset in cases:
+        path = damaged_copy(damaged_source, "boundary", with_wal=True)
+        if how == "cut":
+            with open(f"{path}.wal", "r+b") as f:
+                f.truncate(offset)
+        else:
+            flip(f"{path}.wal", offset)
+        present = acknowledged_present(path, acknowledged)
+        outcome = open_damaged(path, damaged_source["full"])  # type: ignore[arg-type]
+        seen[outcome.kind] = seen.get(outcome.kind, 0) + 1
+        if outcome.kind == "intact":
+            if present is not None and present != len(acknowledged):
+                tally.problem(f"{how}@{offset}: opened, but DuckDB replays only {present}")
+        elif outcome.kind != "refused":
+            tally.problem(f"{how}@{offset}: {outcome.kind}: {outcome.detail[:200]}")
+        elif present is not None and named_loss(outcome) != len(acknowledged) - present:
+            tally.problem(f"{how}@{offset}: {len(acknowledged) - present} missing, "
+                          f"the refusal says: {outcome.detail[:300]}")
+        tally.add(runs=1, operations=1)
+    tally.note += "; " + ", ".join(f"{n} {kind}" for kind, n in sorted(seen.items()))
+    assert seen.get("refused"), seen
+    tally.assert_clean()

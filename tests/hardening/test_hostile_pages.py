@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from billing_core import Ledger
+from tests.conftest import signed_in_as
 from tests.hardening.books import counts
 
 
@@ -143,12 +144,11 @@ def hostile_app(app_ledger: Ledger) -> dict[str, Any]:
 def run_as(ledger: Ledger, email: str, query: dict[str, str] | None = None) -> Any:
     from streamlit.testing.v1 import AppTest
 
-    from pages import _shared
 
     at = AppTest.from_file(APP, default_timeout=60)
     user = ledger.user_by_email(email)
     assert user is not None
-    at.session_state[_shared.USER_KEY] = user.id
+    signed_in_as(at, ledger, user)
     for key, value in (query or {}).items():
         at.query_params[key] = value
     at.run()
@@ -358,6 +358,8 @@ def downloads(at: Any, files: dict[str, bytes]) -> dict[str, list[list[str]]]:
 
     found = {}
     for button in at.get("download_button"):
+        if button.proto.deferred_file_id and not button.proto.url:
+            continue  # made on click: the ledger export, test_the_ledger_export_serves_inert_cells
         file_id = Path(button.proto.url).stem
         assert file_id in files, f"{button.key}: no bytes served"
         text = files[file_id].decode("utf-8")
@@ -365,12 +367,12 @@ def downloads(at: Any, files: dict[str, bytes]) -> dict[str, list[list[str]]]:
     return found
 
 
-def dangerous_cells(table: list[list[str]]) -> list[str]:
+def dangerous_cells(table: list[list[str]], numeric: set[str] = NUMERIC) -> list[str]:
     header, *body = table
     wrong = [f"header {c!r}" for c in header if c.startswith(FORMULA_START)]
     for row in body:
         for name, cell in zip(header, row, strict=True):
-            if name in NUMERIC:
+            if name in numeric:
                 if cell and not re.fullmatch(r"-?\d+(\.\d+)?", cell):
                     wrong.append(f"{name}: {cell!r} is not a number")
             elif cell.startswith(FORMULA_START):
@@ -409,6 +411,32 @@ def test_every_download_on_approvals_and_analytics_serves_inert_cells(formula_ap
     log = next(t for k, t in got.items() if "log" in k)
     amounts = [row[log[0].index("Amount")] for row in log[1:]]
     assert all(re.fullmatch(r"\d+\.\d{4}", a) for a in amounts), amounts[:5]
+
+
+def test_the_ledger_export_serves_inert_cells(formula_app) -> None:
+    """The export an admin downloads from Approvals (a zip of CSV files, made on click)."""
+    import csv
+    import io
+    import zipfile
+
+    ledger = formula_app["ledger"]
+    at = run_as(ledger, "ada@example.com")
+    at.switch_page("pages/approvals.py").run()
+    (button,) = [b for b in at.get("download_button") if b.key == "billing.backups.download"]
+    assert button.proto.deferred_file_id
+    ada = ledger.user_by_email("ada@example.com")
+    archive = zipfile.ZipFile(io.BytesIO(ledger.export_archive(ada, formats=("csv",))))
+    numeric = NUMERIC | {"entry_id", "signed_amount", "actor_id", "request_id", "requested_by",
+                         "decided_by", "audit_id"}
+    tables = {name: list(csv.reader(io.StringIO(archive.read(name).decode("utf-8"), newline="")))
+              for name in archive.namelist() if name.endswith(".csv")}
+    assert sorted(tables) == ["audit_log.csv", "journal.csv", "requests.csv", "wallets.csv"]
+    wrong = {k: w for k, t in tables.items() if (w := dangerous_cells(t, numeric))}
+    assert not wrong, wrong
+    everything = {c for t in tables.values() for row in t for c in row}
+    for text in (FORMULAS["workspace"], FORMULAS["feature"], FORMULAS["note"], FORMULAS["decision"]):
+        assert "'" + text in everything, text
+    assert "Old<U+202E>Spoof<U+200B>" in everything
 
 
 def elements_bytes(at: Any) -> list[tuple[str, bytes]]:

@@ -69,7 +69,7 @@ def test_a_second_process_gets_ledger_unavailable_saying_what_to_do(busy_app, ta
     )
     kind, _, message = done.stdout.partition("\n")
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
-    assert kind == "LedgerUnavailable", done.stdout
+    assert kind == "LedgerInUse", done.stdout  # a LedgerUnavailable: the file is held
     assert "in use by another process" in message and "Stop that process" in message, message
     assert str(path) in message
     # the app went on writing throughout, and its books still balance

@@ -21,6 +21,7 @@ from streamlit.testing.v1 import AppTest
 import billing_core
 from billing_core.clock import CLOCK_VARIABLE
 from billing_core.demo import WORKSPACE_NAMES, seed_demo
+from tests.conftest import signed_in_as
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = {"Billing": ("pages/billing.py", "alan@example.com"),
@@ -70,7 +71,7 @@ def render(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, now: datetime, zone:
         user = _shared.get_ledger().user_by_email(email)
         assert user is not None
         at = AppTest.from_file(str(ROOT / script), default_timeout=30)
-        at.session_state[_shared.USER_KEY] = user.id
+        signed_in_as(at, _shared.get_ledger(), user)
         at.context["timezone"] = zone
         at.run()
         assert not at.exception, [e.value for e in at.exception]

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from billing_core import Ledger
+from tests.conftest import signed_in_as
 
 ROOT = Path(__file__).resolve().parents[2]
-USER_KEY = "billing.user_id"
+USER_KEY = "billing.session"  # the tab's session token (pages/_shared.py)
 MEMBER_PAGES = {
     "pages/billing.py": "Billing",
     "pages/my_wallets.py": "My wallets",
@@ -91,7 +92,13 @@ def test_sidebar_offers_sign_out(app_as):
 
 
 def test_a_stale_or_forged_session_is_signed_out(app_as, app_ledger: Ledger):
-    for forged in (999_999, "3", True, 0):
+    alan = app_ledger.user_by_email("alan@example.com")
+    real = app_ledger.start_session(alan).token
+    ended = app_ledger.start_session(alan).token
+    app_ledger.end_session(ended)
+    session_id, secret = real.split(".")
+    forged_tokens = (f"{session_id}.{'A' * 43}", f"{int(session_id) + 9}.{secret}", secret, ended)
+    for forged in (999_999, "3", True, 0, alan.id, *forged_tokens):
         at = app_as(None)
         at.session_state[USER_KEY] = forged
         at.run()
@@ -126,7 +133,7 @@ def test_a_missing_page_file_fails_loudly_instead_of_leaving_the_page_out(
     shutil.copytree(ROOT / "pages", tmp_path / "pages",
                     ignore=shutil.ignore_patterns("use_credits.py", "__pycache__"))
     at = AppTest.from_file(str(tmp_path / "app.py"), default_timeout=30)
-    at.session_state[USER_KEY] = app_ledger.user_by_email("alan@example.com").id
+    signed_in_as(at, app_ledger, app_ledger.user_by_email("alan@example.com"))
     at.run()
     assert at.exception
     assert "pages/use_credits.py is missing" in at.exception[0].value

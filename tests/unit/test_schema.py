@@ -19,7 +19,9 @@ def test_reopening_keeps_data_and_does_not_remigrate(tmp_path: Path) -> None:
         assert ledger.wallet(admin, space.id).balance == 42
         with ledger.db.reading() as cur:
             versions = cur.execute("SELECT version FROM schema_version").fetchall()
-        assert versions == [(n,) for n in range(1, schema.LATEST + 1)]  # each applied once
+        # each listed migration applied once (the numbers need not be contiguous: a number
+        # may be reserved for a branch merged separately)
+        assert versions == [(n,) for n, _ in schema.MIGRATIONS]
         fund(ledger, admin, space.id, "1")  # ids continue after a reopen
         ledger.verify()
 
