@@ -406,6 +406,45 @@ def ingest_rate(where: str, events: int, tag: str) -> float | None:
         return rate
 
 
+def priced_ingest_rate(where: str, events: int, tag: str) -> float | None:
+    """Rows/s of priced ingest: a LiteLLM-format spend log (spend in USD, 8 decimals, as
+    text; the team as a workspace's external id; a model per row) through
+    `consume_many(..., unit="usd")` as `billing ingest --preset litellm` maps it: each row
+    priced by the rate card at its time (an ASOF join), its pair's remainder carried."""
+    import numpy as np
+    import pyarrow as pa
+
+    with opened(where) as ledger:
+        if not hasattr(ledger, "consume_usage"):
+            return None
+        admin = ledger.user_by_email("user1@bench.example")
+        assert admin is not None
+        workspaces = ledger.db.last_id("workspaces")
+        now = ledger.db.clock()
+        with ledger.db.writing() as cur:  # the operator links every workspace to a gateway team
+            cur.execute("UPDATE workspaces SET external_id = 'team-' || CAST(id AS VARCHAR) "
+                        "WHERE external_id IS NULL")
+        ledger.set_price(admin, "*", "usd", "100", effective_from=now - timedelta(days=30))
+        ledger.set_price(admin, "gpt-4o", "usd", "120", effective_from=now - timedelta(days=1))
+        rng = np.random.default_rng(15)
+        teams = pa.array(np.char.add("team-", (1 + np.arange(events) % workspaces).astype(str)))
+        # as the gateway's CSV has it: plain text with 8 decimals
+        spend = pa.array(np.char.add("0.", np.char.zfill(rng.integers(1, 100_000, events).astype(str), 8)))
+        models = np.array(["gpt-4o", "gpt-4o-mini", "claude-3-5-sonnet", "text-embedding-3-small"])
+        table = pa.table({
+            "workspace": teams,
+            "quantity": spend,
+            "feature": pa.array(models[np.arange(events) % len(models)]),
+            "occurred_at": pa.array([now - timedelta(hours=2)] * events, pa.timestamp("us")),
+            "idempotency_key": pa.array(np.char.add(f"chatcmpl-{tag}-", np.arange(events).astype(str))),
+        })
+        started = time.perf_counter()
+        result = ledger.consume_many(admin, table, unit="usd")
+        rate = events / (time.perf_counter() - started)
+        assert result.posted == events, result
+        return rate
+
+
 def verify_seconds(where: str) -> float:
     """Seconds of `Ledger.verify()` over the whole ledger (it raises on any difference)."""
     with opened(where) as ledger:
@@ -428,6 +467,7 @@ class Measured:
     naive: float
     one_wallet: float
     ingest: float | None
+    priced: float | None  # priced ingest (LiteLLM format, --preset litellm), rows/s
     verify: float | None
     seconds: float
     mark: dict[str, float] | None = None  # debits/s with and without the high-water mark
@@ -466,6 +506,8 @@ def measure(large: str, small: str | None, args: argparse.Namespace, label: str,
         mark = high_water_cost(large, wallets, args.debits_per_thread)
     step("bulk ingest")
     ingest = ingest_rate(large, args.ingest, tag=label)
+    step("priced ingest")
+    priced = priced_ingest_rate(large, args.ingest, tag=label)
     checked = None
     if not writes_only:
         step("verify")
@@ -476,8 +518,8 @@ def measure(large: str, small: str | None, args: argparse.Namespace, label: str,
         backup = backup_seconds(large, Path(large).parent)
     seconds = time.perf_counter() - started
     print(f"  {label}: done in {seconds:.0f} s", flush=True)
-    return Measured(big, little, pages, floor, alerts, single, grouped, naive, one_wallet, ingest, checked,
-                    seconds, mark, fsync, backup)
+    return Measured(big, little, pages, floor, alerts, single, grouped, naive, one_wallet, ingest, priced,
+                    checked, seconds, mark, fsync, backup)
 
 
 # ----------------------------------------------------------------------------- PostgreSQL
@@ -699,6 +741,13 @@ def rows_of(results: dict[str, Measured | None], server: Server | None,
          *cells(lambda m: "not built" if m.ingest is None else f"{m.ingest:,.0f} events/s"),
          ">= 500,000 events/s", "PostgreSQL: decided in a scratch DuckDB, written by the journal (COPY "
          "into a temporary table, then its statements)"),
+        (f"priced ingest of {args.ingest:,} LiteLLM-format rows (--preset litellm: spend in USD "
+         "priced by the rate card, remainder carried)",
+         *cells(lambda m: "not built" if m.priced is None or m.ingest is None else
+                f"{m.priced:,.0f} rows/s = {m.priced / m.ingest:.2f}x unpriced ingest, "
+                f"{m.priced / m.floor:.0f}x the raw floor"),
+         ">= 500,000 rows/s", "same run as the unpriced row; an ASOF join on the rate card and the "
+         "carry per workspace and model, set-based; teams matched by external id"),
         ("Workspace Billing page, full AppTest run",
          *cells(lambda m: f"{pages(m)['billing_p50']:.0f} / {pages(m)['billing_p95']:.0f} ms", True),
          "<= 400 ms", ""),

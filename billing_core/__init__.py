@@ -16,6 +16,7 @@ from .errors import (
     LedgerCorrupt,
     LedgerInUse,
     LedgerUnavailable,
+    NoPrice,
     NotFound,
     PermissionDenied,
     SessionEnded,
@@ -62,9 +63,13 @@ from .models import (
 )
 from .money import MAX_MOVEMENT, PLACES, format_credits, parse_amount
 from .notify.events import Event
+from .pricing import Price, Unit
 from .settings import Settings
 
 __all__ = [
+    "NoPrice",
+    "Price",
+    "Unit",
     "BalanceAlerts",
     "Delivery",
     "DeliveryStatus",

@@ -115,6 +115,8 @@ class AdminCredits:
             self.access.workspace(user, original.workspace_id)
             # the wallet's lock serialises corrections of its entries: the check below is final
             wallet = lock_wallet(self.db, cur, original.workspace_id)
+            if original.amount == 0:  # a usage debit that rounded to nothing (issue 15)
+                raise InvalidInput(f"#{entry_id} moved no credits; there is nothing to correct.")
             if original.corrects is not None:
                 raise InvalidInput(
                     f"#{entry_id} is itself a correction (of #{original.corrects}); it cannot be corrected."

@@ -62,6 +62,8 @@ class AuditAction(StrEnum):
     WEBHOOK_REMOVE = "webhook.remove"
     DELIVERY_RETRY = "delivery.retry"
     THRESHOLDS_SET = "thresholds.set"
+    PRICE_SET = "price.set"  # a row added to the rate card
+    WORKSPACE_LINK = "workspace.link"  # a workspace's external id set
 
 
 # The actions the journal writes, one per entry (verify() checks there is exactly one).

@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 import pandas as pd
 
-from . import cli_admin, cli_backup
+from . import cli_admin, cli_backup, cli_pricing
 from .cli_grants import GRANT_COMMANDS, add_grant_commands, expire_command, grant_command
 from .clock import parse_instant
 from .errors import BillingError, InvalidInput
@@ -113,6 +113,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help=f"rows per transaction (default {CHUNK_ROWS:,})",
     )
+    cli_pricing.add_ingest_options(ingest)
     admin = sub.add_parser("admin", help="administrators: create the first one, and more")
     admin_verbs = admin.add_subparsers(dest="verb", required=True)
     create = admin_verbs.add_parser(
@@ -137,6 +138,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--once", action="store_true", help="one round of every pass, then exit")
     cli_admin.admin_parsers(admin_verbs, common)
     cli_admin.add_parsers(sub, common)
+    cli_pricing.register(sub, common)  # after cli_admin: `workspace link` joins its verbs
     migrate = sub.add_parser(
         "migrate",
         help="copy a DuckDB ledger into a new PostgreSQL (or DuckDB) ledger, checking everything",
@@ -255,6 +257,8 @@ def _run(args: argparse.Namespace) -> int:
             return runner(ledger, actor, args)
         if args.command == "ingest":
             return _ingest(ledger, actor, args)
+        if cli_pricing.handles(args):
+            return cli_pricing.run(ledger, actor, args)
         workspace = ledger.find_workspace(actor, args.workspace)
         if args.command in GRANT_COMMANDS:
             return grant_command(ledger, actor, workspace, args)
@@ -328,16 +332,22 @@ def _ingest(ledger: Ledger, actor: User, args: argparse.Namespace) -> int:
     """Post a file chunk by chunk (one transaction each), with a progress bar on stderr."""
     if args.chunk_rows < 1:
         raise InvalidInput("--chunk-rows must be at least 1.")
-    source = open_event_file(args.file)
+    mapping = cli_pricing.ingest_mapping(args)
+    unit = None if mapping.unit is None else mapping.unit.value
+    source = open_event_file(args.file, mapping.columns, priced=unit is not None)
     if args.rejects and os.path.realpath(args.rejects) == os.path.realpath(args.file):
         raise InvalidInput("The rejects file cannot be the file being ingested.")
     bar = _Progress(source.rows or 0, show=(source.rows or 0) > args.chunk_rows)
-    rejects = _Rejects(args.rejects or f"{args.file}.rejects.csv", always=args.rejects is not None)
+    rejects = _Rejects(
+        args.rejects or f"{args.file}.rejects.csv",
+        always=args.rejects is not None,
+        given="quantity" if unit else "amount",
+    )
     read = posted = skipped = rejected = 0
     total = Decimal(0)
     try:
         for chunk in read_chunks(source, args.chunk_rows):
-            result = ledger.consume_many(actor, chunk)
+            result = ledger.consume_many(actor, chunk, unit=unit)
             rejects.write(result.rejected, offset=read)
             read += result.received
             posted += result.posted
@@ -403,8 +413,9 @@ class _Progress:
 class _Rejects:
     """The rejected rows as CSV (row numbers from 1 after the header), opened on first use."""
 
-    def __init__(self, path: str, *, always: bool) -> None:
+    def __init__(self, path: str, *, always: bool, given: str = "amount") -> None:
         self.path = path
+        self.given = given  # the column the rows gave: amount, or quantity for priced usage
         self._handle: TextIO | None = None
         self._writer: Any = None
         if always:
@@ -416,7 +427,7 @@ class _Rejects:
         except OSError as error:
             raise InvalidInput(f"Cannot write the rejects file {self.path}: {error.strerror}.") from None
         self._writer = csv.writer(self._handle)
-        self._writer.writerow(["row", "workspace", "amount", "reason"])
+        self._writer.writerow(["row", "workspace", self.given, "reason"])
 
     def write(self, rows: pd.DataFrame, *, offset: int) -> None:
         if rows.empty:

@@ -33,7 +33,7 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
         help=f"the console's address, for the link (default: $BILLING_APP_URL, else {DEFAULT_APP_URL})",
     )
 
-    workspace = sub.add_parser("workspace", help="add, list, rename and archive workspaces")
+    workspace = sub.add_parser("workspace", help="add, list, rename, archive and link workspaces")
     verbs = workspace.add_subparsers(dest="verb", required=True)
     verb = verbs.add_parser("add", parents=[common], help="a new workspace with an empty wallet")
     verb.add_argument("name")

@@ -83,6 +83,14 @@ FEATURES: dict[str, tuple[tuple[str, str], float]] = {
     "Exports": (("0.2", "1.0"), 0.10),
     "Translation": (("0.8", "4.0"), 0.08),
 }
+# The demo's rate card: (feature, unit, credits per unit). The Use credits page prices its
+# stand-in feature by it (1,000 tokens of AI chat cost 2.00 credits).
+RATE_CARD = (
+    ("AI chat", "token", "0.002"),
+    ("Image generation", "image", "8"),
+    ("*", "request", "1"),
+    ("*", "usd", "100"),
+)
 DESCRIPTIONS = {
     "AI chat": ["Assistant conversation", "Assistant reply", "Chat follow-up"],
     "AI summaries": ["Meeting summary", "Document summary", "Thread digest"],
@@ -193,7 +201,10 @@ def seed_demo(
     )
     offset = moment - datetime.combine(end, time())
     _shift(books, offset)
-    _write(ledger, books, founded=datetime.combine(end - timedelta(days=30 * months), time()) + offset)
+    founded = datetime.combine(end - timedelta(days=30 * months), time()) + offset
+    _write(ledger, books, founded=founded)
+    for feature, unit, rate in RATE_CARD:  # the demo's rate card, in effect since the start
+        ledger.set_price(admins[0], feature, unit, rate, effective_from=founded)
     return {
         "users": len(admins) + len(members),
         "workspaces": workspaces,

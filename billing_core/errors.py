@@ -20,6 +20,10 @@ class NotFound(BillingError):
     """A workspace, user, request or transaction that does not exist."""
 
 
+class NoPrice(NotFound):
+    """The rate card has no price for this feature and unit at that time."""
+
+
 class InvalidInput(BillingError):
     """A value that is malformed: a bad email, an overlong text, a bad cursor."""
 

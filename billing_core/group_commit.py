@@ -24,10 +24,12 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from . import remainders
 from .audit import AuditAction
 from .errors import BillingError, IdempotencyConflict, LedgerBusy, NotFound
-from .journal import ENTRY_COLUMNS, Movement, append, apply, lock_wallets, row_to_transaction
+from .journal import TRANSACTION_COLUMNS, Movement, append, apply, lock_wallets, row_to_transaction
 from .models import EntryKind, Transaction
+from .pricing import carry
 from .store import Database, KeyRef, StoredKey
 from .top_up import after_debits
 
@@ -37,13 +39,25 @@ LINGER = 0.001  # seconds a batch may wait for more callers; bounds the added la
 
 
 @dataclass(frozen=True, slots=True)
+class Usage:
+    """What a priced debit stands for: its amount is decided in the writer, from `exact`
+    and the pair's carried remainder (pricing.carry)."""
+
+    quantity: Decimal
+    unit: str
+    rate: Decimal
+    exact: Decimal  # quantity x rate, unrounded
+
+
+@dataclass(frozen=True, slots=True)
 class Debit:
     workspace_id: int
-    amount: Decimal
+    amount: Decimal  # ignored for usage: decided in the writer
     feature: str
     description: str
     actor_id: int
     key: str | None
+    usage: Usage | None = None
 
 
 class DebitWriter:
@@ -146,6 +160,8 @@ def _apply(db: Database, cur: Any, debits: list[Debit]) -> list[Transaction | Bi
     wallets = lock_wallets(db, cur, [d.workspace_id for d in debits])
     known = db.find_keys(cur, {(d.workspace_id, d.key) for d in debits if d.key is not None})
     running = dict(wallets)
+    carried = remainders.load(cur, {(d.workspace_id, d.feature) for d in debits if d.usage is not None})
+    changed: dict[remainders.Pair, Decimal] = {}
     outcomes: list[Movement | Transaction | BillingError | _Echo] = []
     new_keys: dict[KeyRef, Movement] = {}
     for debit in debits:
@@ -157,21 +173,28 @@ def _apply(db: Database, cur: Any, debits: list[Debit]) -> list[Transaction | Bi
         if ref is not None and (ref in new_keys or ref in known):
             outcomes.append(_replay(cur, debit, known.get(ref), new_keys.get(ref)))
             continue
+        pair, usage = (debit.workspace_id, debit.feature), debit.usage
+        amount, left = (debit.amount, None) if usage is None else carry(carried[pair], usage.exact)
         movement = Movement(
             workspace_id=debit.workspace_id,
             kind=EntryKind.DEBIT,
-            amount=debit.amount,
+            amount=amount,
             description=debit.description,
             feature=debit.feature,
             actor_id=debit.actor_id,
             action=AuditAction.CONSUME,
             key=debit.key,
+            quantity=None if usage is None else usage.quantity,
+            unit=None if usage is None else usage.unit,
+            rate=None if usage is None else usage.rate,
         )
         try:
             running[debit.workspace_id] = apply(wallet, movement)
         except BillingError as refusal:
             outcomes.append(refusal)
             continue
+        if left is not None:
+            carried[pair] = changed[pair] = left
         if ref is not None:
             new_keys[ref] = movement
         outcomes.append(movement)
@@ -180,6 +203,7 @@ def _apply(db: Database, cur: Any, debits: list[Debit]) -> list[Transaction | Bi
     # a wallet these debits left below its automatic top-up threshold files its request here,
     # holding the wallet: concurrent batches crossing it at once file one
     after_debits(db, cur, [running[w] for w in {m.workspace_id for m in accepted}])
+    remainders.store(cur, changed, db.clock())
     # each movement becomes its transaction; a replay of a key first used in this batch
     # is the very transaction its first use became
     made: dict[int, Transaction] = {id(m): next(written) for m in accepted}
@@ -203,16 +227,27 @@ def _replay(
     cur: Any, debit: Debit, stored: StoredKey | None, first: Movement | None
 ) -> Transaction | BillingError | _Echo:
     """The same key again: the first charge's transaction if this is the same charge
-    (amount and feature), else an IdempotencyConflict."""
+    (amount and feature; for usage, quantity, unit and feature), else an IdempotencyConflict."""
     if first is not None:
-        same = (first.amount, first.feature) == (debit.amount, debit.feature)
+        if debit.usage is not None:
+            same = (first.quantity, first.unit, first.feature) == _usage_charge(debit)
+        else:
+            same = first.quantity is None and (first.amount, first.feature) == (debit.amount, debit.feature)
         return _Echo(first) if same else _conflict()
     assert stored is not None
     entry_id, amount, feature = stored
-    if (amount, feature) != (debit.amount, debit.feature):
+    if debit.usage is None and (amount, feature) != (debit.amount, debit.feature):
         return _conflict()
-    rows = cur.execute(f"SELECT {ENTRY_COLUMNS} FROM entries WHERE id = ?", [entry_id]).fetchall()
-    return row_to_transaction(rows[0])
+    rows = cur.execute(f"SELECT {TRANSACTION_COLUMNS} FROM entries WHERE id = ?", [entry_id]).fetchall()
+    made = row_to_transaction(rows[0])
+    if (made.quantity, made.unit, made.feature) != _usage_charge(debit):
+        return _conflict()
+    return made
+
+
+def _usage_charge(debit: Debit) -> tuple[Decimal | None, str | None, str]:
+    usage = debit.usage
+    return (None, None, debit.feature) if usage is None else (usage.quantity, usage.unit, debit.feature)
 
 
 def _conflict() -> IdempotencyConflict:

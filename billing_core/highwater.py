@@ -57,6 +57,7 @@ class Position:
     grants: int = 0  # credit grants (migration 5)
     sessions: int = 0  # sign-in sessions and one-time password links (migration 6)
     password_links: int = 0
+    prices: int = 0  # the rate card (migration 7)
 
     @classmethod
     def of(cls, last: dict[str, int]) -> Position:

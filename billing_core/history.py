@@ -11,7 +11,7 @@ import pandas as pd
 
 from .access import Access
 from .errors import InvalidInput
-from .journal import ENTRY_COLUMNS, row_to_transaction
+from .journal import TRANSACTION_COLUMNS, row_to_transaction
 from .models import EntryKind, Page, Transaction, User
 from .store import Database
 
@@ -114,7 +114,7 @@ class History:
             )
             params += [search.strip(), search.strip()]
         sql = (
-            f"SELECT {ENTRY_COLUMNS} FROM entries WHERE {' AND '.join(where)} "
+            f"SELECT {TRANSACTION_COLUMNS} FROM entries WHERE {' AND '.join(where)} "
             "AND id BETWEEN ? AND ? ORDER BY id DESC LIMIT ?"
         )
         with self.db.reading() as cur:

@@ -49,6 +49,7 @@ from .store import BatchSource, Database, as_utc
 ENTRY_COLUMNS = (
     "id, workspace_id, kind, amount, description, feature, created_at, actor_id, request_id, corrects"
 )
+TRANSACTION_COLUMNS = ENTRY_COLUMNS + ", quantity, unit, rate"  # what row_to_transaction reads
 MONEY = pa.decimal128(18, 4)
 BATCH_SCHEMA = pa.schema(
     [
@@ -81,11 +82,25 @@ BATCH_SCHEMA = pa.schema(
     ]
 )
 
+# A batch of priced usage carries three more columns (nullable; other batches leave them out).
+USAGE_FIELDS = [
+    ("quantity", pa.decimal128(20, 8)),
+    ("unit", pa.string()),
+    ("rate", pa.decimal128(38, 10)),
+]
+USAGE_SCHEMA = pa.schema([*BATCH_SCHEMA, *USAGE_FIELDS])
+
 # The statements of a batch, in order. `{batch}` is the batch's relation (store.batch).
 _ENTRIES = f"""
     INSERT INTO entries ({ENTRY_COLUMNS})
     SELECT id, workspace_id, kind, amount, description, feature, created_at, actor_id, request_id,
            corrects
+    FROM {{batch}} b WHERE piece = 1
+"""
+_ENTRIES_USAGE = f"""
+    INSERT INTO entries ({ENTRY_COLUMNS}, quantity, unit, rate)
+    SELECT id, workspace_id, kind, amount, description, feature, created_at, actor_id, request_id,
+           corrects, quantity, unit, rate
     FROM {{batch}} b WHERE piece = 1
 """
 _POSTINGS = """
@@ -139,6 +154,11 @@ _ROLLUPS = """
 _KEYS = """
     INSERT INTO idempotency_keys (key, entry_id, workspace_id, amount, feature)
     SELECT idempotency_key, id, workspace_id, amount, feature FROM {batch} b
+    WHERE idempotency_key IS NOT NULL AND piece = 1
+"""
+_KEYS_USAGE = """
+    INSERT INTO idempotency_keys (key, entry_id, workspace_id, amount, feature, quantity, unit)
+    SELECT idempotency_key, id, workspace_id, amount, feature, quantity, unit FROM {batch} b
     WHERE idempotency_key IS NOT NULL AND piece = 1
 """
 _AUDIT = """
@@ -231,6 +251,9 @@ class Movement:
     corrects: int | None = None
     draw_first: int | None = None
     returns: tuple[Return, ...] = ()
+    quantity: Decimal | None = None  # priced usage: the quantity, unit and rate behind the amount
+    unit: str | None = None
+    rate: Decimal | None = None
 
 
 def lock_wallets(
@@ -316,7 +339,7 @@ def check_debit(wallet: WalletState, amount: Decimal) -> None:
             "No credits available: this workspace's wallet is inactive, so features that use "
             "credits are blocked. An administrator can reactivate it."
         )
-    if amount > wallet.balance:
+    if amount > wallet.balance or wallet.balance <= 0:  # blocked at zero, even for usage that rounds to 0
         raise InsufficientCredits(no_credits_message(wallet.balance, amount))
 
 
@@ -339,8 +362,9 @@ def _given(grant_id: int | None) -> int:
     return grant_id
 
 
-# A movement's wallet-side piece: (grant id, signed amount, the grant it makes or None)
-Part = tuple[int, Decimal, "NewGrant | None"]
+# A movement's wallet-side piece: (grant id, signed amount, the grant it makes or None); a
+# debit of 0 (usage priced at 0) has one piece naming no grant
+Part = tuple["int | None", Decimal, "NewGrant | None"]
 
 
 def step(
@@ -358,7 +382,8 @@ def step(
         check_debit(wallet if movement.corrects is None else replace(wallet, status=WalletStatus.ACTIVE),
                     amount)
         grants, drawn = drawdown.draw(wallet.grants, amount, first=movement.draw_first)
-        pieces: list[Part] = [(g, -a, None) for g, a in drawn]
+        # usage priced at 0 draws nothing: one piece that names no grant
+        pieces: list[Part] = [(g, -a, None) for g, a in drawn] or [(None, -amount, None)]
         return replace(wallet, balance=wallet.balance - amount, grants=grants), pieces
     if movement.kind is EntryKind.CREDIT:
         check_credit(wallet, amount)
@@ -451,7 +476,9 @@ def _write(
     audit_ids = db.allocate_ids("audit_log", len(movements))
     made_grants = sum(grants_made(m) for m in movements)
     grant_ids = iter(db.allocate_ids("grants", made_grants).tolist() if made_grants else [])
-    columns: dict[str, list[Any]] = {name: [] for name in BATCH_SCHEMA.names}
+    usage = any(m.quantity is not None for m in movements)
+    schema = USAGE_SCHEMA if usage else BATCH_SCHEMA
+    columns: dict[str, list[Any]] = {name: [] for name in schema.names}
     made: list[Transaction] = []
     for movement, entry_id, audit_id in zip(movements, entry_ids, audit_ids, strict=True):
         before = running.get(movement.workspace_id)
@@ -492,6 +519,8 @@ def _write(
                 "grant_expires_at": None if made_grant is None else made_grant.expires_at,
                 "grant_source": None if made_grant is None else made_grant.source,
             }
+            if usage:
+                row |= {"quantity": movement.quantity, "unit": movement.unit, "rate": movement.rate}
             for name, value in row.items():
                 columns[name].append(value)
         made.append(
@@ -506,9 +535,12 @@ def _write(
                 actor_id=movement.actor_id,
                 request_id=movement.request_id,
                 corrects=movement.corrects,
+                quantity=movement.quantity,
+                unit=movement.unit,
+                rate=movement.rate,
             )
         )
-    write_batch(db, cur, pa.table(columns, schema=BATCH_SCHEMA))
+    write_batch(db, cur, pa.table(columns, schema=schema))
     credited = {m.workspace_id for m in movements if m.kind is EntryKind.CREDIT}
     after_movements(
         db,
@@ -532,8 +564,11 @@ def write_batch(db: Database, cur: Any, batch: pa.Table) -> None:
     with_keys = batch.column("idempotency_key").null_count < batch.num_rows
     made = batch.num_rows - batch.column("grant_kind").null_count  # pieces that make a grant
     moved = batch.num_rows - made - batch.column("grant_id").null_count  # pieces that move one
-    with db.batch(cur, batch.select(BATCH_SCHEMA.names)) as source, db.pipelined(cur):
-        write_source(cur, source, with_keys=with_keys, with_credits=made > 0, with_draws=moved > 0)
+    usage = "quantity" in batch.column_names
+    names = (USAGE_SCHEMA if usage else BATCH_SCHEMA).names
+    with db.batch(cur, batch.select(names)) as source, db.pipelined(cur):
+        write_source(cur, source, with_keys=with_keys, with_credits=made > 0, with_draws=moved > 0,
+                     with_usage=usage)
 
 
 def write_source(
@@ -543,20 +578,22 @@ def write_source(
     with_keys: bool = True,
     with_credits: bool = True,
     with_draws: bool = True,
+    with_usage: bool = False,
 ) -> None:
     """The journal's statements over a batch already in the database (`source`: columns of
-    `BATCH_SCHEMA`). `write_batch` for a batch in memory; a bulk builder with its rows in a
-    table of its own calls this with `NamedRelation`. The `with_` flags leave out the
-    statements that would find no rows: keys, new grants (credits), draws (debits,
-    expiries and a correction's credits given back)."""
+    `BATCH_SCHEMA`, or `USAGE_SCHEMA` `with_usage`). `write_batch` for a batch in memory; a
+    bulk builder with its rows in a table of its own calls this with `NamedRelation`. The
+    other `with_` flags leave out the statements that would find no rows: keys, new grants
+    (credits), draws (debits, expiries and a correction's credits given back)."""
+    entries, keys = (_ENTRIES_USAGE, _KEYS_USAGE) if with_usage else (_ENTRIES, _KEYS)
     statements = (
-        _ENTRIES,
+        entries,
         _POSTINGS,
         _BALANCES,
         *([_GRANTS_MADE] if with_credits else []),
         *([_GRANTS_DRAWN] if with_draws else []),
         _ROLLUPS,
-        *([_KEYS] if with_keys else []),
+        *([keys] if with_keys else []),
         _AUDIT,
     )
     for statement in statements:
@@ -575,4 +612,13 @@ def row_to_transaction(row: tuple[Any, ...]) -> Transaction:
         actor_id=row[7],
         request_id=row[8],
         corrects=row[9],
+        quantity=_column(row, 10),
+        unit=row[11] if len(row) > 11 else None,
+        rate=_column(row, 12),
     )
+
+
+def _column(row: tuple[Any, ...], index: int) -> Decimal | None:
+    """An optional number of a row read with `TRANSACTION_COLUMNS` (absent from shorter rows)."""
+    value = row[index] if len(row) > index else None
+    return None if value is None else Decimal(value)

@@ -70,6 +70,8 @@ from .notify.runner import Dispatcher
 from .notify.service import EVENT_NAMES, Notifications
 from .people import People
 from .policies import Policies
+from .prices import Prices
+from .pricing import Price, Unit
 from .requests import Requests
 from .schema import SYSTEM_USER_ID
 from .sessions import Sessions
@@ -77,9 +79,11 @@ from .settings import Settings
 from .signin import SignIn
 from .store import Database, as_utc, open_database
 from .text import clean_limit
+from .usage_analytics import usage_by_feature
 from .verify import verify
 from .wallets import Wallets
 from .workspace_admin import WorkspaceAdmin
+from .workspace_links import external_id, link_workspace
 
 if TYPE_CHECKING:
     from .backup import Manifest
@@ -107,6 +111,7 @@ class Ledger:
         self._admin_credits = AdminCredits(db, self.access, self.settings, self._wallets, self._requests)
         self._audit = AuditQuery(db, self.access)
         self._notify = Notifications(db, self.access)
+        self._prices = Prices(db, self.access)
         self._background: list[Dispatcher] = []  # threads to stop on close
         self.backup_thread: BackupScheduler | None = None  # started by start_backups (the app)
 
@@ -209,6 +214,50 @@ class Ledger:
             description=description,
             idempotency_key=idempotency_key,
         )
+
+    def consume_usage(
+        self,
+        actor: User,
+        workspace_id: int,
+        feature: str,
+        quantity: object,
+        *,
+        unit: Unit | str,
+        description: str,
+        idempotency_key: str | None = None,
+        occurred_at: date | datetime | None = None,
+    ) -> Transaction:
+        return self._wallets.consume_usage(
+            actor,
+            workspace_id,
+            feature,
+            quantity,
+            unit=unit,
+            description=description,
+            idempotency_key=idempotency_key,
+            occurred_at=occurred_at,
+        )
+
+    # prices.py, workspace_links.py
+    def set_price(
+        self,
+        actor: User,
+        feature: str,
+        unit: Unit | str,
+        credits_per_unit: object,
+        *,
+        effective_from: date | datetime | None = None,
+    ) -> Price:
+        return self._prices.set_price(actor, feature, unit, credits_per_unit, effective_from=effective_from)
+
+    def prices(self, actor: User, *, at: date | datetime | None = None) -> list[Price]:
+        return self._prices.prices(actor, at=at)
+
+    def link_workspace(self, actor: User, workspace_id: int, external_id: str) -> str:
+        return link_workspace(self.db, self.access, actor, workspace_id, external_id)
+
+    def external_id(self, actor: User, workspace_id: int) -> str | None:
+        return external_id(self.db, self.access, actor, workspace_id)
 
     # requests.py
     def request_credits(
@@ -351,6 +400,11 @@ class Ledger:
     ) -> pd.DataFrame:
         return self._analytics.top_consumers(actor, start, end, workspace_id, limit)
 
+    def usage_by_feature(
+        self, actor: User, start: date, end: date, workspace_id: int | None = None
+    ) -> pd.DataFrame:
+        return usage_by_feature(self.db, self.access, actor, start, end, workspace_id)
+
     # signin.py
     def authenticate(self, email: str, password: str, *, client: str | None = None) -> User:
         return self._signin.authenticate(email, password, client=client)
@@ -483,8 +537,8 @@ class Ledger:
         )
 
     # ingest.py
-    def consume_many(self, actor: User, events: object) -> IngestResult:
-        return consume_many(self.db, self.access, actor, events)
+    def consume_many(self, actor: User, events: object, *, unit: Unit | str | None = None) -> IngestResult:
+        return consume_many(self.db, self.access, actor, events, unit=unit)
 
     # notify/service.py
     def notifications(

@@ -50,6 +50,8 @@ TABLES: tuple[tuple[str, str], ...] = (
     ("reported_spikes", "TRUE"),
     ("sessions", "TRUE"),
     ("password_links", "TRUE"),
+    ("prices", "TRUE"),
+    ("usage_remainders", "TRUE"),
 )
 
 

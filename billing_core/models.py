@@ -199,6 +199,9 @@ class Transaction:
     actor_id: int | None = None
     request_id: int | None = None
     corrects: int | None = None  # the entry this one reverses, for a correction
+    quantity: Decimal | None = None  # a usage debit: what was used,
+    unit: str | None = None  # in which unit (pricing.Unit's value),
+    rate: Decimal | None = None  # at which credits per unit
 
 
 @dataclass(frozen=True, slots=True)

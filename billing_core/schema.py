@@ -280,7 +280,7 @@ MIGRATIONS: Sequence[tuple[int, str]] = (
     ),
     (5, GRANTS_MIGRATION),
     (
-        6,
+        6,  # 5 is the credit grants' (issue 14)
         # Running it for real: people can be deactivated and sign in through single sign-on
         # only; workspaces archived; an entry may correct (reverse) an earlier one; signed-in
         # sessions and one-time password links.
@@ -313,7 +313,51 @@ MIGRATIONS: Sequence[tuple[int, str]] = (
         );
         """,
     ),
+    (
+        7,
+        # Usage priced into credits (issue 15): a versioned rate card, the sub-precision
+        # remainder carried per workspace and feature, the usage behind a debit, and the
+        # external id a gateway knows a workspace by. Numbers 5 and 6 belong to other
+        # changes; a migration is applied when its number is not yet recorded.
+        """
+        -- Append-only: a new price for (feature, unit) applies from effective_from on;
+        -- earlier rows are kept and never edited. feature '*' prices every feature
+        -- without its own price. Rates keep 10 decimals (a token costs fractions of a
+        -- credit); amounts stay DECIMAL(18,4).
+        CREATE TABLE prices (
+            id               BIGINT PRIMARY KEY,
+            feature          VARCHAR NOT NULL,
+            unit             VARCHAR NOT NULL,        -- pricing.Unit
+            credits_per_unit DECIMAL(38,10) NOT NULL,
+            effective_from   TIMESTAMP NOT NULL,
+            created_by       BIGINT NOT NULL,
+            created_at       TIMESTAMP NOT NULL
+        );
+        -- What a pair's priced usage owes below 0.0001 credit, carried to its next event;
+        -- updated in the transaction of the debit that leaves it.
+        CREATE TABLE usage_remainders (
+            workspace_id BIGINT NOT NULL,
+            feature      VARCHAR NOT NULL,
+            remainder    DECIMAL(38,18) NOT NULL,     -- 0 <= remainder < 0.0001
+            updated_at   TIMESTAMP NOT NULL,
+            PRIMARY KEY (workspace_id, feature)
+        );
+        ALTER TABLE entries ADD COLUMN quantity DECIMAL(20,8);   -- usage debits: what was used,
+        ALTER TABLE entries ADD COLUMN unit VARCHAR;              -- in which unit,
+        ALTER TABLE entries ADD COLUMN rate DECIMAL(38,10);       -- at which credits per unit
+        ALTER TABLE idempotency_keys ADD COLUMN quantity DECIMAL(20,8);
+        ALTER TABLE idempotency_keys ADD COLUMN unit VARCHAR;
+        ALTER TABLE workspaces ADD COLUMN external_id VARCHAR;   -- a gateway's team id, say
+        CREATE UNIQUE INDEX workspaces_by_external_id ON workspaces (external_id);
+        """,
+    ),
 )
+
+
+def migration(number: int) -> str:
+    """The SQL of migration `number` (schema_postgres builds on it by number)."""
+    return dict(MIGRATIONS)[number]
+
 
 LATEST = MIGRATIONS[-1][0]
 
@@ -364,10 +408,12 @@ def current_version(cur: Any) -> int:
 
 
 def migrate(cur: Any) -> int:
-    """Apply every migration newer than the database's version, each in one transaction."""
-    version = current_version(cur)
+    """Apply every migration not yet recorded, in order of number, each in one transaction
+    (by number, not by the highest applied: numbers merged out of order still apply)."""
+    current_version(cur)  # creates schema_version on a new database
+    applied = {int(r[0]) for r in cur.execute("SELECT version FROM schema_version").fetchall()}
     for number, sql in MIGRATIONS:
-        if number <= version:
+        if number in applied:
             continue
         cur.execute("BEGIN TRANSACTION")
         try:
@@ -379,8 +425,7 @@ def migrate(cur: Any) -> int:
         except BaseException:
             cur.execute("ROLLBACK")
             raise
-        version = number
-    return version
+    return current_version(cur)
 
 
 def seed_constants(cur: Any) -> None:

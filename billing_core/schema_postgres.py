@@ -18,17 +18,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .schema import MIGRATIONS as DUCKDB_MIGRATIONS
-from .schema import seed_constants
+from .schema import migration, seed_constants
 
-
-def _duckdb(number: int) -> str:
-    """The embedded store's migration `number` (by its number, not its place in the list)."""
-    (sql,) = [sql for n, sql in DUCKDB_MIGRATIONS if n == number]
-    return sql
-
-
-_TABLES = _duckdb(1)  # the same column definitions as the embedded store
+_TABLES = migration(1)  # the same column definitions as the embedded store
 
 MIGRATIONS: Sequence[tuple[int, str]] = (
     (
@@ -94,7 +86,7 @@ MIGRATIONS: Sequence[tuple[int, str]] = (
     ),
     (
         4,
-        _duckdb(4)
+        migration(4)
         + """
         CREATE INDEX inbox_by_user ON inbox (user_id, id);
         CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status = 'pending';
@@ -107,7 +99,7 @@ MIGRATIONS: Sequence[tuple[int, str]] = (
     ),
     (
         5,
-        _duckdb(5)
+        migration(5)
         + """
         CREATE INDEX live_grants ON grants (workspace_id) WHERE remaining > 0;
         CREATE INDEX grants_due ON grants (expires_at) WHERE remaining > 0 AND expires_at IS NOT NULL;
@@ -119,13 +111,21 @@ MIGRATIONS: Sequence[tuple[int, str]] = (
     ),
     (
         6,
-        _duckdb(6)
+        migration(6)
         + """
         CREATE INDEX sessions_by_user ON sessions (user_id) WHERE ended_at IS NULL;
         CREATE INDEX links_by_user ON password_links (user_id) WHERE used_at IS NULL;
         CREATE UNIQUE INDEX entries_correct_once ON entries (corrects) WHERE corrects IS NOT NULL;
         CREATE SEQUENCE sessions_id_seq;
         CREATE SEQUENCE password_links_id_seq;
+        """,
+    ),
+    (
+        7,
+        migration(7)
+        + """
+        CREATE INDEX prices_by_feature ON prices (feature, unit, effective_from);
+        CREATE SEQUENCE prices_id_seq;
         """,
     ),
 )
@@ -144,6 +144,7 @@ SEQUENCES = {
     "grants": "grants_id_seq",
     "sessions": "sessions_id_seq",
     "password_links": "password_links_id_seq",
+    "prices": "prices_id_seq",
 }
 
 _MIGRATION_LOCK = 7_314_159  # advisory lock: one process migrates at a time
@@ -160,15 +161,15 @@ def migrate(conn: Any) -> int:
                 "CREATE TABLE IF NOT EXISTS schema_version "
                 "(version INTEGER NOT NULL, applied_at TIMESTAMP NOT NULL)"
             )
-            row = cur.execute("SELECT max(version) FROM schema_version").fetchone()
-            version = int(row[0]) if row and row[0] is not None else 0
-            if number <= version:
+            # by number, not by the highest applied: numbers merged out of order still apply
+            applied = {int(r[0]) for r in cur.execute("SELECT version FROM schema_version").fetchall()}
+            version = max(applied | {number})
+            if number in applied:
                 continue
             cur.execute(sql)
             if number == 1:
                 seed_constants(cur)
             cur.execute("INSERT INTO schema_version VALUES (?, now()::TIMESTAMP)", [number])
-            version = number
     return version
 
 

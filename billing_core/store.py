@@ -49,7 +49,7 @@ from .highwater import Position
 DEFAULT_PATH = Path("data") / "billing.duckdb"
 ID_TABLES = (
     "users", "workspaces", "accounts", "entries", "credit_requests", "audit_log",
-    "outbox", "inbox", "deliveries", "webhooks", "grants", "sessions", "password_links",
+    "outbox", "inbox", "deliveries", "webhooks", "grants", "sessions", "password_links", "prices",
 )
 
 

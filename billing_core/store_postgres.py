@@ -425,8 +425,8 @@ def _pg_type(kind: pa.DataType) -> str:
     """The column type of an Arrow type the journal's batches use."""
     if pa.types.is_integer(kind):
         return "BIGINT"
-    if pa.types.is_decimal(kind):
-        return "DECIMAL(18,4)"
+    if pa.types.is_decimal(kind):  # money DECIMAL(18,4); usage quantities and rates their own
+        return f"DECIMAL({kind.precision},{kind.scale})"
     if pa.types.is_timestamp(kind):
         return "TIMESTAMP"
     if pa.types.is_boolean(kind):

@@ -30,8 +30,9 @@ _CHECKS: tuple[tuple[str, str], ...] = (
         SELECT e.id FROM entries e
         JOIN wallets w ON w.workspace_id = e.workspace_id
         LEFT JOIN postings p ON p.entry_id = e.id AND p.account_id = w.account_id
-        GROUP BY e.id, e.kind, e.amount
-        HAVING e.amount <= 0 OR e.kind NOT IN ('debit', 'credit', 'expiry')
+        GROUP BY e.id, e.kind, e.amount, e.quantity
+        HAVING e.amount < 0 OR e.kind NOT IN ('debit', 'credit', 'expiry')
+            OR (e.amount = 0 AND (e.quantity IS NULL OR e.kind <> 'debit'))  -- only usage rounds to 0
             OR coalesce(sum(p.amount), 0) <> CASE WHEN e.kind = 'credit' THEN e.amount ELSE -e.amount END
         LIMIT 20
         """,
@@ -46,6 +47,7 @@ _CHECKS: tuple[tuple[str, str], ...] = (
         JOIN postings p ON p.entry_id = e.id AND p.account_id = w.account_id
         LEFT JOIN grants g ON g.id = p.grant_id
         WHERE e.id > coalesce((SELECT max(last_id) FROM legacy_entries), 0)
+          AND NOT (e.amount = 0 AND p.amount = 0 AND p.grant_id IS NULL)  -- usage priced at 0 draws nothing
           AND (g.id IS NULL OR g.workspace_id <> e.workspace_id
                OR (e.kind = 'credit' AND e.corrects IS NULL
                    AND (g.entry_id IS DISTINCT FROM e.id OR p.amount <> g.amount))

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from . import audit
 from .access import Access
 from .audit import AuditAction
-from .errors import InvalidInput
+from .errors import InvalidInput, NoPrice
 from .grant_rules import check_expiry, check_priority
-from .group_commit import Debit, DebitWriter
+from .group_commit import Debit, DebitWriter, Usage
 from .journal import Movement, NewGrant, append, lock_wallet
 from .models import (
     ConsolidatedWallet,
@@ -25,8 +25,12 @@ from .models import (
 from .money import ZERO, parse_amount, to_decimal
 from .notify.events import Event, emit
 from .policies import parse_kind
+from .prices import moment, price_in_effect
+from .pricing import check_priced, exact_price, parse_quantity, parse_unit
 from .store import Database, as_utc
 from .text import MAX_DESCRIPTION, MAX_FEATURE, clean_name, clean_text
+
+FUTURE_LEEWAY = timedelta(minutes=5)  # as bulk ingest: a sender's clock may run a little ahead
 
 _WALLET_SELECT = """
     SELECT w.workspace_id, s.name, w.balance, w.status, w.updated_at,
@@ -215,3 +219,44 @@ class Wallets:
         assert text is not None
         user, _ = self.access.workspace(actor, workspace_id)
         return self._debits.submit(Debit(workspace_id, value, feature_name, text, user.id, key))
+
+    def consume_usage(
+        self,
+        actor: User,
+        workspace_id: int,
+        feature: str,
+        quantity: object,
+        *,
+        unit: object,
+        description: str,
+        idempotency_key: str | None = None,
+        occurred_at: date | datetime | None = None,
+    ) -> Transaction:
+        """Debit usage priced by the rate card at `occurred_at` (default now), with every rule
+        of `consume` (and group-committed with it). The pair's carried remainder is added
+        and the debit rounded down to 0.0001 (pricing.carry); it may be 0, never below.
+        The same key again is the same charge if feature, quantity and unit match."""
+        amount = parse_quantity(quantity)
+        kind = parse_unit(unit)
+        feature_name = clean_name(feature, what="feature", limit=MAX_FEATURE)
+        text = clean_text(description, what="description", limit=MAX_DESCRIPTION, required=True)
+        key = clean_text(idempotency_key, what="idempotency key", limit=200, required=False)
+        assert text is not None
+        user, _ = self.access.workspace(actor, workspace_id)
+        now = self.db.clock()
+        at = moment(occurred_at, now)
+        if at > now + FUTURE_LEEWAY:
+            raise InvalidInput(
+                "occurred_at is in the future (more than 5 minutes ahead of the ledger's clock)."
+            )
+        with self.db.reading() as cur:
+            price = price_in_effect(cur, feature_name, kind, at)
+        if price is None:
+            raise NoPrice(
+                f"There is no price for {feature_name} in {kind.value} at {at:%Y-%m-%d %H:%M} UTC "
+                "(nor a default one, feature *): an administrator can add one under Prices."
+            )
+        exact = exact_price(amount, price.credits_per_unit)
+        check_priced(exact)
+        usage = Usage(amount, kind.value, price.credits_per_unit, exact)
+        return self._debits.submit(Debit(workspace_id, ZERO, feature_name, text, user.id, key, usage))

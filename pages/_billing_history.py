@@ -16,8 +16,9 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import streamlit as st
 
-from billing_core import BillingError, EntryKind, Ledger, Transaction, User, Workspace, format_credits
+from billing_core import BillingError, EntryKind, Ledger, Transaction, Unit, User, Workspace, format_credits
 from billing_core.export import csv_chunks, file_name
+from billing_core.pricing import quantity_label
 from pages._shared import get_ledger, local_time, plain, section, viewer_timezone
 from pages._transaction_list import Row, transaction_list
 
@@ -144,9 +145,16 @@ def shown_row(tx: Transaction) -> Row:
         kind=tx.kind.value,
         kind_label=TYPE_LABELS[tx.kind],
         description=tx.description,
-        feature=tx.feature or "—",
+        feature=(tx.feature or "—") + usage_shown(tx),
         when=local_time(tx.created_at),
     )
+
+
+def usage_shown(tx: Transaction) -> str:
+    """" · 1,000 tokens" behind a priced usage debit's feature; nothing for other rows."""
+    if tx.quantity is None or tx.unit is None:
+        return ""
+    return f" · {quantity_label(tx.quantity, Unit(tx.unit))}"
 
 
 def history_list(user: User, workspace_id: int, filters: HistoryFilters,

@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import TypeVar
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 import streamlit as st
@@ -30,6 +29,10 @@ from billing_core.export import csv_bytes
 from billing_core.notify.channels import SmtpSettings
 from pages import _notice
 from pages._cookie import COOKIE_NAME, cookie_jar
+from pages._format import credits as credits  # re-exported: pages import them from here
+from pages._format import figure as figure
+from pages._format import local_time as local_time
+from pages._format import viewer_timezone as viewer_timezone
 from pages._text import plain
 
 T = TypeVar("T")
@@ -190,36 +193,6 @@ def attempt(action: Callable[[], T]) -> T | None:
         return None
 
 
-def viewer_timezone() -> ZoneInfo:
-    name = st.context.timezone or "UTC"
-    try:
-        return ZoneInfo(name)
-    except (KeyError, ValueError):
-        return ZoneInfo("UTC")
-
-
-def local_time(moment: datetime | None) -> str:
-    """A time in the viewer's zone, to the minute; at the ends of the calendar, where the
-    zone's offset would leave the years a datetime can hold, in UTC (marked so)."""
-    if moment is None:
-        return ""
-    try:
-        return _minute(moment.astimezone(viewer_timezone()))
-    except (OverflowError, ValueError):
-        return _minute(moment) + " UTC"
-
-
-def _minute(moment: datetime) -> str:
-    """`2026-11-27 09:05`, the year always four digits (strftime gives "1" for year 1)."""
-    return f"{moment.year:04d}-{moment:%m-%d %H:%M}"
-
-
-def credits(amount: object) -> str:
-    from decimal import Decimal
-
-    return billing_core.format_credits(amount if isinstance(amount, Decimal) else Decimal(str(amount)))
-
-
 def _workspace_in_address(spaces: list[Workspace]) -> Workspace | None:
     """The workspace `?workspace=ID` names, if the user may see it."""
     wanted = st.query_params.get("workspace")
@@ -299,14 +272,6 @@ def csv_download(frame: pd.DataFrame, *, name: str, key: str, label: str = "Down
         on_click="ignore",
         disabled=frame.empty,
     )
-
-
-def figure(amount: object) -> str:
-    """An amount without its unit (`"1,234.50"`), for metrics whose label names the unit."""
-    from decimal import Decimal
-
-    value = amount if isinstance(amount, Decimal) else Decimal(str(amount))
-    return billing_core.format_credits(value, unit=False)
 
 
 # --- helpers for the member pages (sign-in, billing, my wallets, use credits) ------------

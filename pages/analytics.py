@@ -13,6 +13,7 @@ from pages._analytics_charts import spend_charts
 from pages._analytics_range import Query, controls
 from pages._burn_rates import burn_rates
 from pages._shared import get_ledger, require_user, section
+from pages._usage_units import usage_units
 
 user = require_user()
 st.title("Spend analytics", anchor=False)
@@ -28,3 +29,6 @@ if query is not None:
     st.divider()
     with section("Burn rate and projected run-out"):
         burn_rates(ledger, user, query)
+    st.divider()
+    with section("Usage in units"):
+        usage_units(ledger, user, query)

@@ -16,6 +16,7 @@ from pages._approvals_wallets import wallets_section
 from pages._backups import backups_section, export_section
 from pages._decisions_log import decisions_log_section
 from pages._policies import policies_section
+from pages._prices import prices_section
 from pages._shared import get_ledger, require_user, section
 from pages._workspace_spend import spend_section
 
@@ -49,3 +50,6 @@ with section("Backups"):
 st.divider()
 with section("Export for analysts"):
     export_section(ledger, user)
+st.divider()
+with section("Prices"):
+    prices_section(ledger, user)

@@ -18,6 +18,12 @@ batch's wallets, locked in the server transaction, and their live grants, the
 workspaces, the caller's memberships, the stored keys among the batch's); the writes go
 to the server.
 
+Priced usage (`unit` given): each event has a quantity instead of an amount, priced at
+the rate card's price in effect at its occurred_at (its feature's own, else "*"; none:
+refused), with its (workspace, feature) pair's carried remainder (pricing.py), all
+set-based; the pairs' new remainders are written in the same transaction. A workspace
+is named by id, name or external id (an external id first).
+
 Idempotency keys belong to a workspace: a key already in that workspace's ledger,
 or posted earlier in the batch for it, with the same charge (amount, feature) is a
 skipped duplicate; for a different charge it is a rejection. An event dated more
@@ -37,23 +43,26 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .. import remainders
 from ..access import Access
 from ..audit import AuditAction
 from ..errors import LedgerBusy
-from ..journal import BATCH_SCHEMA, WalletState, lock_wallets, write_batch
+from ..journal import BATCH_SCHEMA, USAGE_SCHEMA, WalletState, lock_wallets, write_batch
 from ..models import EntryKind, IngestResult, User
 from ..money import QUANTUM
 from ..notify.alerts import BalanceChange, after_movements
+from ..pricing import parse_unit
 from ..schema import PLATFORM_ACCOUNTS, USAGE_ACCOUNT
 from ..store import Database
 from ..top_up import after_debits
 from .decide import decide, registered
-from .events import KEY_COLUMN, REQUIRED_COLUMNS, normalize
+from .events import KEY_COLUMN, PRICED_COLUMNS, REQUIRED_COLUMNS, normalize
 from .files import EventFile, open_event_file, read_chunks
 from .pieces import LIVE_GRANTS, pieces
 
 __all__ = [
     "KEY_COLUMN",
+    "PRICED_COLUMNS",
     "REQUIRED_COLUMNS",
     "EventFile",
     "consume_many",
@@ -66,38 +75,43 @@ _EPOCH = datetime(1970, 1, 1)
 _TRIES = 3  # decisions of a batch that met another process's write of one of its keys
 
 
-def consume_many(db: Database, access: Access, actor: User, events: object) -> IngestResult:
+def consume_many(
+    db: Database, access: Access, actor: User, events: object, *, unit: object = None
+) -> IngestResult:
     """Debit a batch of usage events in one transaction; see the module docstring. A batch
     that met another process's write of one of its keys (LedgerBusy: nothing was written)
     is decided again, now seeing that key."""
     user = access.actor(actor)  # PermissionDenied for the whole call
-    table = normalize(events)
+    kind = None if unit is None else parse_unit(unit).value
+    table = normalize(events, priced=kind is not None)
     for attempt in range(_TRIES):
         try:
-            return _consume_once(db, user, table)
+            return _consume_once(db, user, table, kind)
         except LedgerBusy:
             if attempt == _TRIES - 1:
                 raise
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _consume_once(db: Database, user: User, events: pa.Table) -> IngestResult:
+def _consume_once(db: Database, user: User, events: pa.Table, unit: str | None) -> IngestResult:
     with db.writing() as cur:
         wallets = _lock_wallets(db, cur, events)  # their due grants already expired
-        mirror = partial(_mirror, events=events, user=user, wallets=wallets)
+        mirror = partial(_mirror, events=events, user=user, wallets=wallets, unit=unit)
         with db.decisions(cur, mirror) as duck:
             with registered(duck, "ingest_events", events):
-                posted, report = decide(duck, user, events, db.clock())
+                decision = decide(duck, user, events, db.clock(), unit)
             # a scratch table of this transaction: dropped here, or by the rollback on an error
             duck.execute("DROP TABLE ingest_checked")
+            posted = decision.posted
             drawn = pieces(duck, posted)
         if posted.num_rows:
-            write_batch(db, cur, _batch(db, user, posted, drawn))
+            write_batch(db, cur, _batch(db, user, posted, drawn, unit))
+            remainders.store(cur, decision.remainders, db.clock())
             after_movements(db, cur, _changes(wallets, posted), db.clock())
             low = _below_top_up(wallets, posted)
             if low:  # the wallets as they are now, grants and all
                 after_debits(db, cur, lock_wallets(db, cur, low).values())
-    return _result(events, posted, report)
+    return _result(events, posted, decision.report)
 
 
 def _changes(wallets: dict[int, WalletState], posted: pa.Table) -> list[BalanceChange]:
@@ -120,9 +134,10 @@ def _below_top_up(held: dict[int, WalletState], posted: pa.Table) -> list[int]:
     )
 
 
-def _batch(db: Database, user: User, posted: pa.Table, drawn: pa.Table) -> pa.Table:
-    """The posted rows as the journal's batch: ids from the ledger, one debit each, a row
-    per grant it draws from (`drawn`: seq, piece, grant_id, drawn)."""
+def _batch(db: Database, user: User, posted: pa.Table, drawn: pa.Table, unit: str | None) -> pa.Table:
+    """The posted rows as the journal's batch: ids from the ledger, one debit each (with
+    the quantity, unit and rate of priced usage), a row per grant it draws from (`drawn`:
+    seq, piece, grant_id, drawn; a debit priced at 0 has one row naming no grant)."""
     now = db.clock()
     entries = pa.array(db.allocate_ids("entries", posted.num_rows))
     audits = pa.array(db.allocate_ids("audit_log", posted.num_rows))
@@ -146,32 +161,40 @@ def _batch(db: Database, user: User, posted: pa.Table, drawn: pa.Table) -> pa.Ta
         "action": pa.repeat(pa.scalar(AuditAction.CONSUME.value), n),
     }
     columns = {name: posted.column(name) for name in posted.column_names} | extra
-    return pa.table({name: columns[name] for name in BATCH_SCHEMA.names}).cast(BATCH_SCHEMA)
+    if unit is None:
+        return pa.table({name: columns[name] for name in BATCH_SCHEMA.names}).cast(BATCH_SCHEMA)
+    columns["unit"] = pa.repeat(pa.scalar(unit), n)
+    return pa.table({name: columns[name] for name in USAGE_SCHEMA.names}).cast(USAGE_SCHEMA)
 
 
 def _lock_wallets(db: Database, cur: Any, events: pa.Table) -> dict[int, WalletState]:
-    """The wallets the batch may name (by id or by name), held until the commit."""
-    ids, names = _candidates(events)
+    """The wallets the batch may name (by id, name or external id), held until the commit."""
+    ids, names, texts = _candidates(events)
     if names:
         found = cur.execute(
-            "SELECT id FROM workspaces WHERE name_key IN (SELECT unnest(?::VARCHAR[]))", [names]
+            "SELECT id FROM workspaces WHERE name_key IN (SELECT unnest(?::VARCHAR[])) "
+            "OR external_id IN (SELECT unnest(?::VARCHAR[]))",
+            [names, texts],
         ).fetchall()
         ids = sorted(set(ids) | {int(r[0]) for r in found})
     return lock_wallets(db, cur, ids)
 
 
-def _candidates(events: pa.Table) -> tuple[list[int], list[str]]:
-    """Workspace ids and lower-cased names the batch may name (each distinct text once)."""
+def _candidates(events: pa.Table) -> tuple[list[int], list[str], list[str]]:
+    """Workspace ids, lower-cased names and stripped texts (external ids) the batch may
+    name (each distinct text once)."""
     ids = {int(v) for v in pc.unique(events.column("ws_int")).to_pylist() if v is not None}
     names: set[str] = set()
+    texts: set[str] = set()
     for text in pc.unique(events.column("ws_text")).to_pylist():
         if text is None:
             continue
         clean = str(text).strip()
         names.add(clean.lower())
+        texts.add(clean)
         if clean.isascii() and clean.isdigit() and len(clean) <= 18:
             ids.add(int(clean))
-    return sorted(ids), sorted(names)
+    return sorted(ids), sorted(names), sorted(texts)
 
 
 def _keys(events: pa.Table) -> list[str]:
@@ -184,30 +207,52 @@ def _keys(events: pa.Table) -> list[str]:
 
 
 def _mirror(
-    server: Any, scratch: Any, *, events: pa.Table, user: User, wallets: dict[int, WalletState]
+    server: Any,
+    scratch: Any,
+    *,
+    events: pa.Table,
+    user: User,
+    wallets: dict[int, WalletState],
+    unit: str | None,
 ) -> None:
     """On a server: copy what the decisions read (the locked wallets, the workspaces, the
-    caller's memberships, the stored keys among the batch's) into the scratch DuckDB."""
+    caller's memberships, the stored keys among the batch's; for priced usage the unit's
+    prices and the wallets' carried remainders) into the scratch DuckDB."""
     keys = _keys(events)
-    spaces = server.execute("SELECT id, name, name_key, created_at FROM workspaces").fetchall()
+    spaces = server.execute("SELECT id, name, name_key, created_at, external_id FROM workspaces").fetchall()
     members = server.execute(
         "SELECT workspace_id, user_id, created_at FROM memberships WHERE user_id = ?", [user.id]
     ).fetchall()
     stored = server.execute(
-        "SELECT key, entry_id, workspace_id, amount, feature FROM idempotency_keys "
+        "SELECT key, entry_id, workspace_id, amount, feature, quantity, unit FROM idempotency_keys "
         "WHERE key IN (SELECT unnest(?::VARCHAR[])) AND workspace_id IN (SELECT unnest(?::BIGINT[]))",
         [keys, sorted(wallets)],
     ).fetchall()
     # the scratch wallets' updated_at is never read by the decisions
     held = [(w.workspace_id, w.account_id, w.status.value, w.balance, _EPOCH) for w in wallets.values()]
     grants = server.execute(LIVE_GRANTS, [sorted(wallets)]).fetchall()
+    prices: list[Any] = []
+    carried: list[Any] = []
+    if unit is not None:
+        prices = server.execute(
+            "SELECT id, feature, unit, credits_per_unit, effective_from, created_by, created_at "
+            "FROM prices WHERE unit = ?",
+            [unit],
+        ).fetchall()
+        carried = server.execute(
+            "SELECT workspace_id, feature, remainder, updated_at FROM usage_remainders "
+            "WHERE workspace_id IN (SELECT unnest(?::BIGINT[]))",
+            [sorted(wallets)],
+        ).fetchall()
     for table, rows, columns in (
         ("wallets", held, "workspace_id, account_id, status, balance, updated_at"),
-        ("workspaces", spaces, "id, name, name_key, created_at"),
+        ("workspaces", spaces, "id, name, name_key, created_at, external_id"),
         ("memberships", members, "workspace_id, user_id, created_at"),
-        ("idempotency_keys", stored, "key, entry_id, workspace_id, amount, feature"),
+        ("idempotency_keys", stored, "key, entry_id, workspace_id, amount, feature, quantity, unit"),
         ("grants", grants, "id, workspace_id, kind, priority, amount, remaining, expires_at, source, "
                            "entry_id, created_by, created_at, expired_entry_id"),
+        ("prices", prices, "id, feature, unit, credits_per_unit, effective_from, created_by, created_at"),
+        ("usage_remainders", carried, "workspace_id, feature, remainder, updated_at"),
     ):
         if rows:
             marks = ", ".join(["?"] * (columns.count(",") + 1))

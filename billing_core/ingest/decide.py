@@ -13,14 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..models import User, WalletStatus
-from ..money import PLACES, AmountProblem
+from ..money import MAX_MOVEMENT, PLACES, AmountProblem
+from ..pricing import EXACT_PLACES
 from ..text import MAX_DESCRIPTION, MAX_FEATURE
 from .events import SPACE, whole
 
@@ -30,6 +33,8 @@ INACTIVE = "wallet inactive"
 KEY_REUSED = "idempotency key reused for a different charge"
 OCCURRED_FUTURE = "occurred_at is in the future (more than 5 minutes ahead of the ledger's clock)"
 OCCURRED_TOO_EARLY = "occurred_at is before the workspace existed"
+NO_PRICE = "no price for the feature at that time"
+_EXACT_PER_UNIT = 10**14  # priced usage is exact in 1e-18 credits; an amount's unit is 1e-4
 FUTURE_LEEWAY = timedelta(minutes=5)  # clocks of the systems that send usage may run a little ahead
 _UNITS = 10**PLACES  # amounts as integers of 0.0001 credit, for the sequential pass
 _SPACE_CLASS = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in SPACE) + "]"
@@ -49,9 +54,10 @@ def _clean(column: str) -> str:
 # first by occurred_at, then row) and echoes that share its fate; a group of
 # different charges is "tangled" and its workspaces are walked event by event.
 _CHECK = f"""
-CREATE TEMP TABLE ingest_checked AS
-WITH ev AS (
+CREATE TEMP TABLE {{{{checked}}}} AS
+WITH {{{{rates}}}} ev AS (
     SELECT row, ws_int, ws_text, amount, amount_note, text_note, feature, description, key, occurred_text,
+           quantity,
            {_clean("feature")} AS f,
            {_clean("description")} AS d,
            nullif({_clean("key")}, '') AS k,
@@ -65,16 +71,19 @@ WITH ev AS (
 ),
 names AS (
     SELECT t.ws_text,
-           CASE WHEN regexp_full_match(t.clean, '[0-9]{{1,18}}') THEN t.clean::BIGINT ELSE w.id END AS ws_id
+           coalesce(x.id, CASE WHEN regexp_full_match(t.clean, '[0-9]{{1,18}}') THEN t.clean::BIGINT
+                               ELSE w.id END) AS ws_id
     FROM (SELECT DISTINCT ws_text, {_clean("ws_text")} AS clean
           FROM ingest_events WHERE ws_text IS NOT NULL) t
     LEFT JOIN workspaces w ON w.name_key = lower(t.clean)
+    LEFT JOIN workspaces x ON x.external_id = t.clean
 ),
 checked AS (
     SELECT e.row, w.workspace_id AS ws, w.account_id, e.amount, e.f, e.d, e.k, e.occurred,
+           e.quantity, {{{{rate}}}} AS rate,
            CASE
                WHEN e.amount_note IS NOT NULL THEN e.amount_note
-               WHEN e.amount IS NULL THEN '{AmountProblem.MISSING.reason}'
+               WHEN e.amount IS NULL AND NOT $priced THEN '{AmountProblem.MISSING.reason}'
                WHEN e.text_note IS NOT NULL THEN e.text_note
                WHEN e.feature IS NULL THEN 'feature missing'
                WHEN contains(e.feature, chr(0)) THEN 'feature contains a NUL character'
@@ -97,7 +106,12 @@ checked AS (
                WHEN NOT $admin AND m.workspace_id IS NULL THEN 'not a member of this workspace'
                WHEN e.occurred > $latest THEN $future
                WHEN e.occurred < s.created_at THEN $too_early
-               WHEN ik.key IS NOT NULL AND NOT (ik.amount = e.amount AND ik.feature IS NOT DISTINCT FROM e.f)
+               WHEN $priced AND {{{{rate}}}} IS NULL THEN $no_price
+               WHEN $priced AND e.quantity * {{{{rate}}}} > $max_movement THEN $too_big
+               WHEN ik.key IS NOT NULL AND NOT (
+                   CASE WHEN $priced THEN ik.quantity = e.quantity AND ik.unit = $unit
+                        ELSE ik.amount = e.amount AND ik.quantity IS NULL END
+                   AND ik.feature IS NOT DISTINCT FROM e.f)
                    THEN $key_reused
            END AS reason,
            ik.key IS NOT NULL AS known
@@ -107,15 +121,66 @@ checked AS (
     LEFT JOIN workspaces s ON s.id = w.workspace_id
     LEFT JOIN memberships m ON m.workspace_id = w.workspace_id AND m.user_id = $actor
     LEFT JOIN idempotency_keys ik ON ik.workspace_id = w.workspace_id AND ik.key = e.k
+    {{{{rate_joins}}}}
 )"""
+# Priced usage: the rate in effect at each event's time, its feature's own, else the
+# default ("*"). The unit's rate card as intervals [effective_from, the next one's) per
+# feature (the latest row wins a tie), joined by feature and time: a hash join on a
+# handful of rows (an ASOF join measured 10x slower inside this query).
+_RATES = """
+card AS (
+    SELECT feature, effective_from AS start, rate,
+           coalesce(lead(effective_from) OVER (PARTITION BY feature ORDER BY effective_from),
+                    TIMESTAMP '9999-12-31') AS stop
+    FROM (SELECT feature, effective_from, arg_max(credits_per_unit, id) AS rate
+          FROM prices WHERE unit = $unit GROUP BY feature, effective_from) p
+),
+"""
+_RATE_JOINS = """
+    LEFT JOIN card pf ON pf.feature = e.f AND e.occurred >= pf.start AND e.occurred < pf.stop
+    LEFT JOIN card pd ON pd.feature = '*' AND e.occurred >= pd.start AND e.occurred < pd.stop
+"""
+# Priced usage: each open row's amount, with its pair's carried remainder, in exact
+# integers of 1e-18 credit: the pair's running total owed, rounded down to 0.0001, minus
+# the same before the row (pricing.carry, set-based).
+_CARRY = """
+CREATE TEMP TABLE ingest_checked AS
+WITH staged AS (
+    SELECT s.* EXCLUDE (amount),
+           CAST(s.quantity * 100000000 AS HUGEINT) * CAST(s.rate * 10000000000 AS HUGEINT) AS exact_units,
+           coalesce(CAST(r.remainder * 1000000000000000000 AS HUGEINT), 0) AS start_units
+    FROM ingest_staged s LEFT JOIN usage_remainders r ON r.workspace_id = s.ws AND r.feature = s.f
+),
+owing AS (
+    SELECT *, start_units + sum(CASE WHEN state = 'open' THEN exact_units ELSE 0 END)
+                  OVER (PARTITION BY ws, f ORDER BY occurred, row ROWS UNBOUNDED PRECEDING) AS owed
+    FROM staged
+)
+SELECT * EXCLUDE (owed),
+       CASE WHEN state = 'open' THEN
+           CAST(CAST(owed // $per_unit - (owed - exact_units) // $per_unit AS DECIMAL(18,0)) * 0.0001
+                AS DECIMAL(18,4))
+       END AS amount
+FROM owing
+"""
+# Priced usage: each pair's remainder after the batch's posted rows.
+_REMAINDERS = """
+SELECT s.ws, s.f, any_value(s.start_units) + sum(s.exact_units)
+                  - sum(CAST(coalesce(q.amount, s.amount) * 10000 AS HUGEINT)) * $per_unit AS left_units
+FROM ingest_checked s
+JOIN ingest_paths p ON p.ws = s.ws
+LEFT JOIN ingest_walked q ON q.row = s.row
+WHERE s.state = 'open' AND (p.path = 'post' OR q.outcome = 'posted')
+GROUP BY s.ws, s.f
+"""
 _CHECK_GROUPED = """,
 groups AS (
     SELECT ws, k, min(struct_pack(t := occurred, r := row)).r AS lead,
-           min(amount) <> max(amount) OR min(f) <> max(f) AS tangled
+           min(coalesce(quantity, amount)) <> max(coalesce(quantity, amount)) OR min(f) <> max(f) AS tangled
     FROM checked WHERE reason IS NULL AND NOT known AND k IS NOT NULL
     GROUP BY ws, k HAVING count(*) > 1
 )
-SELECT c.row, c.ws, c.account_id, c.amount, c.f, c.d, c.k, c.occurred,
+SELECT c.row, c.ws, c.account_id, c.amount, c.f, c.d, c.k, c.occurred, c.quantity, c.rate,
        CASE WHEN c.reason IS NOT NULL THEN 'rejected'
             WHEN c.known THEN 'skipped'
             WHEN g.lead <> c.row AND NOT g.tangled THEN 'echo'
@@ -132,7 +197,7 @@ SELECT EXISTS (SELECT key FROM ingest_events WHERE key IS NOT NULL GROUP BY key 
 """
 
 _CHECK_PLAIN = """
-SELECT row, ws, account_id, amount, f, d, k, occurred,
+SELECT row, ws, account_id, amount, f, d, k, occurred, quantity, rate,
        CASE WHEN reason IS NOT NULL THEN 'rejected' WHEN known THEN 'skipped' ELSE 'open' END AS state,
        reason, NULL::BIGINT AS lead, FALSE AS tangled
 FROM checked
@@ -141,7 +206,9 @@ FROM checked
 # Per workspace with open rows: its wallet, and whether all of them fit (the fast path).
 _WORKSPACES = """
 SELECT s.ws, w.status, (w.balance * $units)::BIGINT AS balance,
-       sum(s.amount) <= w.balance AS fits, bool_or(s.tangled) AS tangled
+       -- a usage debit may round to 0, but is blocked at zero like any other
+       sum(s.amount) < w.balance OR (sum(s.amount) = w.balance AND NOT bool_or(s.amount = 0)) AS fits,
+       bool_or(s.tangled) AS tangled
 FROM ingest_checked s JOIN wallets w ON w.workspace_id = s.ws
 WHERE s.state = 'open'
 GROUP BY s.ws, w.status, w.balance
@@ -152,7 +219,7 @@ GROUP BY s.ws, w.status, w.balance
 # are posted without a walk: only the rest is looked at one by one.
 _SEQUENTIAL = """
 WITH open AS (
-    SELECT s.row, s.ws, s.amount, s.k, s.f, s.tangled, s.occurred,
+    SELECT s.row, s.ws, s.amount, s.k, s.f, s.tangled, s.occurred, {usage},
            sum(s.amount) OVER (PARTITION BY s.ws ORDER BY s.occurred, s.row
                                ROWS UNBOUNDED PRECEDING) AS run,
            bool_or(s.tangled) OVER (PARTITION BY s.ws) AS tangled_ws
@@ -160,7 +227,8 @@ WITH open AS (
     WHERE s.state = 'open'
 )
 SELECT o.row, o.ws, (o.amount * $units)::BIGINT AS units, o.k, o.f, o.tangled,
-       o.run <= w.balance AND NOT o.tangled_ws AS head
+       o.run <= w.balance AND o.run - o.amount < w.balance AND NOT o.tangled_ws AS head,
+       o.exact_units, o.start_units
 FROM open o JOIN wallets w ON w.workspace_id = o.ws
 ORDER BY o.occurred, o.row
 """
@@ -169,8 +237,9 @@ ORDER BY o.occurred, o.row
 # wallet's balance before and after each of them.
 _POSTED = """
 WITH posted AS (
-    SELECT s.row, s.ws, s.account_id, s.amount, s.f, s.d, s.k, s.occurred,
-           sum(s.amount) OVER (PARTITION BY s.ws ORDER BY s.occurred, s.row
+    SELECT s.row, s.ws, s.account_id, coalesce(q.amount, s.amount) AS amount, s.f, s.d, s.k, s.occurred,
+           s.quantity, s.rate,
+           sum(coalesce(q.amount, s.amount)) OVER (PARTITION BY s.ws ORDER BY s.occurred, s.row
                                ROWS UNBOUNDED PRECEDING) AS spent
     FROM ingest_checked s
     JOIN ingest_paths p ON p.ws = s.ws
@@ -178,7 +247,7 @@ WITH posted AS (
     WHERE s.state = 'open' AND (p.path = 'post' OR q.outcome = 'posted')
 )
 SELECT o.ws AS workspace_id, o.account_id, o.amount, o.f AS feature, o.d AS description,
-       o.k AS idempotency_key, o.occurred AS created_at,
+       o.k AS idempotency_key, o.occurred AS created_at, o.quantity, o.rate,
        CAST(w.balance - o.spent + o.amount AS DECIMAL(18,4)) AS balance_before,
        CAST(w.balance - o.spent AS DECIMAL(18,4)) AS balance_after
 FROM posted o JOIN wallets w ON w.workspace_id = o.ws
@@ -230,11 +299,26 @@ def registered(cur: Any, name: str, table: pa.Table) -> Iterator[None]:
 
 
 
-def decide(cur: Any, user: User, events: pa.Table, now: datetime) -> tuple[pa.Table, pa.Table]:
-    """(the rows to post, in entry order; the report of every row not posted)."""
+@dataclass(frozen=True, slots=True)
+class Decision:
+    posted: pa.Table  # the rows to post, in entry order
+    report: pa.Table  # every row not posted
+    remainders: dict[tuple[int, str], Decimal]  # priced usage: each pair's carried remainder after
+
+
+def decide(cur: Any, user: User, events: pa.Table, now: datetime, unit: str | None = None) -> Decision:
+    """Decide the batch (`unit`: priced usage, its quantities priced by the rate card)."""
+    priced = unit is not None
     [(repeats,)] = cur.execute(_KEYS_REPEAT, {"edge": _EDGE}).fetchall()
+    check = (
+        (_CHECK + (_CHECK_GROUPED if repeats else _CHECK_PLAIN))
+        .replace("{{checked}}", "ingest_staged" if priced else "ingest_checked")
+        .replace("{{rates}}", _RATES if priced else "")
+        .replace("{{rate_joins}}", _RATE_JOINS if priced else "")
+        .replace("{{rate}}", "coalesce(pf.rate, pd.rate)" if priced else "NULL::DECIMAL(38,10)")
+    )
     cur.execute(
-        _CHECK + (_CHECK_GROUPED if repeats else _CHECK_PLAIN),
+        check,
         {
             "space": SPACE,
             "edge": _EDGE,
@@ -248,18 +332,34 @@ def decide(cur: Any, user: User, events: pa.Table, now: datetime) -> tuple[pa.Ta
             "latest": now + FUTURE_LEEWAY,
             "future": OCCURRED_FUTURE,
             "too_early": OCCURRED_TOO_EARLY,
+            "priced": priced,
+            "unit": unit,
+            "no_price": NO_PRICE,
+            "max_movement": MAX_MOVEMENT,
+            "too_big": AmountProblem.TOO_BIG.reason,
         },
     )
+    if priced:
+        cur.execute(_CARRY, {"per_unit": _EXACT_PER_UNIT})
+        cur.execute("DROP TABLE ingest_staged")
     workspaces = cur.execute(_WORKSPACES, {"units": _UNITS}).fetchall()
     wallets = {int(r[0]): (WalletStatus(r[1]), int(r[2])) for r in workspaces}
     paths = _paths(workspaces)
+    usage = (
+        "s.exact_units, s.start_units"
+        if priced
+        else "NULL::HUGEINT AS exact_units, NULL::HUGEINT AS start_units"
+    )
+    left: dict[tuple[int, str], Decimal] = {}
     with registered(cur, "ingest_paths", paths):
-        walk = cur.sql(_SEQUENTIAL, params={"units": _UNITS}).to_arrow_table()
+        walk = cur.sql(_SEQUENTIAL.replace("{usage}", usage), params={"units": _UNITS}).to_arrow_table()
         with registered(cur, "ingest_walked", _walk(walk, wallets)):
             posted = cur.sql(_POSTED).to_arrow_table()
             report = cur.sql(_REPORT, params={"inactive": INACTIVE}).to_arrow_table()
-    return posted, report
-
+            if priced:
+                for ws, feature, units in cur.execute(_REMAINDERS, {"per_unit": _EXACT_PER_UNIT}).fetchall():
+                    left[(int(ws), str(feature))] = Decimal(int(units)).scaleb(-EXACT_PLACES)
+    return Decision(posted, report, left)
 
 
 def _paths(workspaces: list[tuple[Any, ...]]) -> pa.Table:
@@ -280,7 +380,9 @@ def _paths(workspaces: list[tuple[Any, ...]]) -> pa.Table:
 
 def _walk(rows: pa.Table, wallets: dict[int, tuple[WalletStatus, int]]) -> pa.Table:
     """Decide rows in order as `consume` would: a key posted earlier in the batch replays
-    (same charge: skipped) or conflicts; then an inactive wallet or too small a balance refuses.
+    (same charge: skipped) or conflicts; then an inactive wallet, a balance at zero or too
+    small a balance refuses. Priced usage gets its amount here from its pair's carried
+    remainder (only posted rows move it), in exact integers of 1e-18 credit.
 
     The head rows (a leading run that fits) are posted as they are; the loop takes the rest.
     """
@@ -289,28 +391,43 @@ def _walk(rows: pa.Table, wallets: dict[int, tuple[WalletStatus, int]]) -> pa.Ta
     balance = {ws: units for ws, (_, units) in wallets.items()}
     for spent in head.group_by("ws").aggregate([("units", "sum")]).to_pylist():
         balance[spent["ws"]] -= spent["units_sum"]
+    owed: dict[tuple[int, str], int] = {}  # priced pairs: the remainder carried, 1e-18 credits
+    head_usage = [head.column(n).to_pylist() for n in ("ws", "f", "units", "exact_units", "start_units")]
+    for ws, feature, units, exact, start in zip(*head_usage, strict=True):
+        if exact is not None:
+            pair = (ws, feature)
+            owed[pair] = owed.get(pair, start) + exact - units * _EXACT_PER_UNIT
     inactive = {ws for ws, (status, _) in wallets.items() if status is WalletStatus.INACTIVE}
     charged: dict[tuple[int, str], tuple[int, str]] = {}  # (workspace, key) -> (units, feature)
     outcomes: list[str] = []
     reasons: list[str | None] = []
-    columns = [tail.column(name).to_pylist() for name in ("ws", "units", "k", "f", "tangled")]
-    for ws, units, key, feature, tangled in zip(*columns, strict=True):
+    amounts: list[Decimal | None] = []
+    names = ("ws", "units", "k", "f", "tangled", "exact_units", "start_units")
+    columns = [tail.column(name).to_pylist() for name in names]
+    for ws, units, key, feature, tangled, exact, start in zip(*columns, strict=True):
+        carried = None
+        if exact is not None:  # priced: the amount follows from what was posted before it
+            carried = owed.get((ws, feature), start) + exact
+            units = carried // _EXACT_PER_UNIT
+        amounts.append(None if exact is None else Decimal(units).scaleb(-PLACES))
         if tangled and (ws, key) in charged:
-            same = charged[(ws, key)] == (units, feature)
+            same = charged[(ws, key)] == (exact if exact is not None else units, feature)
             outcomes.append("skipped" if same else "rejected")
             reasons.append(None if same else KEY_REUSED)
         elif ws in inactive:
             outcomes.append("rejected")
             reasons.append(INACTIVE)
-        elif units > balance[ws]:
+        elif units > balance[ws] or balance[ws] <= 0:
             outcomes.append("rejected")
             reasons.append(INSUFFICIENT)
         else:
             balance[ws] -= units
             outcomes.append("posted")
             reasons.append(None)
+            if carried is not None:
+                owed[(ws, feature)] = carried - units * _EXACT_PER_UNIT
             if tangled:
-                charged[(ws, key)] = (units, feature)
+                charged[(ws, key)] = (exact if exact is not None else units, feature)
     return pa.table(
         {
             "row": pa.concat_arrays([whole(head.column("row")), whole(tail.column("row"))]),
@@ -320,7 +437,8 @@ def _walk(rows: pa.Table, wallets: dict[int, tuple[WalletStatus, int]]) -> pa.Ta
             "reason": pa.concat_arrays(
                 [pa.nulls(head.num_rows, pa.string()), pa.array(reasons, pa.string())]
             ),
+            "amount": pa.concat_arrays(
+                [pa.nulls(head.num_rows, pa.decimal128(18, 4)), pa.array(amounts, pa.decimal128(18, 4))]
+            ),
         }
     )
-
-

@@ -21,7 +21,14 @@ from ..errors import InvalidAmount, InvalidInput
 from ..money import MAX_MOVEMENT, PLACES, AmountProblem, classify_amount
 
 REQUIRED_COLUMNS = ("workspace", "amount", "feature", "description", "occurred_at")
+# Usage priced by the rate card (`unit` given): a quantity instead of an amount; the
+# description is optional (USAGE_DESCRIPTION when absent).
+PRICED_COLUMNS = ("workspace", "quantity", "feature", "occurred_at")
+USAGE_DESCRIPTION = "Metered usage"
 KEY_COLUMN = "idempotency_key"
+QUANTITY = pa.decimal128(20, 8)
+# A plain quantity Arrow parses alone: up to 12 digits, up to 8 decimals.
+_SIMPLE_QUANTITY = r"^(?:[0-9]{1,12}(?:\.[0-9]{1,8})?|\.[0-9]{1,8})$"
 FLOAT_COLUMN = (
     "The amount column holds floating-point numbers, which are not exact money: "
     "give amounts as text (such as '12.5'), integers or Decimals."
@@ -48,11 +55,12 @@ EVENTS_SCHEMA = pa.schema(
         ("key", pa.string()),
         ("occurred", pa.timestamp("us")),
         ("occurred_text", pa.string()),
+        ("quantity", QUANTITY),  # priced usage only
     ]
 )
 
 
-def normalize(events: object) -> pa.Table:
+def normalize(events: object, *, priced: bool = False) -> pa.Table:
     """The events as one Arrow table of fixed schema (`EVENTS_SCHEMA`); nothing decided yet.
 
     Typed columns are converted with Arrow compute; only a pandas object column
@@ -60,10 +68,17 @@ def normalize(events: object) -> pa.Table:
     at in Python. A floating-point amount column is refused as a whole
     (InvalidAmount); a float among mixed values is refused for its row.
     """
-    columns = _columns(events)
-    n = len(columns["amount"])
+    columns = _columns(events, priced=priced)
+    n = len(columns["workspace"])
     ws_int, ws_text = _workspace(columns["workspace"])
-    amount, note, amount_text = _amount(columns["amount"])
+    quantity = pa.nulls(n, QUANTITY)
+    if priced:
+        quantity, note, amount_text = _quantity(columns["quantity"])
+        amount = pa.nulls(n, MONEY)
+        if "description" not in columns:
+            columns["description"] = pa.repeat(pa.scalar(USAGE_DESCRIPTION), n)
+    else:
+        amount, note, amount_text = _amount(columns["amount"])
     occurred, occurred_text = _occurred_at(columns["occurred_at"])
     feature, bad_feature = _text(columns["feature"])
     hidden_feature = _with_hidden_characters(feature) - bad_feature
@@ -95,12 +110,13 @@ def normalize(events: object) -> pa.Table:
             key,
             occurred,
             occurred_text,
+            quantity,
         ],
         schema=EVENTS_SCHEMA,
     )
 
 
-def _columns(events: object) -> dict[str, Any]:
+def _columns(events: object, *, priced: bool = False) -> dict[str, Any]:
     """name -> a pandas Series or an Arrow (chunked) array, for the columns we read."""
     if isinstance(events, pd.DataFrame):
         names = [str(c) for c in events.columns]
@@ -119,19 +135,21 @@ def _columns(events: object) -> dict[str, Any]:
     if len(set(names)) != len(names):
         raise InvalidInput("The events have two columns of the same name.")
     present = set(names)
-    wanted = list(REQUIRED_COLUMNS)
+    required = PRICED_COLUMNS if priced else REQUIRED_COLUMNS
+    wanted = list(required)
     if "workspace" not in present and "workspace_id" in present:
         wanted[0] = "workspace_id"
     missing = [c for c in wanted if c not in present]
     if missing:
         raise InvalidInput(
             f"The events lack the column(s) {', '.join(missing)}; expected "
-            f"{', '.join(REQUIRED_COLUMNS)} (workspace may be named workspace_id) "
+            f"{', '.join(required)} (workspace may be named workspace_id) "
             f"and optionally {KEY_COLUMN}."
         )
-    columns = {name: get(actual) for name, actual in zip(REQUIRED_COLUMNS, wanted, strict=True)}
-    if KEY_COLUMN in present:
-        columns[KEY_COLUMN] = get(KEY_COLUMN)
+    columns = {name: get(actual) for name, actual in zip(required, wanted, strict=True)}
+    for optional in (KEY_COLUMN, "description"):
+        if optional in present and optional not in columns:
+            columns[optional] = get(optional)
     return columns
 
 
@@ -371,3 +389,68 @@ def _occurred_at(values: Any) -> tuple[Any, Any]:
     return pa.array(times, pa.timestamp("us")), pa.array(texts, pa.string())
 
 
+def _quantity(values: Any) -> tuple[Any, Any, Any]:
+    """(quantities, notes, texts) of priced usage: a plain positive number of units (at most
+    8 decimals; a spend in USD has 8), parsed by Arrow; the rest cell by cell."""
+    array = _arrow(values)
+    n = len(values)
+    if array is None or pa.types.is_null(array.type):
+        texts: list[str | None] = [None] * n
+        if array is None:
+            texts = [None if _missing(v) else _shown(v) for v in _cells(values)]
+        return _quantity_cells(texts)
+    if pa.types.is_floating(array.type):
+        raise InvalidAmount(FLOAT_COLUMN.replace("amount", "quantity"))
+    if pa.types.is_integer(array.type) or pa.types.is_decimal(array.type):
+        return _quantity_numbers(array)
+    text = array if pa.types.is_string(array.type) else pc.cast(array, pa.string())
+    simple = pc.fill_null(pc.match_substring_regex(text, _SIMPLE_QUANTITY), False)
+    if pc.all(simple).as_py():
+        parsed = pc.cast(text, QUANTITY)
+        zero = pc.equal(parsed, pa.scalar(Decimal(0), QUANTITY))
+        if not pc.any(zero).as_py():
+            return parsed, pa.nulls(n, pa.string()), text
+    return _quantity_cells(whole(text).to_pylist())
+
+
+def _quantity_numbers(array: Any) -> tuple[Any, Any, Any]:
+    """Integers and decimals: cast exactly by Arrow when every value fits; else cell by cell,
+    each as plain decimal text (never through float, never in exponent form)."""
+    try:
+        exact = pc.cast(array, QUANTITY)  # a safe cast: refuses to round or overflow
+        positive = pc.greater(exact, pa.scalar(Decimal(0), QUANTITY))
+        if pc.all(pc.fill_null(positive, False)).as_py():
+            return exact, pa.nulls(len(array), pa.string()), pa.nulls(len(array), pa.string())
+    except pa.ArrowInvalid:
+        pass
+    return _quantity_cells([None if v is None else f"{Decimal(v):f}" for v in array.to_pylist()])
+
+
+def _quantity_cells(texts: list[str | None]) -> tuple[Any, Any, Any]:
+    from ..pricing import parse_quantity
+
+    quantities: list[Decimal | None] = []
+    notes: list[str | None] = []
+    for text in texts:
+        value, note = None, None
+        clean = None if text is None else text.strip()
+        if not clean:
+            note = "quantity missing"
+        elif clean.startswith("-"):
+            note = "quantity is negative"
+        else:
+            try:
+                value = parse_quantity(clean)
+            except InvalidAmount as problem:
+                note = _QUANTITY_NOTES.get(str(problem), "quantity is not a plain number")
+            if value is None and clean.replace(".", "", 1).isdigit() and Decimal(clean) == 0:
+                note = "quantity is zero (nothing to charge)"
+        quantities.append(value)
+        notes.append(note)
+    return pa.array(quantities, QUANTITY), pa.array(notes, pa.string()), pa.array(texts, pa.string())
+
+
+_QUANTITY_NOTES = {
+    "A quantity cannot exceed 1,000,000,000,000 units in one event.": "quantity over 10^12 units",
+    "A quantity can have at most 8 decimal places.": "quantity has more than 8 decimal places",
+}

@@ -4,7 +4,8 @@ Within a wallet, the posted debits (in entry order) take consecutive stretches o
 line of credits, and the wallet's live grants (in draw-down order: priority, soonest
 expiry, oldest) lay consecutive stretches of the same line: a debit draws from each
 grant whose stretch overlaps its own, the overlap's length. One interval join gives
-every piece, exactly what drawing debit by debit would (drawdown.draw).
+every piece, exactly what drawing debit by debit would (drawdown.draw). A debit of 0 draws
+nothing: its one piece names no grant.
 """
 
 from __future__ import annotations
@@ -39,16 +40,19 @@ g AS (
 SELECT d.seq, g.id AS grant_id,
        CAST(least(d.hi, g.hi) - greatest(d.hi - d.amount, g.hi - g.remaining) AS DECIMAL(18,4)) AS drawn,
        row_number() OVER (PARTITION BY d.seq ORDER BY g.hi) AS piece
-FROM d JOIN g ON g.workspace_id = d.workspace_id
+FROM d JOIN g ON g.workspace_id = d.workspace_id AND d.amount > 0
              AND g.hi - g.remaining < d.hi AND g.hi > d.hi - d.amount
-ORDER BY d.seq, piece
+UNION ALL  -- usage priced at 0 draws nothing: one piece naming no grant
+SELECT seq, NULL, CAST(0 AS DECIMAL(18,4)), 1 FROM d WHERE amount = 0
+ORDER BY seq, piece
 """
 
 
 def pieces(duck: Any, posted: pa.Table) -> pa.Table:
     """For `posted` (the batch's debits in entry order: workspace_id, amount), a row per
     debit and grant it draws from, in entry and draw-down order: seq (the debit's row in
-    `posted`), piece (1..k), grant_id, drawn (> 0). `duck` reads the wallets' grants."""
+    `posted`), piece (1..k), grant_id, drawn (> 0); a debit of 0 (usage priced at 0) has
+    one piece with no grant and 0 drawn. `duck` reads the wallets' grants."""
     numbered = pa.table({
         "seq": pa.array(range(posted.num_rows), pa.int64()),
         "workspace_id": posted.column("workspace_id"),

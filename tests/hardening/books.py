@@ -51,6 +51,8 @@ ACTIONS = (
     "delivery.retry",
     "thresholds.set",
     "policy.change",
+    "price.set",
+    "workspace.link",
 )
 
 

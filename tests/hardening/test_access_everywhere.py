@@ -167,6 +167,18 @@ OPERATIONS: dict[str, Op] = {
                              needs=("webhook",)),
     "deliveries": Op(lambda lg, a, c: lg.deliveries(a), ADMIN_OPS),
     "send_again": Op(lambda lg, a, c: lg.send_again(a, c["delivery"]()), ADMIN_OPS, needs=("delivery",)),
+    # the rate card (issue 15): read by everyone signed in, changed by administrators
+    "prices": Op(lambda lg, a, c: lg.prices(a), SIGNED_IN),
+    "set_price": Op(lambda lg, a, c: lg.set_price(a, "AI", "token", "0.002"), ADMIN_OPS),
+    "consume_usage": Op(
+        lambda lg, a, c: lg.consume_usage(a, c["acme"], "AI", 10, unit="token", description="x"), MEMBER_OPS
+    ),
+    "link_workspace": Op(lambda lg, a, c: lg.link_workspace(a, c["acme"], "team-acme"), ADMIN_OPS),
+    "external_id": Op(lambda lg, a, c: lg.external_id(a, c["acme"]), MEMBER_OPS),
+    "usage_by_feature": Op(lambda lg, a, c: lg.usage_by_feature(a, *_d(lg)), SIGNED_IN, scoped=True),
+    "usage_by_feature_of_acme": Op(
+        lambda lg, a, c: lg.usage_by_feature(a, *_d(lg), workspace_id=c["acme"]), MEMBER_OPS
+    ),
 }
 SECRET = "whsec_" + "A" * 32
 # Public methods that take no acting user, and why that is right.
@@ -208,6 +220,9 @@ NOT_ACTOR_SCOPED = {
 
 WRITES = {
     "consume",
+    "consume_usage",
+    "set_price",
+    "link_workspace",
     "request_credits",
     "cancel_request",
     "approve_request",
@@ -306,6 +321,9 @@ def test_every_operation_for_every_kind_of_caller(ledger: Ledger, people: dict, 
     debit = ledger.history(admin, acme, kind="debit").items[0].id
     grant = ledger.grants(admin, acme)[0].id
 
+    ledger.set_price(admin, "*", "token", "0.01")  # so that consume_usage has a price
+    for space, spender in ((acme, alice), (beta, bob)):  # usage for usage_by_feature to scope
+        ledger.consume_usage(spender, space, "AI", 100, unit="token", description="use")
     def webhook() -> int:
         return ledger.add_webhook(admin, "http://127.0.0.1:9/h", secret=SECRET, events=["request.created"]).id
 

@@ -395,7 +395,7 @@ def test_every_download_on_approvals_and_analytics_serves_inert_cells(formula_ap
         "billing.approvals.spend", "billing.approvals.log",
         "billing.analytics.csv.spend-by-feature", "billing.analytics.csv.spend-by-workspace",
         "billing.analytics.csv.credits-vs-debits", "billing.analytics.csv.top-consumers",
-        "billing.analytics.csv.burn",
+        "billing.analytics.csv.burn", "billing.prices.card",
     ]), keys
     wrong = {k: w for k, t in got.items() if (w := dangerous_cells(t))}
     assert not wrong, wrong

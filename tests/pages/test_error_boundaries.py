@@ -48,7 +48,7 @@ def test_analytics_a_broken_chart_leaves_the_burn_rates(app_as, app_ledger: Ledg
     no_raise.setattr(type(app_ledger), "top_consumers", broken)
     at = run(app_as, "ada@example.com", "pages/analytics.py")
     still_drawn_after(at, "Spend charts")
-    assert [s.value for s in at.header] == ["Burn rate and projected run-out"]
+    assert [s.value for s in at.header] == ["Burn rate and projected run-out", "Usage in units"]
     assert any("Health" in f.value.columns for f in at.dataframe)
 
 

@@ -103,3 +103,34 @@ def test_a_ledger_is_not_copied_onto_itself(demo_file: Path, tmp_path: Path) -> 
     with billing_core.open_ledger(str(path)) as source:
         with pytest.raises(InvalidInput):
             copy_ledger(source, source)
+
+
+def test_the_rate_card_usage_and_remainders_are_copied(
+    store: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Issue 15's tables and columns move too: prices, carried remainders, the quantity, unit
+    and rate of usage debits, idempotency keys of usage, external ids."""
+    source_path = str(tmp_path / "usage.duckdb")
+    with billing_core.open_ledger(source_path, create=True) as source:
+        admin = source.add_user("ada@example.com", "Ada", admin=True)
+        acme = source.create_workspace("Acme")
+        source.grant_credits(admin, acme.id, "100", description="funding")
+        source.link_workspace(admin, acme.id, "team-acme")
+        source.set_price(admin, "*", "token", "0.0000123457")
+        used = source.consume_usage(admin, acme.id, "AI chat", 7, unit="token", description="d",
+                                    idempotency_key="k1")
+    with (
+        billing_core.open_ledger(source_path) as source,
+        billing_core.open_ledger(_target(store, request, tmp_path), create=True) as target,
+    ):
+        report = copy_ledger(source, target)
+        assert report.rows["prices"] == 1 and report.rows["usage_remainders"] == 1
+        assert target.prices(admin) == source.prices(admin)
+        assert target.external_id(admin, acme.id) == "team-acme"
+        assert target.history(admin, acme.id, limit=1).items[0] == used
+        again = target.consume_usage(admin, acme.id, "AI chat", 7, unit="token", description="d",
+                                     idempotency_key="k1")
+        assert again == used  # the key and its usage came along
+        nxt = target.consume_usage(admin, acme.id, "AI chat", 7, unit="token", description="d")
+        assert nxt.amount == Decimal("0.0001")  # 0.0000864199 + the carried 0.0000864199
+        target.verify()
