@@ -91,7 +91,8 @@ def test_a_priced_batch_draws_as_consume_usage_does_one_by_one(new_ledger) -> No
     traces = []
     for book, admin, space in books:
         checked(book)
-        debits = [t for t in reversed(book.history(admin, space, limit=50).items) if t.kind is EntryKind.DEBIT]
+        rows = reversed(book.history(admin, space, limit=50).items)
+        debits = [t for t in rows if t.kind is EntryKind.DEBIT]
         traces.append([(t.amount, sorted(drawn(book, admin, t.id).items())) for t in debits])
     assert traces[0] == traces[1]
     assert any(amount == 0 and pieces == [] for amount, pieces in traces[1])  # priced at 0: no draw
