@@ -1,7 +1,8 @@
 """Property: grants against a reference model. Any sequence of grants (any kind, priority and
-expiry), debits, requests and decisions, clock moves, expiry jobs, status changes and
-policies (standing approval, automatic top-up) draws down exactly as the documented
-order says, expires each grant once with what was left of it, files and approves top-ups
+expiry), debits, requests and decisions, clock moves, expiry jobs, status changes,
+policies (standing approval, automatic top-up) and corrections of grants and debits draws
+down exactly as the documented order says, gives a corrected debit's draws back where
+admin_credits says, expires each grant once with what was left of it, files and approves top-ups
 exactly as the policy says, and keeps `verify()` passing after every step."""
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from billing_core import InsufficientCredits, Ledger, RequestStatus, WalletInactive
+from billing_core import InsufficientCredits, InvalidInput, Ledger, RequestStatus, WalletInactive
 from billing_core.grant_rules import month_of
 from billing_core.models import GrantKind
 from tests.conftest import FakeClock
@@ -78,6 +79,9 @@ class GrantsMachine(RuleBasedStateMachine):
         self.pending: dict[int, tuple[int, Decimal, bool]] = {}  # request -> space, amount, automatic
         self.by_policy: list[tuple[int, datetime, Decimal]] = []  # approvals by the policy
         self.automatic: list[tuple[int, datetime]] = []  # automatic requests filed
+        self.terms: dict[int, tuple[GrantKind, int, datetime | None]] = {}  # every grant's, by id
+        self.correctable: dict[int, tuple[int, list[tuple[int, Decimal]], bool]] = {}  # entry ->
+        # space, its wallet pieces (grant, amount), and whether it is a credit
         self.expired: dict[int, Decimal] = {}  # grant -> what it expires with
 
     def teardown(self) -> None:
@@ -103,6 +107,7 @@ class GrantsMachine(RuleBasedStateMachine):
         defaults = {GrantKind.PROMOTIONAL: 10, GrantKind.PURCHASED: 20}
         chosen = defaults[kind] if priority is None else priority
         self.grants[space][grant_id] = ModelGrant(grant_id, kind, chosen, amount, expires_at)
+        self.terms[grant_id] = (kind, chosen, expires_at)
 
     def made_by(self, entry_id: int) -> int:
         (made,) = self.ledger.draws(self.admin, entry_id)
@@ -142,6 +147,7 @@ class GrantsMachine(RuleBasedStateMachine):
                                           priority=priority, expires_at=ends)
         self.live(space)
         self.add(space, self.made_by(entry.id), kind, priority, amount, ends)
+        self.correctable[entry.id] = (space, [(self.made_by(entry.id), amount)], True)
 
     @rule(i=st.integers(0, 1), amount=amounts)
     def consume(self, i: int, amount: Decimal) -> None:
@@ -170,6 +176,7 @@ class GrantsMachine(RuleBasedStateMachine):
             else:
                 self.grants[space][grant.id] = replace(grant, remaining=grant.remaining - take)
         assert [(d.grant_id, d.amount) for d in self.ledger.draws(self.member, entry.id)] == expected
+        self.correctable[entry.id] = (space, expected, False)
         self.top_up(space)
 
     def top_up(self, space: int) -> None:
@@ -211,6 +218,57 @@ class GrantsMachine(RuleBasedStateMachine):
             self.ledger.reject_request(self.admin, request_id, "no")
         else:
             self.ledger.cancel_request(self.admin, request_id)
+
+    @precondition(lambda self: self.correctable)
+    @rule(data=st.data())
+    def correct(self, data: st.DataObject) -> None:
+        """Reverse a grant (its own grant first, then the order) or a debit (each draw back to
+        its grant while live, an expired one's share as a new grant without expiry)."""
+        entry_id = data.draw(st.sampled_from(sorted(self.correctable)))
+        space, pieces, credit = self.correctable.pop(entry_id)
+        live = self.live(space)
+        amount = sum((a for _, a in pieces), Decimal(0))
+        if credit:
+            (made, _), = pieces
+            have = sum((g.remaining for g in live), Decimal(0))
+            if amount > have:
+                try:
+                    self.ledger.correct_entry(self.admin, entry_id, reason="r")
+                except InvalidInput:
+                    return
+                raise AssertionError("a correction took a wallet below zero")
+            fix = self.ledger.correct_entry(self.admin, entry_id, reason="r")
+            expected: dict[int, Decimal] = {}
+            left = amount
+            for grant in sorted(live, key=lambda g: (g.id != made, g.order)):  # its own grant first
+                if left <= 0:
+                    break
+                take = min(left, grant.remaining)
+                expected[grant.id] = take
+                left -= take
+                if take == grant.remaining:
+                    del self.grants[space][grant.id]
+                else:
+                    self.grants[space][grant.id] = replace(grant, remaining=grant.remaining - take)
+            assert {d.grant_id: d.amount for d in self.ledger.draws(self.admin, fix.id)} == expected
+            return
+        fix = self.ledger.correct_entry(self.admin, entry_id, reason="r")
+        back = {d.grant_id: d.amount for d in self.ledger.draws(self.admin, fix.id)}
+        now = self.clock.now
+        expired = []
+        for grant_id, share in pieces:
+            kind, priority, ends = self.terms[grant_id]
+            if ends is None or ends > now:  # live: back to it
+                spent = ModelGrant(grant_id, kind, priority, Decimal(0), ends)  # used up: live again
+                held = self.grants[space].get(grant_id) or spent
+                self.grants[space][grant_id] = replace(held, remaining=held.remaining + share)
+                assert back.pop(grant_id) == share
+            else:
+                expired.append((priority, ends, grant_id, kind, share))
+        assert len(back) == len(expired)
+        for (priority, _, _, kind, share), new_id in zip(sorted(expired), sorted(back), strict=True):
+            assert back[new_id] == share
+            self.add(space, new_id, kind, priority, share, None)
 
     @rule(hours=st.integers(1, 96))
     def advance(self, hours: int) -> None:
