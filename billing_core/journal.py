@@ -9,7 +9,11 @@ running balance, its grants' remainders, the daily rollup, the idempotency key (
 and one audit row move by the same amount. Everything that moves money calls `append`
 (consume's group commit, approvals, grants, expiries) or builds the same batch table
 set-based and calls `write_batch` (bulk ingest, the demo): one set of statements writes
-every row, so identical movements give identical rows whoever made them. Nothing here
+every row, so identical movements give identical rows whoever made them. A correction
+moves grants too (admin_credits.py): taking back a credit draws from the grant it made
+first (`Movement.draw_first`), reversing a debit gives its draws back (`Movement.returns`:
+to a live grant, or as a new grant without expiry for an expired one's share). A usage
+debit priced at 0 draws nothing: its one wallet posting names no grant. Nothing here
 ever updates or deletes an entry. After a batch, the balance alerts its movements crossed
 fire in the same transaction (notify.alerts).
 

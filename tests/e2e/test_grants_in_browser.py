@@ -70,8 +70,11 @@ def grants_app(ledger_path: Path, tmp_path: Path) -> Iterator[App]:
     log_dir.mkdir()
     proc, url, _ = start_streamlit(
         APP_SCRIPT, cwd=REPO_ROOT, log_dir=log_dir,
+        # the clock moves four days ahead: sign-in sessions (12 hours, 30 idle minutes by
+        # default; tests/e2e/test_sign_in_sessions.py) are made to outlast it here
         env_extra={"BILLING_DB": str(ledger), "BILLING_CLOCK_FILE": str(clock),
-                   "BILLING_EXPIRE_EVERY": "1"},
+                   "BILLING_EXPIRE_EVERY": "1", "BILLING_SESSION_HOURS": "240",
+                   "BILLING_SESSION_IDLE_MINUTES": "14400"},
     )
     try:
         yield App(url, clock, ledger, request.id, request.amount, lambda: _stop_process_group(proc))
