@@ -64,7 +64,8 @@ def build(path: Path, *, entries: int, workspaces: int, users: int, days: int = 
             """,
             [workspaces, users],
         )
-        # The first `workspaces` entries fund each wallet; the rest are small debits
+        # The first `workspaces` entries fund each wallet (the credit makes the wallet's one
+        # grant, numbered as its workspace); the rest are small debits drawing from it,
         # spread over `days`, in time order, each wallet's total far below its funding.
         # They are made as the journal's batch (every column, balances by a running sum)
         # and written by the journal's own statements: the rows any live movement makes.
@@ -98,7 +99,12 @@ def build(path: Path, *, entries: int, workspaces: int, users: int, days: int = 
                    NULL::BIGINT AS request_id, NULL::VARCHAR AS idempotency_key,
                    CASE WHEN kind = 'credit' THEN ? ELSE ? END AS action,
                    CAST(balance_after - signed AS DECIMAL(18,4)) AS balance_before,
-                   CAST(balance_after AS DECIMAL(18,4)) AS balance_after
+                   CAST(balance_after AS DECIMAL(18,4)) AS balance_after,
+                   1::BIGINT AS piece, workspace_id AS grant_id, signed AS piece_amount,
+                   CASE WHEN kind = 'credit' THEN 'purchased' END AS grant_kind,
+                   CASE WHEN kind = 'credit' THEN 20 END::BIGINT AS grant_priority,
+                   NULL::TIMESTAMP AS grant_expires_at,
+                   CASE WHEN kind = 'credit' THEN 'grant' END AS grant_source
             FROM (SELECT *, CASE WHEN kind = 'credit' THEN amount ELSE -amount END AS signed,
                          sum(CASE WHEN kind = 'credit' THEN amount ELSE -amount END)
                              OVER (PARTITION BY workspace_id ORDER BY id) AS balance_after

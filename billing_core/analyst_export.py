@@ -52,7 +52,7 @@ TABLES: tuple[_Table, ...] = (
         "journal",
         """
         SELECT e.id AS entry_id, e.created_at, e.workspace_id, w.name AS workspace, e.kind, e.amount,
-               CASE WHEN e.kind = 'debit' THEN -e.amount ELSE e.amount END AS signed_amount,
+               CASE WHEN e.kind = 'credit' THEN e.amount ELSE -e.amount END AS signed_amount,
                e.feature, e.description, e.actor_id, e.request_id, k.key AS idempotency_key
         FROM entries e JOIN workspaces w ON w.id = e.workspace_id
         LEFT JOIN idempotency_keys k ON k.entry_id = e.id AND k.workspace_id = e.workspace_id

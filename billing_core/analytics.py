@@ -15,6 +15,7 @@ import pandas as pd
 
 from .access import Access
 from .errors import InvalidInput
+from .grants import with_expiries
 from .models import BurnRate, User, WalletHealth, WalletStatus
 from .money import QUANTUM, ZERO, to_decimal
 from .store import Database
@@ -123,7 +124,9 @@ class Analytics:
         granularity: str = "day",
         workspace_id: int | None = None,
     ) -> pd.DataFrame:
-        """Columns period, kind ('credit' | 'debit'), amount."""
+        """Columns period, kind ('credit' | 'debit' | 'expiry'), amount: a credit and a debit
+        row per period, and an expiry row for a period in which unused credits expired
+        (expiries are not spend: they are apart from the debits)."""
         _check_range(start, end)
         unit = _check_granularity(granularity)
         see_all, user_id, ws = _scope(self.access, actor, workspace_id)
@@ -131,7 +134,7 @@ class Analytics:
             f"""
             WITH p AS (
                 SELECT {_period(unit)} AS period,
-                       sum(r.credits) AS credit, sum(r.debits) AS debit
+                       sum(r.credits) AS credit, sum(r.debits) AS debit, sum(r.expired) AS expiry
                 FROM daily_rollups r
                 WHERE r.day BETWEEN ? AND ? AND r.feature IS NULL AND {_SCOPE}
                 GROUP BY 1
@@ -139,6 +142,8 @@ class Analytics:
             SELECT period, 'credit' AS kind, credit AS amount FROM p
             UNION ALL
             SELECT period, 'debit' AS kind, debit AS amount FROM p
+            UNION ALL
+            SELECT period, 'expiry' AS kind, expiry AS amount FROM p WHERE expiry > 0
             ORDER BY period, kind
             """,
             [start, end, see_all, user_id, ws, ws],
@@ -155,7 +160,7 @@ class Analytics:
                 FROM generate_series(0, ?) AS g(i)
             ),
             net AS (
-                SELECT day, sum(credits - debits) AS net FROM daily_rollups
+                SELECT day, sum(credits - debits - expired) AS net FROM daily_rollups
                 WHERE workspace_id = ? AND feature IS NULL GROUP BY day
             ),
             now_balance AS (SELECT balance FROM wallets WHERE workspace_id = ?)
@@ -200,7 +205,10 @@ class Analytics:
         """Every visible wallet (archived workspaces left out): workspace_id, workspace,
         status, balance, spent (the last `days` days), pending (requested), per_day,
         runs_out_on (None: never, or inactive), days_left (until runs_out_on; missing when
-        it is None) and health (WalletHealth)."""
+        it is None), health (WalletHealth), and its grants' expiries: expiring_30d
+        (credits whose grants expire within 30 days), next_expiry (the soonest; None: none
+        expires), expires_unused (what the forecast expects to expire unused at `per_day`)
+        and unused_from (the first such expiry)."""
         if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 366:
             raise InvalidInput("Measure the burn rate over 1 to 366 days.")
         today = self.today()
@@ -241,7 +249,7 @@ class Analytics:
             index=frame.index,
             dtype=object,
         )
-        return frame
+        return with_expiries(self.db, frame)
 
     def top_consumers(
         self,

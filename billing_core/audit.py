@@ -20,10 +20,16 @@ from .store import Database, as_utc
 class AuditAction(StrEnum):
     """What an audit row records."""
 
+    @classmethod
+    def movements(cls) -> tuple[AuditAction, ...]:
+        """The actions the journal writes, one per entry."""
+        return MOVEMENT_ACTIONS
+
     # movements: one row per journal entry, written by journal.write_batch
     CONSUME = "wallet.consume"  # a debit for a feature's use
     GRANT = "wallet.grant"  # a credit an administrator added directly
     TOP_UP = "wallet.top_up"  # the credit of an approved credit request
+    EXPIRE = "wallet.expire"  # the unused rest of a grant, at its expiry (by the system)
     CORRECT = "wallet.correct"  # a reversing entry that corrects an earlier one
     # other state changes, written by `record`
     WALLET_STATUS = "wallet.status"
@@ -31,6 +37,7 @@ class AuditAction(StrEnum):
     REQUEST_APPROVED = "request.approved"
     REQUEST_REJECTED = "request.rejected"
     REQUEST_CANCELLED = "request.cancelled"
+    POLICY_CHANGE = "policy.change"  # a workspace's standing approval / automatic top-up
     USER_ADD = "user.add"  # set up by the operator, or invited by an administrator
     USER_DEACTIVATE = "user.deactivate"
     USER_REACTIVATE = "user.reactivate"
@@ -60,7 +67,9 @@ class AuditAction(StrEnum):
 
 
 # The actions the journal writes, one per entry (verify() checks there is exactly one).
-MOVEMENT_ACTIONS = (AuditAction.CONSUME, AuditAction.GRANT, AuditAction.TOP_UP, AuditAction.CORRECT)
+MOVEMENT_ACTIONS = (
+    AuditAction.CONSUME, AuditAction.GRANT, AuditAction.TOP_UP, AuditAction.EXPIRE, AuditAction.CORRECT,
+)
 
 
 def as_json(value: Mapping[str, object] | None) -> str | None:

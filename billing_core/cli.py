@@ -20,6 +20,7 @@ from typing import Any, TextIO
 import pandas as pd
 
 from . import cli_admin, cli_backup, cli_pricing
+from .cli_grants import GRANT_COMMANDS, add_grant_commands, expire_command, grant_command
 from .clock import parse_instant
 from .errors import BillingError, InvalidInput
 from .ingest import open_event_file, read_chunks
@@ -86,6 +87,8 @@ def _parser() -> argparse.ArgumentParser:
     history.add_argument("--limit", type=int, default=20)
 
     sub.add_parser("verify", parents=[common], help="check that the books balance")
+
+    add_grant_commands(sub, common, _instant)
 
     ingest = sub.add_parser(
         "ingest",
@@ -244,6 +247,8 @@ def _run(args: argparse.Namespace) -> int:
             return 0
         if args.command == "admin" and args.verb == "create":
             return _admin(ledger, args)
+        if args.command == "expire":
+            return expire_command(ledger, args)
         if args.command == "notify":
             return _notify(ledger, args)
         actor = _actor(ledger, args.actor)
@@ -255,6 +260,8 @@ def _run(args: argparse.Namespace) -> int:
         if cli_pricing.handles(args):
             return cli_pricing.run(ledger, actor, args)
         workspace = ledger.find_workspace(actor, args.workspace)
+        if args.command in GRANT_COMMANDS:
+            return grant_command(ledger, actor, workspace, args)
         if args.command == "consume":
             entry = ledger.consume(
                 actor,
@@ -279,7 +286,7 @@ def _run(args: argparse.Namespace) -> int:
             if not page.items:
                 print(f"{workspace.name} has no transactions yet.")
             for t in page.items:
-                sign = "-" if t.kind == "debit" else "+"
+                sign = "+" if t.kind == "credit" else "-"
                 print(
                     f"{t.created_at:%Y-%m-%d %H:%M} UTC  {t.kind.value:6}  "
                     f"{sign}{format_credits(t.amount, unit=False):>14}  "

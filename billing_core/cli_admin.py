@@ -14,9 +14,10 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from .errors import NotFound
+from .clock import parse_instant
+from .errors import InvalidInput, NotFound
 from .ledger import Ledger
-from .models import PasswordLink, User
+from .models import GrantKind, PasswordLink, User
 from .money import format_credits
 from .text import visible
 
@@ -303,17 +304,31 @@ def _member_list(ledger: Ledger, actor: User, args: argparse.Namespace) -> int:
 
 
 def grant_arguments(grant: argparse.ArgumentParser) -> None:
-    """`billing grant WORKSPACE AMOUNT --reason TEXT`. The one place its options are
-    declared: an option added here later (a grant's kind, its expiry) is read back by
-    `grant_options` and reaches `Ledger.grant` as a keyword argument."""
+    """`billing grant WORKSPACE AMOUNT --reason TEXT [--kind K] [--priority N] [--expires
+    TIME]`. The one place its options are declared: each option beyond workspace, amount
+    and reason is read back by `grant_options` (`GRANT_OPTIONS`) and reaches `Ledger.grant`
+    as a keyword argument."""
     grant.add_argument("workspace", help="workspace id or name")
     grant.add_argument("amount", help="credits, e.g. 5000")
     grant.add_argument("--reason", required=True)
+    grant.add_argument("--kind", choices=[k.value for k in GrantKind], default=None,
+                       help="purchased (default) or promotional")
+    grant.add_argument("--priority", type=int, default=None,
+                       help="lower is drawn first (default: promotional 10, purchased 20)")
+    grant.add_argument("--expires", type=_instant, default=None, metavar="TIME",
+                       help="when what is left of it expires, ISO 8601 (default: never)")
     grant.set_defaults(run=_grant)
 
 
+def _instant(text: str) -> datetime:
+    try:
+        return parse_instant(text)
+    except InvalidInput as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 # argparse dest -> Ledger.grant keyword, for the options beyond workspace, amount and reason
-GRANT_OPTIONS: dict[str, str] = {}
+GRANT_OPTIONS: dict[str, str] = {"kind": "kind", "priority": "priority", "expires": "expires_at"}
 
 
 def grant_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -330,14 +345,17 @@ def _grant(ledger: Ledger, actor: User, args: argparse.Namespace) -> int:
         print(
             f"{format_credits(request.amount)} for {visible(space.name)} is above the grant limit of "
             f"{format_credits(ledger.settings.grant_limit)}: request #{request.id} waits for a second "
-            "administrator to approve it (Approvals)."
+            "administrator to approve it (Approvals), who sets the grant's kind and expiry."
         )
         return 0
     assert outcome.entry is not None
     wallet = ledger.wallet(actor, space.id)
+    (made,) = ledger.draws(actor, outcome.entry.id)
+    ends = f"expiring {_when(made.grant_expires_at)}" if made.grant_expires_at else "never expiring"
     print(
         f"Granted {format_credits(outcome.entry.amount)} to {visible(space.name)} "
-        f"(transaction {outcome.entry.id}); balance {format_credits(wallet.balance)}."
+        f"(transaction {outcome.entry.id}); balance {format_credits(wallet.balance)}. "
+        f"Grant #{made.grant_id}: {made.grant_kind.value}, {ends}."
     )
     return 0
 

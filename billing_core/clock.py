@@ -6,8 +6,9 @@ tests, the demo and a served app under test can pin "now" to a fixed instant and
 depend on the wall clock or the time of day. `$BILLING_CLOCK` (an ISO 8601 instant, such
 as `2026-11-27T18:00:00Z`) pins the clock of every ledger opened without an explicit one:
 the test suite uses it for the app it serves; never set it in production.
-`$BILLING_CLOCK_FILE` (tests only, too) names a file holding such an instant, read again at
-every call, so a test can move the served app's clock (to let a session go idle).
+`$BILLING_CLOCK_FILE` (tests only, ahead of `$BILLING_CLOCK`) names a file holding such an
+instant, read again at every call, so a browser test moves a served app's clock by
+rewriting it (to let a session go idle, or a grant expire).
 """
 
 from __future__ import annotations
@@ -48,11 +49,12 @@ class FixedClock:
 
 
 class FileClock:
-    """A clock that reads the instant from a file at every call (tests move it by writing
+    """A clock that says what a file says, read at every call (tests move it by rewriting
     the file). Only for tests: `$BILLING_CLOCK_FILE`."""
 
     def __init__(self, path: str) -> None:
         self.path = path
+        self()  # a missing or unreadable file fails at once, not at the first write
 
     def __call__(self) -> datetime:
         with open(self.path, encoding="utf-8") as handle:
@@ -60,10 +62,10 @@ class FileClock:
 
 
 def clock_from_env() -> Clock:
-    """A FileClock at `$BILLING_CLOCK_FILE`, else a FixedClock at `$BILLING_CLOCK`, when
-    set; else the system's UTC clock."""
-    moved = os.environ.get(CLOCK_FILE_VARIABLE)
-    if moved:
-        return FileClock(moved)
+    """A FileClock at `$BILLING_CLOCK_FILE` when it is set, else a FixedClock at
+    `$BILLING_CLOCK` when that is, else the system's UTC clock."""
+    moving = os.environ.get(CLOCK_FILE_VARIABLE)
+    if moving:
+        return FileClock(moving)
     pinned = os.environ.get(CLOCK_VARIABLE)
     return FixedClock(parse_instant(pinned)) if pinned else utc_now

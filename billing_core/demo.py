@@ -3,11 +3,18 @@
 The story is simulated day by day in Python (a few tens of thousands of movements)
 and then written in one transaction through Arrow, never row by row. Every
 movement obeys the ledger's rules: no wallet ever goes below zero, each approved
-request credits once, and every change has its audit row, so `verify()` passes.
+request credits once, debits draw from grants in the draw-down order, a grant's rest
+expires at its expiry, and every change has its audit row, so `verify()` passes.
+
+Grants in the story: every workspace starts with a welcome promotion; Globex Marketing
+had a launch-week promotion that expired part used; Acme Research holds a conference
+promotion and Northwind Studio contract credits that expire within the month; Initech
+Support runs on a standing approval with an automatic top-up.
 """
 
 from __future__ import annotations
 
+import itertools
 import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -16,16 +23,20 @@ from typing import Any
 
 import pyarrow as pa
 
-from . import audit
+from . import audit, drawdown
 from .audit import AuditAction
+from .drawdown import LiveGrant
 from .errors import InvalidInput
-from .journal import BATCH_SCHEMA, write_batch
+from .grant_rules import month_of
+from .journal import BATCH_SCHEMA, expiry, write_batch
 from .ledger import Ledger
-from .models import EntryKind, RequestStatus, WalletStatus
+from .models import CreditPolicy, EntryKind, GrantKind, RequestStatus, WalletStatus
 from .money import QUANTUM
 from .passwords import hash_password
-from .requests import DECISION_ACTIONS
-from .schema import PLATFORM_ACCOUNTS, TOPUPS_ACCOUNT, USAGE_ACCOUNT
+from .policies import describe
+from .requests import DECISION_ACTIONS, standing_approval_note
+from .schema import EXPIRED_ACCOUNT, PLATFORM_ACCOUNTS, SYSTEM_USER_ID, TOPUPS_ACCOUNT, USAGE_ACCOUNT
+from .top_up import top_up_note
 
 DEMO_PASSWORD = "en-credits-demo"
 WORKSPACE_NAMES = [
@@ -90,15 +101,26 @@ DESCRIPTIONS = {
 _SET_UP = ("workspaces", "users", "memberships")  # dated back to the start of the story
 ZERO_WORKSPACE = 4  # Umbrella Labs: spends its last credit on the final day
 INACTIVE_WORKSPACE = 5  # Hooli Data: deactivated by an admin
+POLICY_WORKSPACE = 3  # Initech Support: standing approval and automatic top-up
+WELCOME = (Decimal(300), 45)  # every workspace: a welcome promotion, expiring after 45 days
+# (workspace, amount, kind, granted days before the end at an hour, expires days after the end)
+GRANTS = (
+    (2, Decimal(2500), GrantKind.PROMOTIONAL, "Launch week promotion", (24, 9), -17),  # expired
+    (0, Decimal(1500), GrantKind.PROMOTIONAL, "Conference promotion", (5, 10), 9),
+    (1, Decimal(1000), GrantKind.PURCHASED, "Contract credits (expire with the term)", (10, 11), 25),
+)
 
 
 @dataclass
 class _Books:
     """What the simulation writes, as columns for Arrow."""
 
+    # id, workspace, kind, amount, feature, description, actor, request, when; then a
+    # credit's grant (kind, priority, expires_at, source) and the grant it makes or expires
     entries: list[tuple[Any, ...]] = field(default_factory=list)
     requests: list[tuple[Any, ...]] = field(default_factory=list)
     status_changes: list[tuple[int, datetime, int]] = field(default_factory=list)
+    policies: list[tuple[CreditPolicy, int, datetime]] = field(default_factory=list)  # set by, when
 
 
 @dataclass
@@ -109,6 +131,8 @@ class _WalletSim:
     daily_uses: float = 20.0
     topup: Decimal = Decimal(2000)
     open_request: int | None = None
+    grants: list[LiveGrant] = field(default_factory=list)  # ids: the story's own keys
+    policy: CreditPolicy | None = None
 
 
 def _money(rng: random.Random, low: str, high: str) -> Decimal:
@@ -186,6 +210,7 @@ def seed_demo(
         "workspaces": workspaces,
         "entries": len(books.entries),
         "requests": len(books.requests),
+        "grants": sum(1 for e in books.entries if e[2] == EntryKind.CREDIT.value),
     }
 
 
@@ -216,10 +241,43 @@ def _simulate(
     # (time, kind, payload): movements and request events, in time order
     events: list[tuple[datetime, int, str, dict[str, Any]]] = []
     request_id = 0
-    pending_decisions: list[tuple[datetime, int, int, str]] = []  # when, sim index, request, verdict
+    # when, sim index, request (or a grant's number), what: ("decide", verdict) or ("grant", ...)
+    timed: list[tuple[datetime, int, int, tuple[Any, ...]]] = []
     requests: dict[int, dict[str, Any]] = {}
+    keys = itertools.count(1)  # the story's grants, numbered as they are made
+    movements: list[tuple[datetime, int, dict[str, Any]]] = []
 
-    def ask(index: int, when: datetime, amount: Decimal, verdict: str) -> None:
+    def credit(index: int, when: datetime, amount: Decimal, kind: GrantKind, expires: datetime | None,
+               source: str, fields: dict[str, Any]) -> None:
+        sim = sims[index]
+        expire(index, when)
+        grant = LiveGrant(next(keys), kind, kind.default_priority, amount, expires)
+        sim.grants = list(drawdown.add(sim.grants, grant))
+        sim.balance += amount
+        movements.append((when, index, fields | {
+            "kind": "credit", "amount": amount, "feature": None,
+            "grant": (kind.value, grant.priority, expires, source), "key": grant.id,
+        }))
+
+    def debit(index: int, when: datetime, fields: dict[str, Any]) -> None:
+        sim = sims[index]
+        sim.grants = list(drawdown.draw(sim.grants, fields["amount"])[0])
+        sim.balance -= fields["amount"]
+        movements.append((when, index, fields | {"kind": "debit", "request_id": None}))
+
+    def expire(index: int, when: datetime) -> None:
+        """As every write does: the wallet's due grants expire first, at their expiry."""
+        sim = sims[index]
+        for grant in drawdown.due(sim.grants, when):
+            sim.grants.remove(grant)
+            sim.balance -= grant.remaining
+            assert grant.expires_at is not None
+            movements.append((grant.expires_at, index, {
+                "kind": "expiry", "amount": grant.remaining, "feature": None, "request_id": None,
+                "actor": SYSTEM_USER_ID, "description": "", "key": grant.id,
+            }))
+
+    def ask(index: int, when: datetime, amount: Decimal, verdict: str, by: int | None = None) -> None:
         nonlocal request_id
         request_id += 1
         sim = sims[index]
@@ -236,18 +294,62 @@ def _simulate(
                     None,
                 ]
             ),
-            "requested_by": rng.choice(sim.members),
+            "requested_by": rng.choice(sim.members) if by is None else by,
             "requested_at": when,
         }
         events.append((when, 0, "request", {"request": request_id}))
         sim.open_request = request_id
         delay = timedelta(hours=rng.randint(2, 40))
         if verdict != "pending":
-            pending_decisions.append((when + delay, index, request_id, verdict))
+            timed.append((when + delay, index, request_id, ("decide", verdict)))
 
-    def decide(index: int, decision: tuple[datetime, int, int, str]) -> None:
+    def ask_automatically(index: int, when: datetime) -> None:
+        """The automatic top-up of a policy wallet, and its standing approval (top_up.py)."""
+        nonlocal request_id
         sim = sims[index]
-        when, _, rid, verdict = decision
+        policy = sim.policy
+        assert policy is not None and policy.top_up_amount is not None and policy.top_ups_per_month
+        assert policy.approve_up_to is not None and policy.approve_per_month is not None
+        first, after = month_of(when)
+        mine = [r for r in requests.values() if r["workspace_id"] == sim.workspace_id]
+        auto = [r for r in mine if r.get("automatic")]
+        if any(r.get("status") is None for r in auto):
+            return  # one is pending
+        this_month = sum(1 for r in auto if first <= r["requested_at"] < after)
+        if this_month >= policy.top_ups_per_month:
+            return
+        request_id += 1
+        amount = policy.top_up_amount
+        requests[request_id] = {
+            "id": request_id, "workspace_id": sim.workspace_id, "amount": amount,
+            "note": top_up_note(sim.balance, policy, this_month + 1),
+            "requested_by": SYSTEM_USER_ID, "requested_at": when, "automatic": True,
+        }
+        used = sum((r["amount"] for r in mine if r.get("by_policy") and first <= r["decided_at"] < after),
+                   Decimal(0))
+        if amount <= policy.approve_up_to and used + amount <= policy.approve_per_month:
+            requests[request_id].update(
+                status="approved", decided_by=SYSTEM_USER_ID, decided_at=when, by_policy=True,
+                decision_note=standing_approval_note(policy, used + amount),
+            )
+            credit(index, when, amount, policy.grant_kind, None, f"request:{request_id}", {
+                "request_id": request_id, "actor": SYSTEM_USER_ID,
+                "description": f"Credit request #{request_id} approved",
+            })
+        else:  # over the standing approval: an administrator approves it later
+            sim.open_request = request_id
+            later = when + timedelta(hours=rng.randint(2, 40))
+            timed.append((later, index, request_id, ("decide", "approved")))
+
+    def decide(index: int, item: tuple[datetime, int, int, tuple[Any, ...]]) -> None:
+        sim = sims[index]
+        when, _, rid, what = item
+        if what[0] == "grant":
+            _, amount, kind, expires, description = what
+            credit(index, when, amount, kind, expires, "grant",
+                   {"request_id": None, "actor": admins[0], "description": description})
+            return
+        verdict = what[1]
         req = requests[rid]
         req.update(
             status=verdict,
@@ -263,36 +365,41 @@ def _simulate(
             req["decided_by"] = req["requested_by"]
         sim.open_request = None
         if verdict == "approved":
-            sim.balance += req["amount"]
-            movements.append(
-                (
-                    when,
-                    index,
-                    {
-                        "kind": "credit",
-                        "amount": req["amount"],
-                        "feature": None,
-                        "request_id": rid,
-                        "actor": req["decided_by"],
-                        "description": f"Credit request #{rid} approved",
-                    },
-                )
-            )
+            credit(index, when, req["amount"], GrantKind.PURCHASED, None, f"request:{rid}", {
+                "request_id": rid, "actor": req["decided_by"],
+                "description": f"Credit request #{rid} approved",
+            })
         events.append((when, 1, "decision", {"request": rid}))
 
     day = start
     first = _at(start, rng).replace(hour=8)
+    founded = datetime.combine(start, time())
     for index, sim in enumerate(sims):
         ask(index, first + timedelta(minutes=index), sim.topup, "approved")
-    movements: list[tuple[datetime, int, dict[str, Any]]] = []
+        welcome, days = WELCOME
+        timed.append((first + timedelta(minutes=index, seconds=30), index, 10**9 + index,
+                      ("grant", welcome, GrantKind.PROMOTIONAL, founded + timedelta(days=days),
+                       "Welcome promotion")))
+    last = datetime.combine(end, time())
+    for number, (index, amount, kind, description, (before, hour), after) in enumerate(GRANTS):
+        if index < len(sims):
+            timed.append((last - timedelta(days=before) + timedelta(hours=hour), index, 2 * 10**9 + number,
+                          ("grant", amount, kind, last + timedelta(days=after), description)))
+    if POLICY_WORKSPACE < len(sims):
+        sim = sims[POLICY_WORKSPACE]
+        sim.policy = CreditPolicy(
+            sim.workspace_id, approve_up_to=sim.topup, approve_per_month=sim.topup * 4,
+            top_up_below=sim.topup * Decimal("0.2"), top_up_amount=sim.topup, top_ups_per_month=3,
+        )
+        books.policies.append((sim.policy, admins[0], founded + timedelta(hours=7)))
     # Decisions and usage interleave by time; simulate day by day.
     while day < end:
         weekday = day.weekday()
         for index, sim in enumerate(sims):
-            # decisions due today take effect at their time, between the day's uses
-            due = sorted(d for d in pending_decisions if d[1] == index and d[0].date() <= day)
+            # decisions and grants due today take effect at their time, between the day's uses
+            due = sorted(d for d in timed if d[1] == index and d[0].date() <= day)
             for decision in due:
-                pending_decisions.remove(decision)
+                timed.remove(decision)
             if index == INACTIVE_WORKSPACE and day == end - timedelta(days=20):
                 books.status_changes.append((sim.workspace_id, _at(day, rng), admins[1]))
                 sim.daily_uses = 0
@@ -302,31 +409,27 @@ def _simulate(
             for when in todays:
                 while due and due[0][0] <= when:
                     decide(index, due.pop(0))
+                expire(index, when)
                 feature = rng.choices(list(FEATURES), weights=[w for _, w in FEATURES.values()])[0]
                 (low, high), _ = FEATURES[feature]
                 amount = _money(rng, low, high)
                 if amount > sim.balance:
                     continue  # blocked: no credits available
-                sim.balance -= amount
-                movements.append(
-                    (
-                        when,
-                        index,
-                        {
-                            "kind": "debit",
-                            "amount": amount,
-                            "feature": feature,
-                            "request_id": None,
-                            "actor": rng.choice(sim.members),
-                            "description": rng.choice(DESCRIPTIONS[feature]),
-                        },
-                    )
-                )
+                debit(index, when, {
+                    "amount": amount,
+                    "feature": feature,
+                    "actor": rng.choice(sim.members),
+                    "description": rng.choice(DESCRIPTIONS[feature]),
+                })
+                below = sim.policy.top_up_below if sim.policy is not None else None
+                if below is not None and sim.balance < below:
+                    ask_automatically(index, when + timedelta(seconds=1))
             for decision in due:
                 decide(index, decision)
             low_mark = sim.topup * Decimal("0.2")
             last_days = (end - day).days
-            if sim.open_request is None and sim.balance < low_mark and sim.daily_uses > 0:
+            if (sim.open_request is None and sim.balance < low_mark and sim.daily_uses > 0
+                    and sim.policy is None):
                 if index == ZERO_WORKSPACE and last_days < 45:
                     pass  # this team let its wallet run dry
                 elif last_days < 3:
@@ -342,24 +445,21 @@ def _simulate(
         day += timedelta(days=1)
     last_day = end - timedelta(days=1)
     # The zero wallet spends exactly what is left, last thing on the final day.
-    if ZERO_WORKSPACE < len(sims) and sims[ZERO_WORKSPACE].balance > 0:
+    if ZERO_WORKSPACE < len(sims):
+        when = datetime.combine(last_day, time(23, 59, 59))
+        expire(ZERO_WORKSPACE, when)
         sim = sims[ZERO_WORKSPACE]
-        movements.append(
-            (
-                datetime.combine(last_day, time(23, 59, 59)),
-                ZERO_WORKSPACE,
-                {
-                    "kind": "debit",
-                    "amount": sim.balance,
-                    "feature": "Image generation",
-                    "request_id": None,
-                    "actor": sim.members[0],
-                    "description": "Image variations (batch)",
-                },
-            )
-        )
-        sim.balance = Decimal(0)
-    # A few teams are waiting for an answer right now.
+        if sim.balance > 0:
+            debit(ZERO_WORKSPACE, when, {
+                "amount": sim.balance,
+                "feature": "Image generation",
+                "actor": sim.members[0],
+                "description": "Image variations (batch)",
+            })
+    # What has expired by the end has left its wallet.
+    for index in range(len(sims)):
+        expire(index, last)
+    # A few teams are waiting for an answer right now (Acme's asked by its first member, Alan).
     for index in (0, ZERO_WORKSPACE, 2):
         if index < len(sims) and sims[index].open_request is None:
             ask(
@@ -367,6 +467,7 @@ def _simulate(
                 datetime.combine(last_day, time(16 + index % 5, 10 * index % 60)),
                 sims[index].topup,
                 "pending",
+                by=sims[index].members[0],
             )
     # requests still undecided at the end stay pending
     for req in requests.values():
@@ -383,7 +484,18 @@ def _to_books(
 ) -> None:
     movements.sort(key=lambda m: (m[0], m[2]["kind"] != "credit"))
     entry_of_request: dict[int, int] = {}
+    grant_of_key: dict[int, tuple[int, GrantKind]] = {}  # the story's grant -> its id and kind
     for entry_id, (when, index, m) in enumerate(movements, start=1):
+        terms: tuple[Any, ...] = (None, None, None, None)
+        grant_id = None
+        description = m["description"]
+        if m["kind"] == "credit":  # grants are numbered as they are made, from 1
+            grant_id = len(grant_of_key) + 1
+            grant_of_key[m["key"]] = (grant_id, GrantKind(m["grant"][0]))
+            terms = m["grant"]
+        elif m["kind"] == "expiry":
+            grant_id, kind = grant_of_key[m["key"]]
+            description = expiry(0, LiveGrant(grant_id, kind, 0, m["amount"], when)).description
         books.entries.append(
             (
                 entry_id,
@@ -391,10 +503,12 @@ def _to_books(
                 m["kind"],
                 m["amount"].quantize(QUANTUM),
                 m["feature"],
-                m["description"],
+                description,
                 m["actor"],
                 m["request_id"],
                 when,
+                *terms,
+                grant_id,
             )
         )
         if m["request_id"] is not None:
@@ -414,6 +528,8 @@ def _to_books(
                 req.get("decided_at") if status != "pending" else None,
                 req.get("decision_note") if status != "pending" else None,
                 entry_of_request.get(req["id"]),
+                bool(req.get("automatic")),
+                bool(req.get("by_policy")),
             )
         )
 
@@ -430,6 +546,7 @@ def _shift(books: _Books, offset: timedelta) -> None:
     books.entries = [tuple(moved(v) for v in row) for row in books.entries]
     books.requests = [tuple(moved(v) for v in row) for row in books.requests]
     books.status_changes = [(w, when + offset, a) for w, when, a in books.status_changes]
+    books.policies = [(p, a, when + offset) for p, a, when in books.policies]
 
 
 def _write(ledger: Ledger, books: _Books, *, founded: datetime) -> None:
@@ -442,9 +559,13 @@ def _write(ledger: Ledger, books: _Books, *, founded: datetime) -> None:
             cur.execute(f"UPDATE {table} SET created_at = ? WHERE created_at > ?", [founded, founded])
         entry_ids = db.allocate_ids("entries", len(books.entries))
         request_ids = db.allocate_ids("credit_requests", len(books.requests))
-        # the books number entries and requests from 1: the demo seeds an empty ledger
+        # the books number entries, requests and grants from 1: the demo seeds an empty ledger
+        # (taking the grants' ids moves a server's sequence past them too)
+        grants = sum(1 for e in books.entries if e[2] == EntryKind.CREDIT.value)
+        grant_ids = list(db.allocate_ids("grants", grants)) if grants else []
         assert list(entry_ids) == list(range(1, len(books.entries) + 1))
         assert list(request_ids) == list(range(1, len(books.requests) + 1))
+        assert list(grant_ids) == list(range(1, grants + 1))
         accounts = dict(cur.execute("SELECT workspace_id, account_id FROM wallets").fetchall())
         audits = _audit_events(books)
         audit_ids = db.allocate_ids("audit_log", len(audits))
@@ -470,6 +591,17 @@ def _write(ledger: Ledger, books: _Books, *, founded: datetime) -> None:
                 "UPDATE wallets SET status = ? WHERE workspace_id = ?",
                 [WalletStatus.INACTIVE.value, workspace_id],
             )
+        for policy, admin_id, when in books.policies:
+            cur.execute(
+                """
+                INSERT INTO credit_policies (workspace_id, approve_up_to, approve_per_month, top_up_below,
+                    top_up_amount, top_ups_per_month, grant_kind, grant_days, updated_by, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                [policy.workspace_id, policy.approve_up_to, policy.approve_per_month, policy.top_up_below,
+                 policy.top_up_amount, policy.top_ups_per_month, policy.grant_kind.value, policy.grant_days,
+                 admin_id, when],
+            )
         names = audit.COLUMNS.split(", ")
         db.insert_arrow(
             cur,
@@ -492,6 +624,8 @@ _REQUEST_COLUMNS = (
     ("decided_at", pa.timestamp("us")),
     ("decision_note", pa.string()),
     ("entry_id", pa.int64()),
+    ("automatic", pa.bool_()),
+    ("by_policy", pa.bool_()),
 )
 _AUDIT_TYPES = (
     pa.int64(), pa.timestamp("us"), pa.int64(), pa.string(), pa.string(), pa.int64(), pa.string(), pa.string()
@@ -499,39 +633,63 @@ _AUDIT_TYPES = (
 
 
 def _movements(books: _Books, accounts: dict[int, int], audit_ids: dict[int, int]) -> pa.Table:
-    """Every entry as the journal's batch, with each wallet's running balance."""
+    """Every entry as the journal's batch, with each wallet's running balance and its grants,
+    drawn down as the live journal draws them: a row per grant piece."""
     balance: dict[int, Decimal] = {}
+    grants: dict[int, tuple[LiveGrant, ...]] = {}
     columns: dict[str, list[Any]] = {name: [] for name in BATCH_SCHEMA.names}
-    for entry_id, workspace_id, kind, amount, feature, description, actor, request_id, when in books.entries:
+    for row in books.entries:
+        entry_id, workspace_id, kind, amount, feature, description, actor, request_id, when = row[:9]
+        terms, grant_id = row[9:13], row[13]
         credit = kind == EntryKind.CREDIT.value
         before = balance.get(workspace_id, Decimal(0))
         after = before + amount if credit else before - amount
         balance[workspace_id] = after
-        action = (AuditAction.TOP_UP if request_id is not None else AuditAction.GRANT) if credit else (
-            AuditAction.CONSUME
-        )
-        for name, value in (
-            ("id", entry_id),
-            ("audit_id", audit_ids[entry_id]),
-            ("workspace_id", workspace_id),
-            ("account_id", accounts[workspace_id]),
-            ("platform_id", PLATFORM_ACCOUNTS[TOPUPS_ACCOUNT if credit else USAGE_ACCOUNT]),
-            ("kind", kind),
-            ("amount", amount),
-            ("signed", amount if credit else -amount),
-            ("description", description),
-            ("feature", feature),
-            ("created_at", when),
-            ("recorded_at", when),
-            ("actor_id", actor),
-            ("request_id", request_id),
-            ("corrects", None),
-            ("idempotency_key", None),
-            ("action", action.value),
-            ("balance_before", before),
-            ("balance_after", after),
-        ):
-            columns[name].append(value)
+        held = grants.get(workspace_id, ())
+        if credit:
+            made = LiveGrant(grant_id, GrantKind(terms[0]), terms[1], amount, terms[2])
+            held, pieces = drawdown.add(held, made), [(grant_id, amount)]
+            action = AuditAction.TOP_UP if request_id is not None else AuditAction.GRANT
+        elif kind == EntryKind.DEBIT.value:
+            held, drawn = drawdown.draw(held, amount)
+            pieces = [(g, -a) for g, a in drawn]
+            action = AuditAction.CONSUME
+        else:
+            gone = next(g for g in held if g.id == grant_id)
+            assert gone.remaining == amount, (gone, amount)
+            held, pieces = tuple(g for g in held if g.id != grant_id), [(grant_id, -amount)]
+            action = AuditAction.EXPIRE
+        grants[workspace_id] = held
+        platform = {"credit": TOPUPS_ACCOUNT, "debit": USAGE_ACCOUNT, "expiry": EXPIRED_ACCOUNT}[kind]
+        shared = {
+            "id": entry_id,
+            "audit_id": audit_ids[entry_id],
+            "workspace_id": workspace_id,
+            "account_id": accounts[workspace_id],
+            "platform_id": PLATFORM_ACCOUNTS[platform],
+            "kind": kind,
+            "amount": amount,
+            "signed": amount if credit else -amount,
+            "description": description,
+            "feature": feature,
+            "created_at": when,
+            "recorded_at": when,
+            "actor_id": actor,
+            "request_id": request_id,
+            "corrects": None,
+            "idempotency_key": None,
+            "action": action.value,
+            "balance_before": before,
+            "balance_after": after,
+            "grant_kind": terms[0],
+            "grant_priority": terms[1],
+            "grant_expires_at": terms[2],
+            "grant_source": terms[3],
+        }
+        for number, (piece_grant, piece) in enumerate(pieces, start=1):
+            for name, value in (shared | {"piece": number, "grant_id": piece_grant,
+                                          "piece_amount": piece}).items():
+                columns[name].append(value)
     return pa.table(columns, schema=BATCH_SCHEMA)
 
 
@@ -544,7 +702,7 @@ def _audit_events(books: _Books) -> list[AuditEvent]:
     events: list[AuditEvent] = [(e[8], 1, e[0]) for e in books.entries]
     for r in books.requests:
         request_id, workspace_id, amount, note, status, requested_by, requested_at = r[:7]
-        decided_by, decided_at, decision_note, entry_id = r[7:]
+        decided_by, decided_at, decision_note, entry_id, _, by_policy = r[7:]
         subject = f"request:{request_id}"
         events.append((requested_at, 0, (
             requested_by, AuditAction.REQUEST_CREATE, subject, workspace_id,
@@ -554,11 +712,17 @@ def _audit_events(books: _Books) -> list[AuditEvent]:
             events.append((decided_at, 2, (
                 decided_by, DECISION_ACTIONS[RequestStatus(status)], subject, workspace_id,
                 {"status": "pending"},
-                {"status": status, "note": decision_note, "entry_id": entry_id, "amount": str(amount)},
+                {"status": status, "note": decision_note, "entry_id": entry_id, "amount": str(amount),
+                 **({"by_policy": True} if by_policy else {})},
             )))
     for workspace_id, when, admin_id in books.status_changes:
         events.append((when, 3, (
             admin_id, AuditAction.WALLET_STATUS, f"wallet:{workspace_id}", workspace_id,
             {"status": WalletStatus.ACTIVE.value}, {"status": WalletStatus.INACTIVE.value},
+        )))
+    for policy, admin_id, when in books.policies:
+        events.append((when, 3, (
+            admin_id, AuditAction.POLICY_CHANGE, f"policy:{policy.workspace_id}", policy.workspace_id,
+            describe(CreditPolicy(policy.workspace_id)), describe(policy),
         )))
     return sorted(events, key=lambda e: (e[0], e[1], str(e[2])))

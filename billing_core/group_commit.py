@@ -31,6 +31,7 @@ from .journal import TRANSACTION_COLUMNS, Movement, append, apply, lock_wallets,
 from .models import EntryKind, Transaction
 from .pricing import carry
 from .store import Database, KeyRef, StoredKey
+from .top_up import after_debits
 
 MAX_BATCH = 1_024
 COMPACT_EVERY = 2_000  # batches between merges of the day's rollup rows
@@ -154,7 +155,8 @@ class DebitWriter:
 
 def _apply(db: Database, cur: Any, debits: list[Debit]) -> list[Transaction | BillingError]:
     """Decide every debit in arrival order against the running balances and write the
-    accepted ones through the journal. Runs inside one transaction."""
+    accepted ones through the journal (the wallets' due grants expire first, as they are
+    locked); then any automatic top-up they call for. Runs inside one transaction."""
     wallets = lock_wallets(db, cur, [d.workspace_id for d in debits])
     known = db.find_keys(cur, {(d.workspace_id, d.key) for d in debits if d.key is not None})
     running = dict(wallets)
@@ -198,6 +200,9 @@ def _apply(db: Database, cur: Any, debits: list[Debit]) -> list[Transaction | Bi
         outcomes.append(movement)
     accepted = [o for o in outcomes if isinstance(o, Movement)]
     written = iter(append(db, cur, wallets, accepted, at=db.clock()))
+    # a wallet these debits left below its automatic top-up threshold files its request here,
+    # holding the wallet: concurrent batches crossing it at once file one
+    after_debits(db, cur, [running[w] for w in {m.workspace_id for m in accepted}])
     remainders.store(cur, changed, db.clock())
     # each movement becomes its transaction; a replay of a key first used in this batch
     # is the very transaction its first use became

@@ -33,8 +33,8 @@ from pathlib import Path
 from .errors import LedgerCorrupt
 
 SLOT = 512
-# the id tables every mark has named; one added later (notifications, sessions, ...) reads as 0
-# from a mark written before it existed
+# the id tables every mark has named; one added later (notifications, grants, sessions, ...)
+# reads as 0 from a mark written before it existed
 _FIRST = frozenset({"users", "workspaces", "accounts", "entries", "credit_requests", "audit_log"})
 _MAGIC = "BILLING-HWM v1"
 _SUFFIX = ".hwm"
@@ -54,6 +54,7 @@ class Position:
     inbox: int = 0
     deliveries: int = 0
     webhooks: int = 0
+    grants: int = 0  # credit grants (migration 5)
     sessions: int = 0  # sign-in sessions and one-time password links (migration 6)
     password_links: int = 0
     prices: int = 0  # the rate card (migration 7)

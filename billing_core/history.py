@@ -98,7 +98,7 @@ class History:
                 where.append("kind = ?")
                 params.append(EntryKind(kind).value)
             except ValueError:
-                raise InvalidInput("The type of a transaction is 'debit' or 'credit'.") from None
+                raise InvalidInput("The type of a transaction is 'debit', 'credit' or 'expiry'.") from None
         if since is not None:
             where.append("created_at >= ?")
             params.append(_utc(since, end=False))
@@ -138,7 +138,7 @@ class History:
         """The whole filtered history, newest first, one frame per keyset page (for an
         export): the same filters and access check as `history`, page after page, so
         only one page is held at a time. Columns: id, created_at (aware UTC), type,
-        amount (a signed Decimal: credits positive, debits negative), feature,
+        amount (a signed Decimal: credits positive, debits and expiries negative), feature,
         description. An empty history yields one empty frame with those columns."""
         cursor: str | None = None
         while True:
@@ -151,7 +151,7 @@ class History:
 
 
 def signed_amount(tx: Transaction) -> Decimal:
-    """A movement as seen by the wallet: a credit adds, a debit takes away."""
+    """A movement as seen by the wallet: a credit adds, a debit or an expiry takes away."""
     return tx.amount if tx.kind is EntryKind.CREDIT else -tx.amount
 
 

@@ -3,16 +3,18 @@
 The operations live in small services by concern, each built here over the one
 Database and the one Access (the cached directory and the access rules):
 directory.Directory, wallets.Wallets (with consume's group commit),
-requests.Requests, history.History, analytics.Analytics, signin.SignIn, bulk
-ingest (ingest.py), and for running an organisation sessions.Sessions,
-people.People, workspace_admin.WorkspaceAdmin, admin_credits.AdminCredits and
-audit_query.AuditQuery. The Ledger is their one facade: each method below hands the
-call to its service, where it is documented. What an organisation may tune
-(session lifetimes, the grant limit, mail) is `settings.Settings`.
+requests.Requests, grants.Grants (grants, draws, expiry), policies.Policies,
+history.History, analytics.Analytics, signin.SignIn, notify.service.Notifications, bulk
+ingest (ingest.py), and for running an organisation sessions.Sessions, people.People,
+workspace_admin.WorkspaceAdmin, admin_credits.AdminCredits and audit_query.AuditQuery.
+The Ledger is their one facade: each method below hands the call to its service, where
+it is documented. What an organisation may tune (session lifetimes, the grant limit,
+mail) is `settings.Settings`.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING
@@ -26,6 +28,8 @@ from .analytics import Analytics
 from .audit_query import AuditQuery
 from .clock import Clock, clock_from_env
 from .directory import Directory
+from .expiry_job import ExpiryJob, interval
+from .grants import Grants
 from .history import History
 from .ingest import consume_many
 from .models import (
@@ -33,9 +37,14 @@ from .models import (
     BalanceAlerts,
     BurnRate,
     ConsolidatedWallet,
+    CreditPolicy,
     CreditRequest,
     Delivery,
+    Draw,
     EntryKind,
+    ExpiryForecast,
+    Grant,
+    GrantKind,
     GrantOutcome,
     IngestResult,
     Invitation,
@@ -60,6 +69,7 @@ from .notify.channels import SmtpSettings
 from .notify.runner import Dispatcher
 from .notify.service import EVENT_NAMES, Notifications
 from .people import People
+from .policies import Policies
 from .prices import Prices
 from .pricing import Price, Unit
 from .requests import Requests
@@ -91,6 +101,10 @@ class Ledger:
         self._history = History(db, self.access)
         self._analytics = Analytics(db, self.access)
         self._signin = SignIn(db)
+        self._grants = Grants(db, self.access)
+        self._policies = Policies(db, self.access)
+        self._expiry: ExpiryJob | None = None
+        self._expiry_lock = threading.Lock()
         self._sessions = Sessions(db, self.access, self.settings)
         self._people = People(db, self.access, self.settings)
         self._spaces = WorkspaceAdmin(db, self.access)
@@ -167,9 +181,20 @@ class Ledger:
         return self._wallets.set_wallet_status(actor, workspace_id, status)
 
     def grant_credits(
-        self, actor: User, workspace_id: int, amount: object, *, description: str
+        self,
+        actor: User,
+        workspace_id: int,
+        amount: object,
+        *,
+        description: str,
+        kind: GrantKind | str = GrantKind.PURCHASED,
+        priority: int | None = None,
+        expires_at: datetime | None = None,
     ) -> Transaction:
-        return self._wallets.grant_credits(actor, workspace_id, amount, description=description)
+        return self._wallets.grant_credits(
+            actor, workspace_id, amount, description=description, kind=kind, priority=priority,
+            expires_at=expires_at,
+        )
 
     def consume(
         self,
@@ -243,8 +268,19 @@ class Ledger:
     def cancel_request(self, actor: User, request_id: int, reason: str | None = None) -> CreditRequest:
         return self._requests.cancel_request(actor, request_id, reason)
 
-    def approve_request(self, actor: User, request_id: int, note: str | None = None) -> CreditRequest:
-        return self._requests.approve_request(actor, request_id, note)
+    def approve_request(
+        self,
+        actor: User,
+        request_id: int,
+        note: str | None = None,
+        *,
+        expires_at: datetime | None = None,
+        kind: GrantKind | str = GrantKind.PURCHASED,
+        priority: int | None = None,
+    ) -> CreditRequest:
+        return self._requests.approve_request(
+            actor, request_id, note, expires_at=expires_at, kind=kind, priority=priority
+        )
 
     def reject_request(self, actor: User, request_id: int, note: str) -> CreditRequest:
         return self._requests.reject_request(actor, request_id, note)
@@ -261,6 +297,36 @@ class Ledger:
         limit: int = 500,
     ) -> list[CreditRequest]:
         return self._requests.requests(actor, workspace_id=workspace_id, status=status, limit=limit)
+
+    # grants.py
+    def grants(self, actor: User, workspace_id: int, *, include_spent: bool = False) -> list[Grant]:
+        return self._grants.grants(actor, workspace_id, include_spent=include_spent)
+
+    def draws(self, actor: User, transaction_id: int) -> list[Draw]:
+        return self._grants.draws(actor, transaction_id)
+
+    def grant_draws(self, actor: User, grant_id: int) -> list[Draw]:
+        return self._grants.grant_draws(actor, grant_id)
+
+    def expire_due(self, now: datetime | None = None) -> list[Transaction]:
+        return self._grants.expire_due(now)
+
+    def expiry_forecast(self, actor: User, workspace_id: int) -> ExpiryForecast:
+        return self._grants.expiry_forecast(actor, workspace_id)
+
+    def start_expiry_job(self, every: float | None = None) -> None:
+        """Run `expire_due` every `every` seconds ($BILLING_EXPIRE_EVERY, else 60) on a
+        background thread of this process until `close()`; a second call does nothing."""
+        with self._expiry_lock:
+            if self._expiry is None:
+                self._expiry = ExpiryJob(self.expire_due, every if every is not None else interval())
+
+    # policies.py
+    def credit_policy(self, actor: User, workspace_id: int) -> CreditPolicy:
+        return self._policies.credit_policy(actor, workspace_id)
+
+    def set_credit_policy(self, actor: User, workspace_id: int, **values: object) -> CreditPolicy:
+        return self._policies.set_credit_policy(actor, workspace_id, **values)
 
     # history.py
     def history(
@@ -431,8 +497,20 @@ class Ledger:
         return self._spaces.remove_workspace_member(actor, workspace_id, user_id)
 
     # admin_credits.py
-    def grant(self, actor: User, workspace_id: int, amount: object, *, reason: str) -> GrantOutcome:
-        return self._admin_credits.grant(actor, workspace_id, amount, reason=reason)
+    def grant(
+        self,
+        actor: User,
+        workspace_id: int,
+        amount: object,
+        *,
+        reason: str,
+        kind: GrantKind | str = GrantKind.PURCHASED,
+        priority: int | None = None,
+        expires_at: datetime | None = None,
+    ) -> GrantOutcome:
+        return self._admin_credits.grant(
+            actor, workspace_id, amount, reason=reason, kind=kind, priority=priority, expires_at=expires_at
+        )
 
     def correct_entry(self, actor: User, entry_id: int, *, reason: str) -> Transaction:
         return self._admin_credits.correct_entry(actor, entry_id, reason=reason)
@@ -624,6 +702,10 @@ class Ledger:
         return export_archive(self, actor, since=since, formats=formats)
 
     def close(self) -> None:
+        with self._expiry_lock:
+            if self._expiry is not None:
+                self._expiry.stop()
+                self._expiry = None
         for job in self._background:
             job.stop()
         self._background.clear()

@@ -15,6 +15,22 @@ if TYPE_CHECKING:
 class EntryKind(StrEnum):
     DEBIT = "debit"
     CREDIT = "credit"
+    EXPIRY = "expiry"  # the unused rest of a grant, leaving the wallet at its expiry
+
+
+class GrantKind(StrEnum):
+    """What a grant's credits are: bought (or approved as such), or given as a promotion."""
+
+    PURCHASED = "purchased"
+    PROMOTIONAL = "promotional"
+
+    @property
+    def default_priority(self) -> int:
+        """Lower is drawn first: promotional credits before purchased ones."""
+        return DEFAULT_PRIORITY[self]
+
+
+DEFAULT_PRIORITY = {GrantKind.PROMOTIONAL: 10, GrantKind.PURCHASED: 20}
 
 
 class RequestStatus(StrEnum):
@@ -210,6 +226,8 @@ class CreditRequest:
     decided_at: datetime | None = None
     decision_note: str | None = None
     entry_id: int | None = None
+    automatic: bool = False  # filed by the workspace's automatic top-up
+    by_policy: bool = False  # approved at once by the workspace's standing approval
 
     @property
     def cancelled_by_requester(self) -> bool | None:
@@ -218,6 +236,100 @@ class CreditRequest:
         if self.status is not RequestStatus.CANCELLED:
             return None
         return self.decided_by == self.requested_by
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """Credits a wallet holds from one credit: drawn down by debits in the documented
+    order (priority, then soonest expiry, no expiry last, then oldest), and what is left
+    of it at `expires_at` leaves the wallet as an expiry entry."""
+
+    id: int
+    workspace_id: int
+    kind: GrantKind
+    priority: int
+    amount: Decimal
+    remaining: Decimal
+    expires_at: datetime | None
+    source: str  # "request:12", "grant", "opening"
+    created_at: datetime
+    created_by: int
+    entry_id: int | None = None  # the credit that made it (None: an opening grant)
+    expired_entry_id: int | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.remaining > 0
+
+    @property
+    def expired(self) -> bool:
+        return self.expired_entry_id is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Draw:
+    """One grant's part in a transaction: what a debit drew from it (positive), what a
+    credit put into it, or what an expiry took out of it."""
+
+    transaction_id: int
+    grant_id: int
+    amount: Decimal
+    grant_kind: GrantKind
+    grant_source: str
+    grant_expires_at: datetime | None
+    kind: EntryKind  # the transaction's kind
+    created_at: datetime  # the transaction's time
+
+
+@dataclass(frozen=True, slots=True)
+class CreditPolicy:
+    """A workspace's rules for credit requests. Standing approval: each request of at most
+    `approve_up_to`, while this calendar month's approvals by the policy stay within
+    `approve_per_month`, is approved at once. Automatic top-up: when a debit leaves the
+    balance below `top_up_below`, a request for `top_up_amount` is filed (never while an
+    automatic one is pending; at most `top_ups_per_month` a month). Approvals grant
+    `grant_kind`, expiring `grant_days` days later (None: never)."""
+
+    workspace_id: int
+    approve_up_to: Decimal | None = None
+    approve_per_month: Decimal | None = None
+    top_up_below: Decimal | None = None
+    top_up_amount: Decimal | None = None
+    top_ups_per_month: int | None = None
+    grant_kind: GrantKind = GrantKind.PURCHASED
+    grant_days: int | None = None
+    updated_by: int | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def standing_approval(self) -> bool:
+        return self.approve_up_to is not None
+
+    @property
+    def automatic_top_up(self) -> bool:
+        return self.top_up_below is not None
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiringCredits:
+    """What the forecast expects of one grant: `unused` of it left at `expires_at`."""
+
+    grant_id: int
+    kind: GrantKind
+    expires_at: datetime
+    remaining: Decimal
+    unused: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiryForecast:
+    """Credits that will expire unused if spend goes on at `per_day` (the recent burn rate)."""
+
+    workspace_id: int
+    per_day: Decimal
+    unused: Decimal  # the total
+    first_on: datetime | None  # the first expiry that loses credits
+    grants: list[ExpiringCredits] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

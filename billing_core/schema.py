@@ -9,8 +9,11 @@ Tables fall in three groups:
   (one-time invitation and reset links, hashed the same way): their rows are ended or
   used, never deleted (sessions.py, links.py);
 - current state, changed only inside audited transactions: `wallets` (status and a
-  running balance that `verify()` recomputes from the postings), `credit_requests`
-  (their workflow status), `daily_rollups` (spend per workspace, feature and day).
+  running balance that `verify()` recomputes from the postings), `grants` (the credits
+  a wallet holds, each with what remains of it, moved with the balance),
+  `credit_policies` (a workspace's standing approval and automatic top-up),
+  `credit_requests` (their workflow status), `daily_rollups` (spend per workspace,
+  feature and day).
 
 Money columns are DECIMAL(18,4); times are TIMESTAMP in UTC.
 """
@@ -22,6 +25,53 @@ from typing import Any
 
 from .errors import LedgerUnavailable
 
+# Migration 5: credit grants. Every credit becomes a grant (kind, priority, optional expiry)
+# that debits draw from in a fixed order; each wallet posting names the grant it moved,
+# so a debit can have several wallet postings (one per grant it drew from). An expiry is
+# a third kind of entry, against `platform:expired` (account 0: ids from 3 on are wallets'
+# on existing ledgers). A wallet that holds credits gets one 'opening' grant for them;
+# entries already written name no grant (`legacy_entries` says up to which id).
+GRANTS_MIGRATION = """
+    CREATE TABLE grants (
+        id               BIGINT PRIMARY KEY,
+        workspace_id     BIGINT NOT NULL,
+        kind             VARCHAR NOT NULL,        -- 'purchased' | 'promotional'
+        priority         INTEGER NOT NULL,        -- lower is drawn first
+        amount           DECIMAL(18,4) NOT NULL,  -- as granted
+        remaining        DECIMAL(18,4) NOT NULL,  -- what is left: moved with the balance
+        expires_at       TIMESTAMP,               -- NULL: never
+        source           VARCHAR NOT NULL,        -- 'request:12', 'grant', 'opening'
+        entry_id         BIGINT,                  -- the credit that made it (NULL: opening)
+        created_by       BIGINT NOT NULL,
+        created_at       TIMESTAMP NOT NULL,
+        expired_entry_id BIGINT                   -- the expiry entry, once expired
+    );
+    ALTER TABLE postings ADD COLUMN grant_id BIGINT;
+    ALTER TABLE daily_rollups ADD COLUMN expired DECIMAL(18,4) NOT NULL DEFAULT 0;
+    ALTER TABLE daily_rollups ADD COLUMN expiry_count BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE credit_requests ADD COLUMN automatic BOOLEAN NOT NULL DEFAULT FALSE;
+    ALTER TABLE credit_requests ADD COLUMN by_policy BOOLEAN NOT NULL DEFAULT FALSE;
+    CREATE TABLE credit_policies (
+        workspace_id      BIGINT PRIMARY KEY,
+        approve_up_to     DECIMAL(18,4),          -- standing approval: each request up to this
+        approve_per_month DECIMAL(18,4),          -- ... and this much per calendar month
+        top_up_below      DECIMAL(18,4),          -- automatic top-up: below this balance
+        top_up_amount     DECIMAL(18,4),          -- ... ask for this much
+        top_ups_per_month INTEGER,                -- ... at most this many times a month
+        grant_kind        VARCHAR NOT NULL,       -- what an approval grants by default
+        grant_days        INTEGER,                -- ... expiring this many days later
+        updated_by        BIGINT NOT NULL,
+        updated_at        TIMESTAMP NOT NULL
+    );
+    CREATE TABLE legacy_entries (last_id BIGINT NOT NULL);
+    INSERT INTO legacy_entries SELECT max(id) FROM entries HAVING count(*) > 0;
+    INSERT INTO accounts (id, code, workspace_id) VALUES (0, 'platform:expired', NULL);
+    INSERT INTO grants (id, workspace_id, kind, priority, amount, remaining, expires_at, source,
+                        entry_id, created_by, created_at, expired_entry_id)
+        SELECT row_number() OVER (ORDER BY workspace_id), workspace_id, 'purchased', 20, balance,
+               balance, NULL, 'opening', NULL, 0, updated_at, NULL
+        FROM wallets WHERE balance > 0;
+"""
 MIGRATIONS: Sequence[tuple[int, str]] = (
     (
         1,
@@ -228,6 +278,7 @@ MIGRATIONS: Sequence[tuple[int, str]] = (
         );
         """,
     ),
+    (5, GRANTS_MIGRATION),
     (
         6,  # 5 is the credit grants' (issue 14)
         # Running it for real: people can be deactivated and sign in through single sign-on
@@ -316,7 +367,9 @@ SYSTEM_USER_ID = 0
 SYSTEM_EMAIL = "system@billing.local"
 TOPUPS_ACCOUNT = "platform:top-ups"
 USAGE_ACCOUNT = "platform:usage"
-PLATFORM_ACCOUNTS = {TOPUPS_ACCOUNT: 1, USAGE_ACCOUNT: 2}
+EXPIRED_ACCOUNT = "platform:expired"  # the other side of expiry entries (from migration 5)
+PLATFORM_ACCOUNTS = {TOPUPS_ACCOUNT: 1, USAGE_ACCOUNT: 2, EXPIRED_ACCOUNT: 0}
+_FIRST_ACCOUNTS = (TOPUPS_ACCOUNT, USAGE_ACCOUNT)  # made with the first migration
 
 
 LEDGER_MARK = "schema_version"  # the table every ledger has, from its first migration on
@@ -383,8 +436,8 @@ def seed_constants(cur: Any) -> None:
         """,
         [SYSTEM_USER_ID, SYSTEM_EMAIL],
     )
-    for code, account_id in PLATFORM_ACCOUNTS.items():
+    for code in _FIRST_ACCOUNTS:
         cur.execute(
             "INSERT INTO accounts (id, code, workspace_id) VALUES (?, ?, NULL)",
-            [account_id, code],
+            [PLATFORM_ACCOUNTS[code], code],
         )

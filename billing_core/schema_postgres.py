@@ -98,6 +98,18 @@ MIGRATIONS: Sequence[tuple[int, str]] = (
         """,
     ),
     (
+        5,
+        migration(5)
+        + """
+        CREATE INDEX live_grants ON grants (workspace_id) WHERE remaining > 0;
+        CREATE INDEX grants_due ON grants (expires_at) WHERE remaining > 0 AND expires_at IS NOT NULL;
+        CREATE INDEX postings_by_grant ON postings (grant_id) WHERE grant_id IS NOT NULL;
+        CREATE INDEX automatic_requests ON credit_requests (workspace_id, requested_at) WHERE automatic;
+        CREATE SEQUENCE grants_id_seq;
+        SELECT setval('grants_id_seq', (SELECT coalesce(max(id), 0) + 1 FROM grants), false);
+        """,
+    ),
+    (
         6,
         migration(6)
         + """
@@ -129,6 +141,7 @@ SEQUENCES = {
     "inbox": "inbox_id_seq",
     "deliveries": "deliveries_id_seq",
     "webhooks": "webhooks_id_seq",
+    "grants": "grants_id_seq",
     "sessions": "sessions_id_seq",
     "password_links": "password_links_id_seq",
     "prices": "prices_id_seq",

@@ -10,6 +10,8 @@ stores differ, the difference is a method here, never a test of the store's kind
   transaction (rolled back on any error; errors become BillingErrors);
 - `select_for_update`: a read that holds its rows until the transaction ends
   (row locks on a server; DuckDB's writes are serialised, so a plain read);
+  `select_after_lock`: lock some rows, then read others as they are once the lock is
+  held (on a server two statements in one round trip; on DuckDB only the read);
 - `mutex(name)`: one holder at a time across every process using the ledger;
 - ids: `next_id`, `allocate_ids`, `last_id`;
 - `batch` (a batch of rows as a relation the journal's statements read),
@@ -47,7 +49,7 @@ from .highwater import Position
 DEFAULT_PATH = Path("data") / "billing.duckdb"
 ID_TABLES = (
     "users", "workspaces", "accounts", "entries", "credit_requests", "audit_log",
-    "outbox", "inbox", "deliveries", "webhooks", "sessions", "password_links", "prices",
+    "outbox", "inbox", "deliveries", "webhooks", "grants", "sessions", "password_links", "prices",
 )
 
 
@@ -126,6 +128,16 @@ class Database(ABC):
     def select_for_update(self, cur: Any, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
         """Inside `writing()`: the rows of `sql`, held until the transaction ends, so
         another writer deciding on them waits for this one (and then sees its outcome)."""
+
+    @abstractmethod
+    def select_after_lock(
+        self, cur: Any, lock: str, read: str, params: Sequence[object]
+    ) -> list[tuple[Any, ...]]:
+        """Inside `writing()`: lock the rows of `lock` (held until the transaction ends, as
+        `select_for_update`), then return the rows of `read`, seeing every change committed
+        before the lock was granted. Both statements take the same `params`. (One statement
+        that locks and joins would not do on a server: a join waiting on a lock sees the
+        locked row anew but the joined rows as they were when it started.)"""
 
     @abstractmethod
     def claim_rows(self, cur: Any, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:

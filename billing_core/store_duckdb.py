@@ -345,6 +345,12 @@ class DuckDatabase(Database):
         """Writes are serialised: what a write transaction reads stays current until it ends."""
         return cur.execute(sql, list(params)).fetchall()  # type: ignore[no-any-return]
 
+    def select_after_lock(
+        self, cur: Any, lock: str, read: str, params: Sequence[object]
+    ) -> list[tuple[Any, ...]]:
+        """Writes are serialised: nothing changes under this transaction, so only the read runs."""
+        return cur.execute(read, list(params)).fetchall()  # type: ignore[no-any-return]
+
     def claim_rows(self, cur: Any, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
         """Writes are serialised: no other transaction can hold them meanwhile."""
         return cur.execute(sql, list(params)).fetchall()  # type: ignore[no-any-return]
@@ -411,7 +417,8 @@ class DuckDatabase(Database):
                 SELECT workspace_id, feature, day,
                        sum(debits)::DECIMAL(18,4) AS debits, sum(credits)::DECIMAL(18,4) AS credits,
                        sum(debit_count)::BIGINT AS debit_count,
-                       sum(credit_count)::BIGINT AS credit_count
+                       sum(credit_count)::BIGINT AS credit_count,
+                       sum(expired)::DECIMAL(18,4) AS expired, sum(expiry_count)::BIGINT AS expiry_count
                 FROM daily_rollups WHERE day >= ? GROUP BY 1, 2, 3 ORDER BY day, workspace_id, feature
                 """,
                 params=[since],

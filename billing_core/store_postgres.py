@@ -213,6 +213,17 @@ class PostgresDatabase(Database):
         """Row locks, held to the commit: another process deciding on these rows waits."""
         return cur.execute(sql + " FOR UPDATE", list(params)).fetchall()  # type: ignore[no-any-return]
 
+    def select_after_lock(
+        self, cur: Any, lock: str, read: str, params: Sequence[object]
+    ) -> list[tuple[Any, ...]]:
+        """The lock, then the read as a statement of its own (READ COMMITTED: a fresh snapshot,
+        taken once the lock is held), sent together in one round trip."""
+        conn = cur.connection
+        with conn.pipeline(), conn.cursor() as reader:
+            cur.execute(lock + " FOR UPDATE", list(params))
+            reader.execute(read, list(params))
+            return reader.fetchall()  # type: ignore[no-any-return]
+
     def claim_rows(self, cur: Any, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
         """Rows another dispatcher holds are skipped, not waited for."""
         return cur.execute(sql + " FOR UPDATE SKIP LOCKED", list(params)).fetchall()  # type: ignore[no-any-return]
@@ -297,9 +308,10 @@ class PostgresDatabase(Database):
                 WITH gone AS (DELETE FROM daily_rollups WHERE day >= ? RETURNING *),
                 merged AS (
                     INSERT INTO daily_rollups
-                        (workspace_id, feature, day, debits, credits, debit_count, credit_count)
+                        (workspace_id, feature, day, debits, credits, debit_count, credit_count,
+                         expired, expiry_count)
                     SELECT workspace_id, feature, day, sum(debits), sum(credits),
-                           sum(debit_count), sum(credit_count)
+                           sum(debit_count), sum(credit_count), sum(expired), sum(expiry_count)
                     FROM gone GROUP BY 1, 2, 3
                     RETURNING 1
                 )

@@ -9,10 +9,13 @@ from .store import Database
 # Each check returns rows describing a problem; no row means the check passed.
 _CHECKS: tuple[tuple[str, str], ...] = (
     (
-        "an entry's postings do not sum to zero, or it has not exactly two postings",
+        "an entry's postings do not sum to zero, or it has not exactly one platform posting",
         """
         SELECT e.id FROM entries e LEFT JOIN postings p ON p.entry_id = e.id
-        GROUP BY e.id HAVING count(p.entry_id) <> 2 OR coalesce(sum(p.amount), 0) <> 0
+        LEFT JOIN accounts a ON a.id = p.account_id
+        GROUP BY e.id
+        HAVING count(p.entry_id) < 2 OR coalesce(sum(p.amount), 0) <> 0
+            OR count(p.entry_id) FILTER (WHERE a.workspace_id IS NULL) <> 1
         LIMIT 20
         """,
     ),
@@ -22,13 +25,85 @@ _CHECKS: tuple[tuple[str, str], ...] = (
         "WHERE e.id IS NULL LIMIT 20",
     ),
     (
-        "an entry's wallet posting does not match its kind and amount",
+        "an entry's wallet postings do not match its kind and amount, or its wallet",
+        """
+        SELECT e.id FROM entries e
+        JOIN wallets w ON w.workspace_id = e.workspace_id
+        LEFT JOIN postings p ON p.entry_id = e.id AND p.account_id = w.account_id
+        GROUP BY e.id, e.kind, e.amount, e.quantity
+        HAVING e.amount < 0 OR e.kind NOT IN ('debit', 'credit', 'expiry')
+            OR (e.amount = 0 AND (e.quantity IS NULL OR e.kind <> 'debit'))  -- only usage rounds to 0
+            OR coalesce(sum(p.amount), 0) <> CASE WHEN e.kind = 'credit' THEN e.amount ELSE -e.amount END
+        LIMIT 20
+        """,
+    ),
+    (
+        "a wallet posting names no grant of its workspace (a credit: not the grant it made, "
+        "or for a correction not a draw of the entry it reverses given back; a debit or "
+        "expiry: a piece that is not a draw)",
         """
         SELECT e.id FROM entries e
         JOIN wallets w ON w.workspace_id = e.workspace_id
         JOIN postings p ON p.entry_id = e.id AND p.account_id = w.account_id
-        WHERE e.amount < 0 OR (e.amount = 0 AND e.quantity IS NULL)  -- only usage rounds to 0
-           OR p.amount <> CASE WHEN e.kind = 'debit' THEN -e.amount ELSE e.amount END
+        LEFT JOIN grants g ON g.id = p.grant_id
+        WHERE e.id > coalesce((SELECT max(last_id) FROM legacy_entries), 0)
+          AND NOT (e.amount = 0 AND p.amount = 0 AND p.grant_id IS NULL)  -- usage priced at 0 draws nothing
+          AND (g.id IS NULL OR g.workspace_id <> e.workspace_id
+               OR (e.kind = 'credit' AND e.corrects IS NULL
+                   AND (g.entry_id IS DISTINCT FROM e.id OR p.amount <> g.amount))
+               OR (e.kind = 'credit' AND e.corrects IS NOT NULL
+                   AND (p.amount <= 0
+                        OR (g.entry_id IS NOT DISTINCT FROM e.id AND p.amount <> g.amount)
+                        OR (g.entry_id IS DISTINCT FROM e.id AND NOT EXISTS (
+                                SELECT 1 FROM postings d
+                                WHERE d.entry_id = e.corrects AND d.grant_id = g.id
+                                  AND d.amount = -p.amount))))
+               OR (e.kind <> 'credit' AND (p.amount >= 0 OR g.entry_id IS NOT DISTINCT FROM e.id)))
+        LIMIT 20
+        """,
+    ),
+    (
+        "a debit draws twice from one grant, or an expiry empties more than one grant",
+        """
+        SELECT e.id FROM entries e JOIN postings p ON p.entry_id = e.id AND p.grant_id IS NOT NULL
+        WHERE e.kind <> 'credit'
+        GROUP BY e.id, e.kind
+        HAVING count(*) <> count(DISTINCT p.grant_id) OR (e.kind = 'expiry' AND count(*) <> 1)
+        LIMIT 20
+        """,
+    ),
+    (
+        "a grant's remainder is negative, above its amount, or differs from its amount less its draws",
+        """
+        SELECT g.id FROM grants g
+        LEFT JOIN postings p ON p.grant_id = g.id AND p.entry_id IS DISTINCT FROM g.entry_id
+        GROUP BY g.id, g.amount, g.remaining
+        HAVING g.remaining < 0 OR g.remaining > g.amount OR g.amount <= 0
+            OR g.remaining <> g.amount + coalesce(sum(p.amount), 0)
+        LIMIT 20
+        """,
+    ),
+    (
+        "a wallet's grants' remainders do not sum to its balance",
+        """
+        SELECT w.workspace_id FROM wallets w
+        LEFT JOIN (SELECT workspace_id, sum(remaining) AS held FROM grants GROUP BY workspace_id) g
+               ON g.workspace_id = w.workspace_id
+        WHERE w.balance <> coalesce(g.held, 0)
+        LIMIT 20
+        """,
+    ),
+    (
+        "a grant expired other than once, at its expiry, of all that was left of it",
+        """
+        SELECT coalesce(g.id, x.grant_id) FROM grants g
+        FULL JOIN (SELECT p.grant_id, count(*) AS times, min(e.id) AS entry_id,
+                          min(e.created_at) AS at, min(e.amount) AS amount
+                   FROM entries e JOIN postings p ON p.entry_id = e.id AND p.grant_id IS NOT NULL
+                   WHERE e.kind = 'expiry' GROUP BY p.grant_id) x ON x.grant_id = g.id
+        WHERE g.id IS NULL OR g.expired_entry_id IS DISTINCT FROM x.entry_id
+           OR (x.grant_id IS NOT NULL AND (x.times <> 1 OR g.remaining <> 0 OR g.expires_at IS NULL
+                                           OR x.at <> g.expires_at))
         LIMIT 20
         """,
     ),
@@ -50,18 +125,22 @@ _CHECKS: tuple[tuple[str, str], ...] = (
                    sum(CASE WHEN kind = 'debit' THEN amount ELSE 0 END) AS debits,
                    sum(CASE WHEN kind = 'credit' THEN amount ELSE 0 END) AS credits,
                    count(*) FILTER (WHERE kind = 'debit') AS debit_count,
-                   count(*) FILTER (WHERE kind = 'credit') AS credit_count
+                   count(*) FILTER (WHERE kind = 'credit') AS credit_count,
+                   sum(CASE WHEN kind = 'expiry' THEN amount ELSE 0 END) AS expired,
+                   count(*) FILTER (WHERE kind = 'expiry') AS expiry_count
             FROM entries GROUP BY 1, 2, 3
         )
         SELECT coalesce(f.workspace_id, r.workspace_id) FROM fresh f
         FULL JOIN (
             SELECT workspace_id, feature, day, sum(debits) AS debits, sum(credits) AS credits,
-                   sum(debit_count) AS debit_count, sum(credit_count) AS credit_count
+                   sum(debit_count) AS debit_count, sum(credit_count) AS credit_count,
+                   sum(expired) AS expired, sum(expiry_count) AS expiry_count
             FROM daily_rollups WHERE feature IS NOT NULL GROUP BY 1, 2, 3
         ) r USING (workspace_id, feature, day)
         WHERE f.debits IS DISTINCT FROM r.debits OR f.credits IS DISTINCT FROM r.credits
            OR f.debit_count IS DISTINCT FROM r.debit_count
            OR f.credit_count IS DISTINCT FROM r.credit_count
+           OR f.expired IS DISTINCT FROM r.expired OR f.expiry_count IS DISTINCT FROM r.expiry_count
         LIMIT 20
         """,
     ),
@@ -73,18 +152,22 @@ _CHECKS: tuple[tuple[str, str], ...] = (
                    sum(CASE WHEN kind = 'debit' THEN amount ELSE 0 END) AS debits,
                    sum(CASE WHEN kind = 'credit' THEN amount ELSE 0 END) AS credits,
                    count(*) FILTER (WHERE kind = 'debit') AS debit_count,
-                   count(*) FILTER (WHERE kind = 'credit') AS credit_count
+                   count(*) FILTER (WHERE kind = 'credit') AS credit_count,
+                   sum(CASE WHEN kind = 'expiry' THEN amount ELSE 0 END) AS expired,
+                   count(*) FILTER (WHERE kind = 'expiry') AS expiry_count
             FROM entries GROUP BY 1, 2
         )
         SELECT coalesce(f.workspace_id, r.workspace_id) FROM fresh f
         FULL JOIN (
             SELECT workspace_id, day, sum(debits) AS debits, sum(credits) AS credits,
-                   sum(debit_count) AS debit_count, sum(credit_count) AS credit_count
+                   sum(debit_count) AS debit_count, sum(credit_count) AS credit_count,
+                   sum(expired) AS expired, sum(expiry_count) AS expiry_count
             FROM daily_rollups WHERE feature IS NULL GROUP BY 1, 2
         ) r USING (workspace_id, day)
         WHERE f.debits IS DISTINCT FROM r.debits OR f.credits IS DISTINCT FROM r.credits
            OR f.debit_count IS DISTINCT FROM r.debit_count
            OR f.credit_count IS DISTINCT FROM r.credit_count
+           OR f.expired IS DISTINCT FROM r.expired OR f.expiry_count IS DISTINCT FROM r.expiry_count
         LIMIT 20
         """,
     ),
@@ -105,7 +188,8 @@ _CHECKS: tuple[tuple[str, str], ...] = (
         """
         SELECT e.id FROM entries e
         LEFT JOIN audit_log a ON a.subject = 'entry:' || CAST(e.id AS VARCHAR)
-             AND a.action IN ('wallet.consume', 'wallet.grant', 'wallet.top_up', 'wallet.correct')
+             AND a.action IN ('wallet.consume', 'wallet.grant', 'wallet.top_up', 'wallet.expire',
+                              'wallet.correct')
         GROUP BY e.id HAVING count(a.id) <> 1
         LIMIT 20
         """,

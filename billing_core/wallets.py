@@ -9,11 +9,13 @@ from . import audit
 from .access import Access
 from .audit import AuditAction
 from .errors import InvalidInput, NoPrice
+from .grant_rules import check_expiry, check_priority
 from .group_commit import Debit, DebitWriter, Usage
-from .journal import Movement, append, lock_wallet
+from .journal import Movement, NewGrant, append, lock_wallet
 from .models import (
     ConsolidatedWallet,
     EntryKind,
+    GrantKind,
     Transaction,
     User,
     Wallet,
@@ -22,6 +24,7 @@ from .models import (
 )
 from .money import ZERO, parse_amount, to_decimal
 from .notify.events import Event, emit
+from .policies import parse_kind
 from .prices import moment, price_in_effect
 from .pricing import check_priced, exact_price, parse_quantity, parse_unit
 from .store import Database, as_utc
@@ -156,17 +159,29 @@ class Wallets:
         return self.wallet(actor, workspace_id)
 
     def grant_credits(
-        self, actor: User, workspace_id: int, amount: object, *, description: str
+        self,
+        actor: User,
+        workspace_id: int,
+        amount: object,
+        *,
+        description: str,
+        kind: GrantKind | str = GrantKind.PURCHASED,
+        priority: int | None = None,
+        expires_at: datetime | None = None,
     ) -> Transaction:
         """A direct credit by an admin, whatever the amount: the set-up path (demo, scripts,
         tests). The console and the CLI call `Ledger.grant`, which sends a grant above the
-        limit to a second administrator."""
+        limit to a second administrator. The credits are a grant of `kind` (priority: the
+        kind's default unless given) expiring at `expires_at` (None: never)."""
         value = parse_amount(amount)
         text = clean_text(description, what="description", limit=MAX_DESCRIPTION, required=True)
         assert text is not None
+        grant_kind = parse_kind(kind)
+        check_priority(priority)
         with self.db.writing() as cur:
             user = self.access.admin(actor, "grant credits")
             self.access.open_workspace(user, workspace_id)
+            expiry = check_expiry(expires_at, self.db.clock())
             wallet = lock_wallet(self.db, cur, workspace_id)
             movement = Movement(
                 workspace_id=workspace_id,
@@ -176,6 +191,7 @@ class Wallets:
                 feature=None,
                 actor_id=user.id,
                 action=AuditAction.GRANT,
+                grant=NewGrant(grant_kind, priority, expiry, "grant"),
             )
             (entry,) = append(self.db, cur, {workspace_id: wallet}, [movement], at=self.db.clock())
         return entry

@@ -64,10 +64,11 @@ class WorkspaceAdmin:
         with directory_write(self.db) as cur:
             by = self.access.admin(actor, "archive workspaces")
             _, name = self.access.open_workspace(by, workspace_id)  # refuses one archived already
-            cancelled = [
-                decide(self.db, cur, by, request, RequestStatus.CANCELLED, ARCHIVED_NOTE).id
-                for request in pending_locked(self.db, cur, workspace_id)
-            ]
+            cancelled = []
+            for request in pending_locked(self.db, cur, workspace_id):
+                decide(self.db, cur, decider=by.id, request=request, status=RequestStatus.CANCELLED,
+                       note=ARCHIVED_NOTE)
+                cancelled.append(request.id)
             wallet = lock_wallet(self.db, cur, workspace_id)
             at = self.db.clock()
             cur.execute("UPDATE workspaces SET archived_at = ? WHERE id = ?", [at, workspace_id])

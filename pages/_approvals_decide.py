@@ -2,7 +2,7 @@
 outcome per request, told to the administrator by a notice on the next run.
 
 Not a page (the underscore keeps it out of navigation). billing_core holds every rule
-(admins only, four eyes, exactly once, a rejection needs a reason).
+(admins only, four eyes, exactly once, a rejection needs a reason, the grant's terms).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from enum import StrEnum
 import streamlit as st
 
 from billing_core import CreditRequest, InvalidInput, Ledger, User
-from pages import _a11y, _notice
+from pages import _a11y, _grant_terms, _notice
 from pages._notice import Notice, Tone
 from pages._shared import credits, current_user, get_ledger, plain, try_billing
 
@@ -80,9 +80,10 @@ def decide(
     the same for every request, so it stops the batch at the first one."""
     outcomes = []
     for request_id in request_ids:
-        if verdict is Verdict.APPROVE:
-            done, error = try_billing(
-                lambda r=request_id: ledger.approve_request(admin, r, note or None))
+        if verdict is Verdict.APPROVE:  # the grant's terms as set on the request's card
+            kind, expires_at = _grant_terms.terms(request_id)
+            done, error = try_billing(lambda r=request_id, k=kind, e=expires_at: ledger.approve_request(
+                admin, r, note or None, kind=k, expires_at=e))
         else:
             done, error = try_billing(
                 lambda r=request_id: ledger.reject_request(admin, r, note or ""))

@@ -13,7 +13,7 @@ from typing import Any
 import streamlit as st
 
 from billing_core import CreditRequest, Ledger, RequestStatus, User, WalletHealth, WalletStatus
-from pages import _a11y, _notice
+from pages import _a11y, _grant_terms, _notice
 from pages._approvals_decide import (
     BULK_NOTE,
     HEAD_KEY,
@@ -26,7 +26,7 @@ from pages._approvals_decide import (
     on_decide,
     pick_key,
 )
-from pages._shared import ago, attempt, credits, local_time, plain, section
+from pages._shared import ago, attempt, credits, get_ledger, local_time, plain, section
 from pages._text import visible_text
 
 DAYS = 30  # the burn rate on each card: spend over the last DAYS days
@@ -59,6 +59,7 @@ def queue_body(ledger: Ledger, admin: User) -> None:
     wallets = {int(w["workspace_id"]): w for w in overview.to_dict("records")}
     st.session_state[ORDER_KEY] = [r.id for r in queue]
     st.caption(f"{len(queue)} pending, oldest first, across every workspace.")
+    _grant_terms.prefill(ledger, admin, queue)
     for request in queue:
         request_card(admin, request, wallets.get(request.workspace_id))
     bulk_bar(queue)
@@ -83,7 +84,8 @@ def request_card(admin: User, request: CreditRequest, wallet: dict[str, Any] | N
             st.caption(wallet_line(wallet))
             if request.requested_by == admin.id:
                 st.caption("You asked for these credits: another administrator must approve.")
-        with act:
+        with act:  # the grant's terms first: from the note, Approve is one Tab away
+            _grant_terms.fields(request.id, get_ledger().today())
             st.text_input(
                 "Decision note", key=note_key(request.id),
                 placeholder="Optional to approve, required to reject",

@@ -25,8 +25,9 @@ from pages._transaction_list import Row, transaction_list
 PAGE_SIZE = 50
 HISTORY_KEY = "billing.history"
 LIST_KEY = "billing.history.list"
-KINDS = {"All": None, "Debits": EntryKind.DEBIT, "Credits": EntryKind.CREDIT}
+KINDS = {"All": None, "Debits": EntryKind.DEBIT, "Credits": EntryKind.CREDIT, "Expiries": EntryKind.EXPIRY}
 COLUMNS = ("Amount", "Type", "Description", "Feature", "Date")
+TYPE_LABELS = {EntryKind.CREDIT: "Credit", EntryKind.DEBIT: "Debit", EntryKind.EXPIRY: "Expiry"}
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,8 @@ class HistoryFilters:
 
     def describe(self) -> list[str]:
         """The filters as parts of a file name: `["debits", "2026-11-01", "2026-11-27"]`."""
-        parts = [{EntryKind.DEBIT: "debits", EntryKind.CREDIT: "credits", None: ""}[self.kind]]
+        parts = [{EntryKind.DEBIT: "debits", EntryKind.CREDIT: "credits", EntryKind.EXPIRY: "expiries",
+                  None: ""}[self.kind]]
         if self.since is not None:
             first = self.since.date().isoformat()
             parts += [first, self.until.date().isoformat()] if self.until else [f"from {first}"]
@@ -56,7 +58,7 @@ class HistoryFilters:
 
 
 def history_filters() -> HistoryFilters:
-    kind_col, dates_col, text_col = st.columns([1.1, 1.4, 2])
+    kind_col, dates_col, text_col = st.columns([1.6, 1.4, 1.6])
     with kind_col:
         kind = st.segmented_control(
             "Type", list(KINDS), default="All", required=True, key="billing.history.kind"
@@ -136,12 +138,12 @@ def on_end_of_list(user: User, workspace_id: int, filters: HistoryFilters) -> No
 
 
 def shown_row(tx: Transaction) -> Row:
-    """`+100.00` for a credit, `−2.50` for a debit; dates in the viewer's zone."""
+    """`+100.00` for a credit, `−2.50` for a debit or an expiry; dates in the viewer's zone."""
     credit = tx.kind is EntryKind.CREDIT
     return Row(
         amount=("+" if credit else "−") + format_credits(tx.amount, unit=False),
         kind=tx.kind.value,
-        kind_label="Credit" if credit else "Debit",
+        kind_label=TYPE_LABELS[tx.kind],
         description=tx.description,
         feature=(tx.feature or "—") + usage_shown(tx),
         when=local_time(tx.created_at),

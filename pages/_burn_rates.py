@@ -44,9 +44,10 @@ def burn_rates(ledger: Ledger, user: User, query: Query) -> None:
             styled_wallets(wallet_table(frame, days)), hide_index=True, key=f"{KEY}.burn_table",
             column_config=wallet_columns(days),
             column_order=["Workspace", "Health", "Balance", "Runs out on", "Days left",
-                          "Per day"],
+                          "Per day", "Expires unused", "Next expiry"],
         )
         st.caption("Run-out dates assume spend continues at the average rate: never when "
                    "nothing was spent lately, inactive when the wallet spends nothing until "
-                   "an administrator reactivates it.")
+                   "an administrator reactivates it. Expires unused: what of the wallet's "
+                   "expiring grants that rate would leave to expire.")
         csv_download(frame, name=f"burn-rate-{days}d_{ledger.today()}", key=f"{KEY}.csv.burn")

@@ -65,13 +65,15 @@ def balance(frame: pd.DataFrame) -> str:
 
 
 def flows(frame: pd.DataFrame) -> str:
-    """`frame` has `kind` (credit or debit) and `amount` per period."""
+    """`frame` has `kind` (credit, debit or expiry) and `amount` per period."""
     credited = _sum(frame.loc[frame["kind"] == EntryKind.CREDIT, "amount"])
     debited = _sum(frame.loc[frame["kind"] == EntryKind.DEBIT, "amount"])
-    net = credited - debited
+    expired = _sum(frame.loc[frame["kind"] == EntryKind.EXPIRY, "amount"])
+    net = credited - debited - expired
+    lapsed = f"; expired unused (drawn down) {format_credits(expired)}" if expired else ""
     return (
         f"Credits (top-ups, drawn up) {format_credits(credited)}; debits (spend, drawn "
-        f"down) {format_credits(debited)}; net {'−' if net < 0 else ''}{format_credits(abs(net))}."
+        f"down) {format_credits(debited)}{lapsed}; net {'−' if net < 0 else ''}{format_credits(abs(net))}."
     )
 
 

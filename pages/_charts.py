@@ -14,11 +14,11 @@ from billing_core import EntryKind, WalletHealth
 
 CREDITS_FORMAT = ",.2f"
 # Okabe and Ito's palette: told apart with every common colour-vision deficiency. Colour is
-# never alone: legends and tooltips name each series, credits are drawn up and debits down,
-# and each burn-rate bar carries its health in words.
+# never alone: legends and tooltips name each series, credits are drawn up and debits (and
+# expiries) down, and each burn-rate bar carries its health in words.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
            "#000000"]
-CREDIT_COLOUR, DEBIT_COLOUR = "#0072B2", "#D55E00"
+CREDIT_COLOUR, DEBIT_COLOUR, EXPIRY_COLOUR = "#0072B2", "#D55E00", "#CC79A7"
 HEALTH_COLOURS = {  # vermillion, orange, grey, blue
     WalletHealth.ZERO_BALANCE: "#D55E00",
     WalletHealth.LOW_BALANCE: "#E69F00",
@@ -48,7 +48,10 @@ AXIS_LABELS = 8  # at most, so they fit a phone
 LABEL_FORMATS = {"day": "%b %d", "week": "%b %d", "month": "%b %Y"}
 PERIOD_NAMES = {"day": "%a %Y-%m-%d", "week": "week of %Y-%m-%d", "month": "%B %Y"}
 SPEND_LEGEND = alt.Legend(orient="bottom", columns=2, labelLimit=160)
-FLOW_LABELS = f"datum.label == '{EntryKind.CREDIT}' ? 'Credits (drawn up)' : 'Debits (drawn down)'"
+FLOW_LABELS = (
+    f"datum.label == '{EntryKind.CREDIT}' ? 'Credits (drawn up)' : "
+    f"datum.label == '{EntryKind.DEBIT}' ? 'Debits (drawn down)' : 'Expired unused (drawn down)'"
+)
 
 
 def period_start(day: date, granularity: str) -> date:
@@ -169,7 +172,8 @@ def credits_vs_debits(
     frame: pd.DataFrame, granularity: str = "day", *, start: date | None = None,
     end: date | None = None,
 ) -> alt.Chart:
-    """Credits up, debits down, one slot per period (readable at any number of periods)."""
+    """Credits up, debits and expiries down, one slot per period (readable at any number of
+    periods)."""
     data = _with_slots(_drawable(frame, "amount"), granularity)
     data["drawn"] = data["amount"].where(data["kind"] == EntryKind.CREDIT, -data["amount"])
     x, mark = time_slots(data, granularity, start, end)
@@ -182,8 +186,8 @@ def credits_vs_debits(
             color=alt.Color(
                 "kind:N",
                 title="Type",
-                scale=alt.Scale(domain=[EntryKind.CREDIT, EntryKind.DEBIT],
-                                range=[CREDIT_COLOUR, DEBIT_COLOUR]),
+                scale=alt.Scale(domain=[EntryKind.CREDIT, EntryKind.DEBIT, EntryKind.EXPIRY],
+                                range=[CREDIT_COLOUR, DEBIT_COLOUR, EXPIRY_COLOUR]),
                 legend=alt.Legend(orient="bottom", labelExpr=FLOW_LABELS),
             ),
             tooltip=[

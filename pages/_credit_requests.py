@@ -51,6 +51,14 @@ def field_of(error: BillingError | None) -> str | None:
     return AMOUNT_KEY if isinstance(error, InvalidAmount) else NOTE_KEY
 
 
+def created_message(created: CreditRequest) -> str:
+    """What became of a new request: pending, or approved at once by the standing approval."""
+    if created.status is RequestStatus.APPROVED:
+        return (f"Request #{created.id} for {credits(created.amount)} was approved at once by the "
+                "workspace's standing approval.")
+    return f"Request #{created.id} for {credits(created.amount)} is pending approval."
+
+
 def close_request_dialog() -> None:
     st.session_state.pop(DIALOG_KEY, None)
 
@@ -74,7 +82,7 @@ def request_dialog(user: User, workspace: Workspace) -> None:
                           visible_text(error) if field == key else None)
     if created is not None:
         close_request_dialog()
-        flash(f"Request #{created.id} for {credits(created.amount)} is pending approval.")
+        flash(created_message(created))
         _a11y.request_focus(_a11y.widget(NEW_KEY, "button"))  # back where the dialog opened
         st.rerun()
 

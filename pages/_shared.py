@@ -47,11 +47,13 @@ ADDRESS_KEY = "billing.workspace_in_address"  # the ?workspace= last followed
 @st.cache_resource(show_spinner=False)
 def get_ledger() -> Ledger:
     """The process's one Ledger, shared by every session (it is thread-safe), with its
-    background threads: the notification dispatcher ($BILLING_DISPATCHER=off: not), with
-    email configured from `.streamlit/secrets.toml`'s [smtp] or $BILLING_SMTP_*, and the
-    backup thread (the scheduled backups, and those `billing backup` asks this process for)."""
+    background threads: the expiry job, the notification dispatcher ($BILLING_DISPATCHER=off:
+    not), with email configured from `.streamlit/secrets.toml`'s [smtp] or $BILLING_SMTP_*,
+    and the backup thread (the scheduled backups, and those `billing backup` asks this
+    process for)."""
     ledger = billing_core.open_ledger()
     try:
+        ledger.start_expiry_job()
         smtp = _secret_table("smtp")
         if smtp:
             ledger.configure_email(SmtpSettings.from_mapping(smtp))

@@ -24,7 +24,7 @@ class Row:
     """One transaction as shown: text only (the page formats it)."""
 
     amount: str
-    kind: str  # "credit" or "debit": colours the amount and type
+    kind: str  # "credit", "debit" or "expiry": colours the amount and type
     kind_label: str
     description: str
     feature: str
@@ -46,7 +46,7 @@ function drawRow(row) {
   const [amount, kind, kindLabel, description, feature, when] = row;
   const line = document.createElement("div");
   line.setAttribute("role", "row");
-  line.className = "row " + (kind === "credit" ? "credit" : "debit");
+  line.className = "row " + (kind === "credit" || kind === "expiry" ? kind : "debit");
   const meta = document.createElement("span");
   meta.className = "meta";
   meta.append(cell("cell", "feature", feature), cell("cell", "date", when));
@@ -139,6 +139,7 @@ _CSS = """
 .amount { text-align: right; }
 .credit .amount, .credit .type { color: #2e7d32; }
 .debit .amount, .debit .type { color: #c62828; }
+.expiry .amount, .expiry .type { color: #8d6e63; }
 .end { height: 1px; }
 
 @container (max-width: 640px) {

@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from billing_core import WalletHealth, WalletStatus
+from pages._shared import local_time
 from pages._text import visible_text
 
 HEALTH_COLOURS = {  # row backgrounds for the wallet tables; "OK" stays plain
@@ -20,6 +21,7 @@ HEALTH_COLOURS = {  # row backgrounds for the wallet tables; "OK" stays plain
     WalletHealth.INACTIVE: "rgba(158, 158, 158, 0.18)",
 }
 NEVER = "never"  # no run-out date: nothing spent lately (or too little to matter)
+NONE = "none"  # no grant of the wallet expires
 INACTIVE = "inactive"  # no run-out date: an inactive wallet spends nothing
 
 
@@ -49,6 +51,9 @@ def wallet_table(frame: pd.DataFrame, days: int = 30) -> pd.DataFrame:
             "Per day": frame["per_day"].astype(float),
             f"{days}-day spend": frame["spent"].astype(float),
             "Pending": frame["pending"].astype(float),
+            "Expires unused": [float(v) for v in frame["expires_unused"]],
+            "Expiring in 30 days": [float(v) for v in frame["expiring_30d"]],
+            "Next expiry": [NONE if d is None else local_time(d) for d in frame["next_expiry"]],
             "Status": frame["status"],
         }
     )
@@ -62,8 +67,8 @@ def styled_wallets(table: pd.DataFrame) -> Any:
         colour = HEALTH_COLOURS.get(WalletHealth(row["Health"]))
         return [f"background-color: {colour}" if colour else ""] * len(row)
 
-    money = [c for c in table.columns if c in ("Balance", "Per day", "Pending")
-             or c.endswith("-day spend")]
+    money = [c for c in table.columns if c in ("Balance", "Per day", "Pending", "Expires unused",
+                                                "Expiring in 30 days") or c.endswith("-day spend")]
     return table.style.apply(tint, axis=1).format(dict.fromkeys(money, "{:,.2f}"), na_rep="—")
 
 
@@ -76,4 +81,7 @@ def wallet_columns(days: int) -> dict[str, Any]:
         "Workspace": st.column_config.TextColumn(pinned=True),
         "Runs out on": st.column_config.TextColumn(help=meaning),
         "Days left": st.column_config.TextColumn(help=meaning, alignment="right"),
+        "Expires unused": st.column_config.NumberColumn(
+            help=f"Credits that will expire before they are spent if spend goes on at the last {days} "
+                 "days' rate (the draw-down order simulated day by day)"),
     }

@@ -1,9 +1,10 @@
-"""Approvals (administrators only): the pending queue, every wallet, spend by workspace,
-the decisions log, backups and the export for analysts, one render function per section,
-each behind its own error boundary.
+"""Approvals (administrators only): the pending queue, every wallet, the credit policies,
+spend by workspace, the decisions log, backups and the export for analysts, one render
+function per section, each behind its own error boundary.
 
 billing_core holds every rule (admins only, four eyes, exactly-once approval, a
-rejection needs a reason); the sections only draw, ask and report what it said.
+rejection needs a reason, the policies' limits); the sections only draw, ask and report
+what it said.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pages._approvals_queue import pending_queue
 from pages._approvals_wallets import wallets_section
 from pages._backups import backups_section, export_section
 from pages._decisions_log import decisions_log_section
+from pages._policies import policies_section
 from pages._prices import prices_section
 from pages._shared import get_ledger, require_user, section
 from pages._workspace_spend import spend_section
@@ -33,6 +35,9 @@ pending_queue(ledger, user)  # a fragment with its own error boundary
 st.divider()
 with section("Every wallet"):
     wallets_section(ledger, user)
+st.divider()
+with section("Credit policies"):
+    policies_section(ledger, user)
 st.divider()
 with section("Spend by workspace"):
     spend_section(ledger, user)

@@ -1,4 +1,4 @@
-"""Billing: one workspace's wallet, credit requests, spend and transaction history.
+"""Billing: one workspace's wallet, credit requests, grants, spend and transaction history.
 
 Every number and rule comes from billing_core; this page picks the workspace and calls
 one render function per section, each behind its own error boundary (`section`). The
@@ -14,6 +14,7 @@ from pages import _notice
 from pages._billing_history import history_section
 from pages._billing_spend import spend_section
 from pages._credit_requests import requests_section
+from pages._grants import grants_section
 from pages._shared import attempt, get_ledger, pick_workspace, require_user, section
 from pages._wallet_card import wallet_card
 
@@ -35,8 +36,10 @@ if wallet is None or requests is None:
     st.stop()
 assert wallet is not None and requests is not None
 with section("wallet"):
-    wallet_card(wallet, [r for r in requests if r.status is RequestStatus.PENDING])
+    wallet_card(wallet, [r for r in requests if r.status is RequestStatus.PENDING], viewer)
 with section("credit requests"):
     requests_section(viewer, picked, requests)
+with section("grants"):  # after the requests: New request stays a few Tabs from the top
+    grants_section(viewer, picked)
 spend_section(viewer, picked.id)  # the two fragments have their own error boundaries
 history_section(viewer, picked, wallet.updated_at)  # last: it grows as the reader scrolls

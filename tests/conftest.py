@@ -133,6 +133,52 @@ def ledger(new_ledger: Callable[..., Ledger]) -> Ledger:
 
 
 @pytest.fixture
+def ledger_location(store: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Where a new, empty ledger is on the store under test (a DuckDB file or a PostgreSQL
+    URL), for tests that open it more than once or from another process."""
+    if store == "duckdb":
+        where = str(tmp_path / "ledger.duckdb")
+        billing_core.open_ledger(where, create=True).close()
+        yield where
+        return
+    server: PostgresForTests = request.getfixturevalue("postgres")
+    name, url = server.fresh()
+    yield url
+    server.drop(name)
+
+
+@pytest.fixture
+def twins(store: str, request: pytest.FixtureRequest) -> Iterator[Callable[..., tuple[Ledger, Ledger]]]:
+    """`twins(clock)` -> two Ledgers on one new database where the store allows it
+    (PostgreSQL: like two processes, each with its own pool and group-commit writer); on
+    DuckDB, where one process owns a ledger, the one Ledger twice."""
+    opened: list[Ledger] = []
+    names: list[str] = []
+    server: PostgresForTests | None = (
+        request.getfixturevalue("postgres") if store == "postgresql" else None
+    )
+
+    def make(clock: Callable[[], datetime] | None = None) -> tuple[Ledger, Ledger]:
+        ticking = clock or FakeClock()
+        if server is None:
+            one = billing_core.open_ledger(":memory:", clock=ticking)
+            opened.append(one)
+            return one, one
+        name, url = server.fresh()
+        names.append(name)
+        pair = (billing_core.open_ledger(url, clock=ticking), billing_core.open_ledger(url, clock=ticking))
+        opened.extend(pair)
+        return pair
+
+    yield make
+    for book in opened:
+        book.close()
+    for name in names:
+        assert server is not None
+        server.drop(name)
+
+
+@pytest.fixture
 def people(ledger: Ledger) -> dict[str, object]:
     """Two workspaces, two admins, a member of each, and a member of both."""
     admin = ledger.add_user("ada@example.com", "Ada", admin=True)

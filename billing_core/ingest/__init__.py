@@ -7,12 +7,16 @@
   is posted iff its wallet is active and the amount fits the running balance at that
   point, so a refused event does not stop a later, smaller one;
 - the posted rows are written by the journal's one writer (journal.write_batch), the
-  same statements every other movement goes through;
+  same statements every other movement goes through; which grants each debit draws from
+  is decided set-based too (pieces.py), in the draw-down order, as `consume` would; the
+  batch's wallets' due grants expire first, as for any write, and a wallet the batch
+  leaves below its automatic top-up threshold files its request in the same transaction;
 - files.py: CSV and Parquet files read in chunks (`billing ingest FILE`).
 
 On a server the decisions run in a scratch DuckDB filled with what they read (the
-batch's wallets, locked in the server transaction, the workspaces, the caller's
-memberships, the stored keys among the batch's); the writes go to the server.
+batch's wallets, locked in the server transaction, and their live grants, the
+workspaces, the caller's memberships, the stored keys among the batch's); the writes go
+to the server.
 
 Priced usage (`unit` given): each event has a quantity instead of an amount, priced at
 the rate card's price in effect at its occurred_at (its feature's own, else "*"; none:
@@ -50,9 +54,11 @@ from ..notify.alerts import BalanceChange, after_movements
 from ..pricing import parse_unit
 from ..schema import PLATFORM_ACCOUNTS, USAGE_ACCOUNT
 from ..store import Database
+from ..top_up import after_debits
 from .decide import decide, registered
 from .events import KEY_COLUMN, PRICED_COLUMNS, REQUIRED_COLUMNS, normalize
 from .files import EventFile, open_event_file, read_chunks
+from .pieces import LIVE_GRANTS, pieces
 
 __all__ = [
     "KEY_COLUMN",
@@ -89,18 +95,22 @@ def consume_many(
 
 def _consume_once(db: Database, user: User, events: pa.Table, unit: str | None) -> IngestResult:
     with db.writing() as cur:
-        wallets = _lock_wallets(db, cur, events)
+        wallets = _lock_wallets(db, cur, events)  # their due grants already expired
         mirror = partial(_mirror, events=events, user=user, wallets=wallets, unit=unit)
         with db.decisions(cur, mirror) as duck:
             with registered(duck, "ingest_events", events):
                 decision = decide(duck, user, events, db.clock(), unit)
             # a scratch table of this transaction: dropped here, or by the rollback on an error
             duck.execute("DROP TABLE ingest_checked")
-        posted = decision.posted
+            posted = decision.posted
+            drawn = pieces(duck, posted)
         if posted.num_rows:
-            write_batch(db, cur, _batch(db, user, posted, unit))
+            write_batch(db, cur, _batch(db, user, posted, drawn, unit))
             remainders.store(cur, decision.remainders, db.clock())
             after_movements(db, cur, _changes(wallets, posted), db.clock())
+            low = _below_top_up(wallets, posted)
+            if low:  # the wallets as they are now, grants and all
+                after_debits(db, cur, lock_wallets(db, cur, low).values())
     return _result(events, posted, decision.report)
 
 
@@ -114,14 +124,33 @@ def _changes(wallets: dict[int, WalletState], posted: pa.Table) -> list[BalanceC
     ]
 
 
-def _batch(db: Database, user: User, posted: pa.Table, unit: str | None) -> pa.Table:
+def _below_top_up(held: dict[int, WalletState], posted: pa.Table) -> list[int]:
+    """The debited wallets the batch left below their automatic top-up threshold."""
+    last = dict(zip(posted.column("workspace_id").to_pylist(), posted.column("balance_after").to_pylist(),
+                    strict=True))
+    return sorted(
+        w for w, balance in last.items()
+        if held[w].top_up_below is not None and balance < held[w].top_up_below
+    )
+
+
+def _batch(db: Database, user: User, posted: pa.Table, drawn: pa.Table, unit: str | None) -> pa.Table:
     """The posted rows as the journal's batch: ids from the ledger, one debit each (with
-    the quantity, unit and rate of priced usage)."""
-    n = posted.num_rows
+    the quantity, unit and rate of priced usage), a row per grant it draws from (`drawn`:
+    seq, piece, grant_id, drawn; a debit priced at 0 has one row naming no grant)."""
     now = db.clock()
+    entries = pa.array(db.allocate_ids("entries", posted.num_rows))
+    audits = pa.array(db.allocate_ids("audit_log", posted.num_rows))
+    posted = posted.append_column("id", entries).append_column("audit_id", audits).take(drawn.column("seq"))
+    n = posted.num_rows
     extra = {
-        "id": pa.array(db.allocate_ids("entries", n)),
-        "audit_id": pa.array(db.allocate_ids("audit_log", n)),
+        "piece": drawn.column("piece"),
+        "grant_id": drawn.column("grant_id"),
+        "piece_amount": pc.negate(drawn.column("drawn")),
+        "grant_kind": pa.nulls(n, pa.string()),
+        "grant_priority": pa.nulls(n, pa.int64()),
+        "grant_expires_at": pa.nulls(n, pa.timestamp("us")),
+        "grant_source": pa.nulls(n, pa.string()),
         "platform_id": pa.repeat(pa.scalar(PLATFORM_ACCOUNTS[USAGE_ACCOUNT], pa.int64()), n),
         "kind": pa.repeat(pa.scalar(EntryKind.DEBIT.value), n),
         "signed": pc.negate(posted.column("amount")),
@@ -201,6 +230,7 @@ def _mirror(
     ).fetchall()
     # the scratch wallets' updated_at is never read by the decisions
     held = [(w.workspace_id, w.account_id, w.status.value, w.balance, _EPOCH) for w in wallets.values()]
+    grants = server.execute(LIVE_GRANTS, [sorted(wallets)]).fetchall()
     prices: list[Any] = []
     carried: list[Any] = []
     if unit is not None:
@@ -219,6 +249,8 @@ def _mirror(
         ("workspaces", spaces, "id, name, name_key, created_at, external_id"),
         ("memberships", members, "workspace_id, user_id, created_at"),
         ("idempotency_keys", stored, "key, entry_id, workspace_id, amount, feature, quantity, unit"),
+        ("grants", grants, "id, workspace_id, kind, priority, amount, remaining, expires_at, source, "
+                           "entry_id, created_by, created_at, expired_entry_id"),
         ("prices", prices, "id, feature, unit, credits_per_unit, effective_from, created_by, created_at"),
         ("usage_remainders", carried, "workspace_id, feature, remainder, updated_at"),
     ):

@@ -124,16 +124,16 @@ def compute_levels(cur: Any, workspace_id: int, settings: ThresholdSettings, tod
     """The amounts the settings mean for the workspace today."""
     levels: list[Level] = []
     if settings.top_up_share is not None:
-        row = cur.execute(
+        last = cur.execute(
             "SELECT amount FROM entries WHERE workspace_id = ? AND kind = 'credit' ORDER BY id DESC LIMIT 1",
             [workspace_id],
-        ).fetchone()
-        if row is not None:
+        ).fetchall()
+        if last:
             share = f"{settings.top_up_share * 100:.0f}%"
             levels.append(
                 (
                     f"{share} of the last top-up",
-                    (to_decimal(row[0]) * settings.top_up_share).quantize(QUANTUM),
+                    (to_decimal(last[0][0]) * settings.top_up_share).quantize(QUANTUM),
                 )
             )
     if settings.runway_days:
@@ -143,8 +143,8 @@ def compute_levels(cur: Any, workspace_id: int, settings: ThresholdSettings, tod
             WHERE workspace_id = ? AND feature IS NULL AND day > ? AND day <= ?
             """,
             [workspace_id, today - timedelta(days=BURN_DAYS), today],
-        ).fetchone()
-        per_day = to_decimal(spent[0] if spent else 0) / BURN_DAYS
+        ).fetchall()
+        per_day = to_decimal(spent[0][0] if spent else 0) / BURN_DAYS
         for days in settings.runway_days:
             if per_day > 0:
                 levels.append((f"{days} days of runway", (per_day * days).quantize(QUANTUM)))
@@ -196,7 +196,9 @@ class BalanceChange:
 
 
 def after_movements(db: Database, cur: Any, changes: Sequence[BalanceChange], at: datetime) -> None:
-    """Fire and resolve the alerts these balance changes cross (inside their transaction)."""
+    """Fire and resolve the alerts these balance changes cross (inside their transaction).
+    Every result is read in full (fetchall): another journal write may follow in the same
+    transaction, and DuckDB cannot register its batch over a result left open."""
     credited = [c.workspace_id for c in changes if c.credited]
     for change in changes:
         if change.before == change.after:
@@ -226,7 +228,7 @@ def _fire(
 ) -> None:
     if cur.execute(
         "SELECT 1 FROM active_alerts WHERE workspace_id = ? AND label = ?", [change.workspace_id, label]
-    ).fetchone():
+    ).fetchall():
         return  # already alerted (the level moved under a balance that had crossed it before)
     event_id = emit(
         db,
@@ -249,7 +251,7 @@ def _resolve(
 ) -> None:
     if not cur.execute(
         "SELECT 1 FROM active_alerts WHERE workspace_id = ? AND label = ?", [change.workspace_id, label]
-    ).fetchone():
+    ).fetchall():
         return
     cur.execute(
         "DELETE FROM active_alerts WHERE workspace_id = ? AND label = ?", [change.workspace_id, label]
@@ -267,8 +269,8 @@ def _resolve(
 
 
 def _workspace_name(cur: Any, workspace_id: int) -> str:
-    row = cur.execute("SELECT name FROM workspaces WHERE id = ?", [workspace_id]).fetchone()
-    return str(row[0]) if row else f"Workspace {workspace_id}"
+    rows = cur.execute("SELECT name FROM workspaces WHERE id = ?", [workspace_id]).fetchall()
+    return str(rows[0][0]) if rows else f"Workspace {workspace_id}"
 
 
 # ------------------------------------------------------------------------- spikes

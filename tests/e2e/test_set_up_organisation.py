@@ -27,6 +27,7 @@ from playwright.sync_api import Browser, Page, expect
 import billing_core
 
 from .conftest import (
+    PINNED_CLOCK,
     REPO_ROOT,
     SEL_EXCEPTION,
     VIEWPORT,
@@ -69,6 +70,7 @@ def run_in_a_terminal(script: str, cwd: Path, password: str) -> str:
     pid, fd = pty.fork()
     if pid == 0:  # the child: bash, with the terminal as its controlling tty
         os.chdir(cwd)
+        os.environ.update(PINNED_CLOCK)  # the served app's "now": a price set now is in effect there
         os.execvp("bash", ["bash", "-e", "-c", script])
     out, answered = b"", 0
     try:

@@ -20,6 +20,7 @@ ACTIONS = (
     "wallet.consume",
     "wallet.grant",
     "wallet.top_up",
+    "wallet.expire",
     "wallet.correct",
     "wallet.status",
     "request.create",
@@ -49,6 +50,7 @@ ACTIONS = (
     "webhook.remove",
     "delivery.retry",
     "thresholds.set",
+    "policy.change",
     "price.set",
     "workspace.link",
 )
@@ -128,11 +130,22 @@ def audit_problems(ledger: Ledger) -> list[str]:
              AND a.actor_id = e.actor_id AND a.workspace_id = e.workspace_id
             WHERE e.kind = 'credit' AND e.request_id IS NOT NULL
             GROUP BY e.id HAVING count(a.id) <> 1 LIMIT 10""",
-        "wallet.consume/grant rows that name no matching entry": """
+        "expiry entries without exactly one wallet.expire row by the system": """
+            SELECT e.id FROM entries e LEFT JOIN audit_log a
+              ON a.action = 'wallet.expire' AND a.subject = 'entry:' || e.id
+             AND a.actor_id = 0 AND e.actor_id = 0 AND a.workspace_id = e.workspace_id
+            WHERE e.kind = 'expiry' GROUP BY e.id HAVING count(a.id) <> 1 LIMIT 10""",
+        "wallet.consume/grant/expire rows that name no matching entry": """
             SELECT a.id FROM audit_log a LEFT JOIN entries e
               ON a.subject = 'entry:' || e.id AND e.actor_id = a.actor_id
-             AND e.kind = CASE a.action WHEN 'wallet.consume' THEN 'debit' ELSE 'credit' END
-            WHERE a.action IN ('wallet.consume', 'wallet.grant') AND e.id IS NULL LIMIT 10""",
+             AND e.kind = CASE a.action WHEN 'wallet.consume' THEN 'debit'
+                                        WHEN 'wallet.expire' THEN 'expiry' ELSE 'credit' END
+            WHERE a.action IN ('wallet.consume', 'wallet.grant', 'wallet.expire') AND e.id IS NULL
+            LIMIT 10""",
+        "policy changes without their policy": """
+            SELECT a.id FROM audit_log a
+            LEFT JOIN credit_policies p ON a.subject = 'policy:' || p.workspace_id
+            WHERE a.action = 'policy.change' AND p.workspace_id IS NULL LIMIT 10""",
         "requests without exactly one request.create row by their requester": """
             SELECT r.id FROM credit_requests r LEFT JOIN audit_log a
               ON a.action = 'request.create' AND a.subject = 'request:' || r.id
@@ -175,7 +188,8 @@ def audit_problems(ledger: Ledger) -> list[str]:
 
 
 def replay_problems(ledger: Ledger) -> list[str]:
-    """Replaying the journal in commit order reproduces every balance and never overdraws."""
+    """Replaying the journal in commit order reproduces every balance and never overdraws;
+    each entry's postings sum to zero with one platform posting and a wallet side per grant."""
     problems: list[str] = []
     wallets = rows(ledger, "SELECT workspace_id FROM wallets")
     balance: dict[int, Decimal] = {ws: Decimal(0) for (ws,) in wallets}
@@ -193,7 +207,10 @@ def replay_problems(ledger: Ledger) -> list[str]:
         """
         SELECT e.id, coalesce(sum(p.amount), 0), count(p.entry_id)
         FROM entries e LEFT JOIN postings p ON p.entry_id = e.id
-        GROUP BY e.id HAVING count(p.entry_id) <> 2 OR coalesce(sum(p.amount), 0) <> 0 LIMIT 10
+        GROUP BY e.id
+        HAVING count(p.entry_id) < 2 OR coalesce(sum(p.amount), 0) <> 0
+            OR count(p.entry_id) FILTER (WHERE p.account_id IN (0, 1, 2)) <> 1
+        LIMIT 10
     """,
     ):
         problems.append(f"entry {entry_id}: {n} postings summing to {total}")
@@ -205,7 +222,11 @@ def fingerprint(ledger: Ledger) -> dict[tuple[str, object], int]:
 
     The hash is md5 of the whole row cast to text, which DuckDB and PostgreSQL both do."""
     found: dict[tuple[str, object], str] = {}
-    for table, key in (("entries", "id"), ("audit_log", "id"), ("postings", "entry_id || ':' || account_id")):
+    for table, key in (
+        ("entries", "id"),
+        ("audit_log", "id"),
+        ("postings", "entry_id || ':' || account_id || ':' || coalesce(CAST(grant_id AS VARCHAR), '')"),
+    ):
         # table and key come from the constant tuple above
         for k, h in rows(ledger, f"SELECT {key}, md5(CAST(t AS VARCHAR)) FROM {table} t"):  # noqa: S608
             found[(table, k)] = h

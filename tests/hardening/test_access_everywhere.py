@@ -89,6 +89,15 @@ OPERATIONS: dict[str, Op] = {
     "reject_request": Op(lambda lg, a, c: lg.reject_request(a, c["request"](), "no"), ADMIN_OPS),
     "set_wallet_status": Op(lambda lg, a, c: lg.set_wallet_status(a, c["acme"], "inactive"), ADMIN_OPS),
     "grant_credits": Op(lambda lg, a, c: lg.grant_credits(a, c["acme"], "1", description="x"), ADMIN_OPS),
+    "grants": Op(lambda lg, a, c: lg.grants(a, c["acme"], include_spent=True), MEMBER_OPS),
+    "draws": Op(lambda lg, a, c: lg.draws(a, c["debit"]), MEMBER_OPS),
+    "grant_draws": Op(lambda lg, a, c: lg.grant_draws(a, c["grant"]), MEMBER_OPS),
+    "expiry_forecast": Op(lambda lg, a, c: lg.expiry_forecast(a, c["acme"]), MEMBER_OPS),
+    "credit_policy": Op(lambda lg, a, c: lg.credit_policy(a, c["acme"]), MEMBER_OPS),
+    "set_credit_policy": Op(
+        lambda lg, a, c: lg.set_credit_policy(a, c["acme"], approve_up_to="5", approve_per_month="10"),
+        ADMIN_OPS,
+    ),
     "users": Op(lambda lg, a, c: lg.users(a), ADMIN_OPS),
     "audit_trail": Op(lambda lg, a, c: lg.audit_trail(a), ADMIN_OPS),
     "audit_trail_of_acme": Op(lambda lg, a, c: lg.audit_trail(a, workspace_id=c["acme"]), ADMIN_OPS),
@@ -188,6 +197,8 @@ NOT_ACTOR_SCOPED = {
     "has_data": "the CLI's seed --if-missing: a yes/no, no data",
     "has_admin": "the first-run screen: a yes/no, no data",
     "checkpoint": "maintenance",
+    "expire_due": "the expiry job (app process, billing expire): expires only what is due, for everyone",
+    "start_expiry_job": "lifecycle: the app process's expiry job",
     "start_session": "signing in, right after authenticate or user_for_sso; refuses a forged user itself",
     "session_user": "the session token is the credential (tests/unit/test_sessions.py)",
     "end_session": "signing out: the token is the credential",
@@ -218,6 +229,7 @@ WRITES = {
     "reject_request",
     "set_wallet_status",
     "grant_credits",
+    "set_credit_policy",
     "end_all_sessions",
     "change_password",
     "end_session_by_id",
@@ -283,7 +295,7 @@ def scope_problems(ledger: Ledger, name: str, result: object, visible: set[int])
         elif "spent" in items.columns or "amount" in items.columns:
             column = "spent" if "spent" in items.columns else "amount"
             shown = sum((Decimal(str(x)) for x in items[column]), Decimal(0))
-            kinds = "('debit')" if column == "spent" else "('debit', 'credit')"
+            kinds = "('debit')" if column == "spent" else "('debit', 'credit', 'expiry')"
             own = rows(
                 ledger,
                 f"SELECT coalesce(sum(amount), 0) FROM entries WHERE kind IN {kinds} "  # noqa: S608
@@ -306,6 +318,9 @@ def test_every_operation_for_every_kind_of_caller(ledger: Ledger, people: dict, 
         ledger.grant_credits(admin, space, "100", description="funding")
         ledger.consume(spender, space, "3", feature="AI", description="use")
         ledger.request_credits(spender, space, "7")
+    debit = ledger.history(admin, acme, kind="debit").items[0].id
+    grant = ledger.grants(admin, acme)[0].id
+
     ledger.set_price(admin, "*", "token", "0.01")  # so that consume_usage has a price
     for space, spender in ((acme, alice), (beta, bob)):  # usage for usage_by_feature to scope
         ledger.consume_usage(spender, space, "AI", 100, unit="token", description="use")
@@ -336,6 +351,8 @@ def test_every_operation_for_every_kind_of_caller(ledger: Ledger, people: dict, 
     context = {
         "acme": acme,
         "beta": beta,
+        "debit": debit,
+        "grant": grant,
         "carol": carol.id,
         "request": lambda: ledger.request_credits(alice, acme, "5").id,
         "entry": lambda: ledger.grant_credits(admin, acme, "2", description="to correct").id,
@@ -365,6 +382,8 @@ def test_every_operation_for_every_kind_of_caller(ledger: Ledger, people: dict, 
                 problems += scope_problems(ledger, name, result, visible)
             if name == "set_wallet_status":
                 ledger.set_wallet_status(admin, acme, "active")
+            if name == "set_credit_policy":  # back to no standing approval for the next calls
+                ledger.set_credit_policy(admin, acme)
         else:
             context_request = context["request"]() if "request" in name else None
             bound = dict(context, request=lambda r=context_request: r)

@@ -38,10 +38,12 @@ APPEND_ONLY = ("entries", "postings", "audit_log", "idempotency_keys")
 # Schema migrations that change an append-only table's shape, each keeping every row:
 # migration 2 re-keys the idempotency keys by workspace (a copy, then a swap).
 MIGRATION_CHANGES = {
-    # migration 2 rebuilt the keys' table; migration 6 adds entries' nullable `corrects`
+    # migration 2 rebuilt the keys' table; migration 5 adds postings.grant_id (rows written
+    # before it keep NULL: they name no grant); migration 6 adds entries' nullable `corrects`
     # column (ADD COLUMN: no row is changed; tests/unit/test_admin_credits.py checks corrections)
     # migration 7 (issue 15) adds nullable usage columns to entries: no stored row changes
-    "schema.py": {"DROP TABLE idempotency_keys", "ALTER TABLE idempotency_keys", "ALTER TABLE entries"},
+    "schema.py": {"DROP TABLE idempotency_keys", "ALTER TABLE idempotency_keys", "ALTER TABLE postings",
+                  "ALTER TABLE entries"},
     "schema_postgres.py": {"ALTER TABLE idempotency_keys"},
 }
 # a table: one of APPEND_ONLY (perhaps quoted, perhaps main.), or an f-string hole `{}`

@@ -285,3 +285,18 @@ def test_a_mark_written_before_the_notifications_tables_is_still_read(tmp_path: 
     state, mark = read_mark(mark_file)
     assert state is FileState.FOUND and mark is not None and mark.sequence == 7
     assert (mark.position.entries, mark.position.audit_log, mark.position.outbox) == (40, 50, 0)
+    assert (mark.position.grants, mark.position.sessions, mark.position.password_links,
+            mark.position.prices) == (0, 0, 0, 0)
+
+
+def test_the_mark_counts_the_grants_ids(tmp_path: Path) -> None:
+    """A credit makes a grant: its id is in the mark too, so a lost grant's id is never
+    handed out again (grants are an id table since migration 5)."""
+    path = tmp_path / "ledger.duckdb"
+    with billing_core.open_ledger(str(path), create=True) as ledger:
+        people = cast(ledger, 1, funding="100")
+        space = people["spaces"][0]
+        ledger.grant_credits(ledger.system_user(), space, "5", description="more", kind="promotional")
+        ((last,),) = rows(ledger, "SELECT max(id) FROM grants")
+        _, mark = read_mark(Path(f"{path}.hwm"))
+        assert mark is not None and last >= 2 and mark.position.grants == last

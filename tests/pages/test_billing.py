@@ -264,8 +264,10 @@ def test_requests_are_grouped_by_status_with_counts(app_as, app_ledger: Ledger):
                               ("Cancelled", RequestStatus.CANCELLED)]
     ]
     assert [t.label for t in at.tabs] == expected
-    decided = [d.value for d in at.dataframe]  # the history is a list, not a dataframe
-    assert len(decided) == 3  # approved, rejected and cancelled: tables
+    # the history is a list, not a dataframe; the grants have tables of their own
+    decided = [d.value for d in at.dataframe if "Asked by" in d.value.columns]
+    tables = sum(any(r.status is s for r in mine) for s in RequestStatus if s is not RequestStatus.PENDING)
+    assert len(decided) == tables >= 2  # approved, rejected and cancelled: a table each that has any
     assert {"Asked by", "Decided by", "Decision note"} <= set(decided[0].columns)
 
 

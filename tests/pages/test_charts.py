@@ -102,11 +102,12 @@ def colour_ranges(spec: dict) -> list[list[str]]:
 
 
 def test_credits_and_debits_are_not_told_apart_by_red_and_green():
-    frame = pd.DataFrame({"period": [END, END], "kind": ["credit", "debit"],
-                          "amount": [Decimal("500"), Decimal("120.5")]})
+    frame = pd.DataFrame({"period": [END, END, END], "kind": ["credit", "debit", "expiry"],
+                          "amount": [Decimal("500"), Decimal("120.5"), Decimal("30")]})
     (colours,) = colour_ranges(spec(_charts.credits_vs_debits(frame, "day")))
     assert not RED_GREEN & {c.lower() for c in colours}
-    assert colours == [_charts.CREDIT_COLOUR, _charts.DEBIT_COLOUR]
+    assert colours == [_charts.CREDIT_COLOUR, _charts.DEBIT_COLOUR, _charts.EXPIRY_COLOUR]
+    assert {c.upper() for c in colours} <= set(_charts.PALETTE)  # Okabe-Ito, expiries too
 
 
 def test_each_burn_rate_bar_says_its_health_in_words_beside_its_colour():

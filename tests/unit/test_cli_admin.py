@@ -154,3 +154,25 @@ def test_tables_show_hidden_characters_as_code_points(where, capsys) -> None:
         ledger.grant(admin, space.id, "5", reason="x")
     out = ok(capsys, where, "workspace", "list")
     assert "=SUM(A1) <b>bold</b>" in out  # a terminal shows text as text
+
+
+def test_billing_grant_takes_the_grants_kind_priority_and_expiry(where, capsys, monkeypatch) -> None:
+    """One `billing grant` verb (cli_admin's) with grants' options; `billing grants` lists them."""
+    ok(capsys, where, "admin", "create", "ada@org.example", "--name", "Ada", "--password-stdin",
+       stdin="first admin password\n", monkeypatch=monkeypatch)
+    ok(capsys, where, "workspace", "add", "Research")
+    as_ada = ("--as", "ada@org.example")
+    out = ok(capsys, where, "grant", "Research", "300", "--reason", "Launch offer", "--kind", "promotional",
+             "--priority", "5", "--expires", "2027-01-01T00:00:00Z", *as_ada)
+    assert out.startswith("Granted 300.00 en-credits to Research (transaction 1)")
+    assert "Grant #1: promotional, expiring 2027-01-01 00:00 UTC." in out
+    out = ok(capsys, where, "grant", "Research", "50", "--reason", "Top-up", *as_ada)
+    assert "Grant #2: purchased, never expiring." in out
+    listed = ok(capsys, where, "grants", "Research", *as_ada).splitlines()
+    assert re.match(r"#1\s+promotional\s+priority\s+5\s+300\.00 of\s+300\.00\s+expires 2027-01-01", listed[0])
+    assert re.match(r"#2\s+purchased\s+priority\s+20\s+50\.00", listed[1])
+    assert "expir" in refused(capsys, where, "grant", "Research", "5", "--reason", "x",
+                              "--expires", "2020-01-01T00:00:00Z", *as_ada).lower()
+    with pytest.raises(SystemExit) as usage:  # argparse refuses an unknown kind
+        run(capsys, where, "grant", "Research", "5", "--reason", "x", "--kind", "free")
+    assert usage.value.code == 2 and "invalid choice" in capsys.readouterr().err

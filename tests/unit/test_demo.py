@@ -42,3 +42,18 @@ def test_demo_is_deterministic_for_a_seed(new_ledger: Callable[..., Ledger]) -> 
 
     assert fingerprint(7) == fingerprint(7)
     assert fingerprint(7) != fingerprint(8)
+
+
+def test_a_credit_after_the_demo_makes_a_grant_of_its_own(new_ledger: Callable[..., Ledger]) -> None:
+    """The demo numbers its grants from 1 and takes those ids from the ledger, so a server's
+    grant sequence is past them: the first credit after seeding makes a new grant."""
+    with new_ledger() as ledger:
+        seed_demo(ledger, workspaces=3, months=1, until=DEMO_UNTIL)
+        admin = ledger.user_by_email("ada@example.com")
+        assert admin is not None
+        with ledger.db.reading() as cur:
+            ((seeded,),) = cur.execute("SELECT max(id) FROM grants").fetchall()
+        space = ledger.workspaces(admin)[0].id
+        ledger.grant_credits(admin, space, "5", description="after the demo")
+        assert max(g.id for g in ledger.grants(admin, space)) == seeded + 1
+        ledger.verify()

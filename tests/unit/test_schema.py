@@ -108,14 +108,18 @@ def test_migration_2_keeps_every_idempotency_key_and_scopes_it_to_its_workspace(
 
 
 def test_a_migration_merged_below_the_latest_is_still_applied(tmp_path: Path, monkeypatch) -> None:
-    """Migrations apply by number, not by the highest applied: a ledger already at 7 gets a
-    number 5 merged later (branches land out of order), once."""
+    """Migrations apply by number, not by the highest applied: a ledger already at 7 without
+    5 (the grants', merged after 6 and 7 on main) gets 5 when it next opens, once."""
     path = str(tmp_path / "l.duckdb")
-    billing_core.open_ledger(path, create=True).close()
-    late = (5, "CREATE TABLE merged_late (id BIGINT)")
-    monkeypatch.setattr(schema, "MIGRATIONS", tuple(sorted([*schema.MIGRATIONS, late])))
+    full = schema.MIGRATIONS
+    with monkeypatch.context() as before_grants, duckdb.connect(path) as con:  # as main left it
+        before_grants.setattr(schema, "MIGRATIONS", tuple(m for m in full if m[0] != 5))
+        assert schema.migrate(con) == 7
+        assert 5 not in {v for (v,) in con.execute("SELECT version FROM schema_version").fetchall()}
     for _ in range(2):
         with billing_core.open_ledger(path) as ledger, ledger.db.reading() as cur:
             versions = sorted(v for (v,) in cur.execute("SELECT version FROM schema_version").fetchall())
             assert versions == [n for n, _ in schema.MIGRATIONS]
-            assert cur.execute("SELECT count(*) FROM merged_late").fetchone() == (0,)
+            assert cur.execute("SELECT count(*) FROM grants").fetchone() == (0,)
+        with billing_core.open_ledger(path) as ledger:
+            ledger.verify()
