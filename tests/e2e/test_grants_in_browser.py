@@ -12,7 +12,6 @@ grants-expired.png in tests/e2e/artifacts/.
 from __future__ import annotations
 
 import re
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from .conftest import (
     _save_screenshot,
     _stop_process_group,
     open_page,
+    seed_ledger,
     sign_in,
     start_streamlit,
     wait_for_app,
@@ -56,9 +56,11 @@ class App:
 
 
 @pytest.fixture
-def grants_app(ledger_path: Path, tmp_path: Path) -> Iterator[App]:
+def grants_app(tmp_path: Path) -> Iterator[App]:
+    # its own demo: the session's ledger is held open by the session's app (a copy of a
+    # file in use has no clean close, and its high-water mark stays behind)
     ledger = tmp_path / "grants.duckdb"
-    shutil.copy(ledger_path, ledger)
+    seed_ledger(ledger)
     clock = tmp_path / "clock"
     clock.write_text(START)
     with billing_core.open_ledger(str(ledger)) as book:

@@ -177,7 +177,8 @@ def test_the_readme_tour_works_as_written(app_url, page: Page, screenshot):
     # 5. Spend analytics: every chart with its CSV for the admin; scoped for the member.
     open_page(page, "Spend analytics")
     expect(page.locator(CHART)).to_have_count(5)
-    expect(page.get_by_role("button", name="Download CSV")).to_have_count(5)
+    # each chart's CSV, and the usage-in-units table's
+    expect(page.get_by_role("button", name="Download CSV")).to_have_count(6)
     for unit in ("Day", "Week", "Month"):
         assert unit.lower() in five
         expect(page.get_by_role("radio", name=unit, exact=True)).to_be_visible()
