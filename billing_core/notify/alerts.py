@@ -166,10 +166,13 @@ def refresh_levels(db: Database, cur: Any, workspace_ids: Sequence[int], at: dat
     for workspace_id in workspace_ids:
         settings = ThresholdSettings.from_json(stored.get(workspace_id))
         levels = compute_levels(cur, workspace_id, settings, at.date())
-        cur.execute("DELETE FROM balance_thresholds WHERE workspace_id = ?", [workspace_id])
+        # one statement, not a delete and an insert: two writers refreshing the same
+        # workspace at once (the dispatcher and an approval, on a server) would both
+        # insert after deleting nothing, and the second would break the primary key
         cur.execute(
             "INSERT INTO balance_thresholds (workspace_id, settings, levels, refreshed_at) "
-            "VALUES (?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?) ON CONFLICT (workspace_id) DO UPDATE SET "
+            "settings = excluded.settings, levels = excluded.levels, refreshed_at = excluded.refreshed_at",
             [workspace_id, settings.to_json(), levels_to_json(levels), at],
         )
 

@@ -287,10 +287,11 @@ class Notifications:
                 amounts=amounts,
                 spike_factor=spike_factor,
             )
-            cur.execute("DELETE FROM balance_thresholds WHERE workspace_id = ?", [workspace_id])
             cur.execute(
                 "INSERT INTO balance_thresholds (workspace_id, settings, levels, refreshed_at) "
-                "VALUES (?, ?, '[]', ?)",
+                "VALUES (?, ?, '[]', ?) ON CONFLICT (workspace_id) DO UPDATE SET "
+                "settings = excluded.settings, levels = excluded.levels, "
+                "refreshed_at = excluded.refreshed_at",
                 [workspace_id, changed.to_json(), at],
             )
             alerts.refresh_levels(self.db, cur, [workspace_id], at)
