@@ -201,10 +201,20 @@ def floor_debits_per_second(where: str, wallets: list[int], batches: int, size: 
             "feature": pa.array(["AI chat"] * size),
             "actor_id": pa.array([member.id] * size, pa.int64()),
             "request_id": pa.nulls(size, pa.int64()),
+            "corrects": pa.nulls(size, pa.int64()),
             "idempotency_key": pa.nulls(size, pa.string()),
             "action": pa.array([AuditAction.CONSUME.value] * size),
             "balance_before": pa.array([amount] * size, MONEY),  # the values do not matter here
             "balance_after": pa.array([amount] * size, MONEY),
+            # one piece each, drawn from the wallet's one grant (bench/build.py numbers it as
+            # its workspace), as group commit's debits are
+            "piece": pa.array([1] * size, pa.int64()),
+            "grant_id": pa.array(spaces, pa.int64()),
+            "piece_amount": pa.array([-amount] * size, MONEY),
+            "grant_kind": pa.nulls(size, pa.string()),
+            "grant_priority": pa.nulls(size, pa.int64()),
+            "grant_expires_at": pa.nulls(size, pa.timestamp("us")),
+            "grant_source": pa.nulls(size, pa.string()),
         }
         now = db.clock()
         started = time.perf_counter()
