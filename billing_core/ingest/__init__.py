@@ -126,6 +126,8 @@ def _changes(wallets: dict[int, WalletState], posted: pa.Table) -> list[BalanceC
 
 def _below_top_up(held: dict[int, WalletState], posted: pa.Table) -> list[int]:
     """The debited wallets the batch left below their automatic top-up threshold."""
+    if all(wallet.top_up_below is None for wallet in held.values()):
+        return []  # the common case: no wallet tops itself up, nothing to read
     last = dict(zip(posted.column("workspace_id").to_pylist(), posted.column("balance_after").to_pylist(),
                     strict=True))
     return sorted(

@@ -204,8 +204,8 @@ def after_movements(db: Database, cur: Any, changes: Sequence[BalanceChange], at
     transaction, and DuckDB cannot register its batch over a result left open."""
     credited = [c.workspace_id for c in changes if c.credited]
     for change in changes:
-        if change.before == change.after:
-            continue
+        if change.before == change.after or not _crosses(change):
+            continue  # the common case: nothing to say, and nothing read
         name = _workspace_name(cur, change.workspace_id)
         if change.before > 0 >= change.after:
             emit(
@@ -224,6 +224,12 @@ def after_movements(db: Database, cur: Any, changes: Sequence[BalanceChange], at
             elif change.before < amount <= change.after:
                 _resolve(db, cur, change, name, label, amount, at)
     refresh_levels(db, cur, credited, at)  # the last top-up moved: so did its share
+
+
+def _crosses(change: BalanceChange) -> bool:
+    """Whether the change reaches zero or crosses one of its levels, either way."""
+    low, high = sorted((change.before, change.after))
+    return (change.before > 0 >= change.after) or any(low < amount <= high for _, amount in change.levels)
 
 
 def _fire(
