@@ -210,6 +210,21 @@ _CHECKS: tuple[tuple[str, str], ...] = (
         """,
     ),
     (
+        "a workspace's priced usage of a feature and the remainder it carries do not add up to "
+        "that usage priced exactly (quantity x rate), or a carried remainder is not below 0.0001 "
+        "credit (the ids below are the workspaces')",
+        """
+        SELECT coalesce(u.workspace_id, r.workspace_id)
+        FROM (SELECT workspace_id, feature, sum(quantity * rate) AS exact, sum(amount) AS debited
+              FROM entries WHERE quantity IS NOT NULL AND kind = 'debit'
+              GROUP BY workspace_id, feature) u
+        FULL JOIN usage_remainders r ON r.workspace_id = u.workspace_id AND r.feature = u.feature
+        WHERE coalesce(r.remainder, 0) < 0 OR coalesce(r.remainder, 0) >= 0.0001
+           OR coalesce(u.exact, 0) <> coalesce(u.debited, 0) + coalesce(r.remainder, 0)
+        LIMIT 20
+        """,
+    ),
+    (
         "an entry id is used twice",
         "SELECT id FROM entries GROUP BY id HAVING count(*) > 1 LIMIT 20",
     ),

@@ -15,6 +15,7 @@ from billing_core import (
     InsufficientCredits,
     InvalidInput,
     Ledger,
+    LedgerCorrupt,
     NoPrice,
     PermissionDenied,
     Unit,
@@ -131,6 +132,22 @@ def test_the_remainder_is_carried_per_workspace_and_feature(ledger: Ledger, peop
         )
         assert charged == exact.quantize(Decimal("0.0001"), rounding=ROUND_DOWN)
     ledger.verify()
+
+
+def test_verify_finds_a_carried_remainder_that_no_longer_adds_up(ledger: Ledger, people) -> None:
+    """The remainder table is state beside the journal: verify() recomputes each pair's exact
+    total from its usage entries and checks that debits plus remainder still equal it."""
+    admin, acme = people["admin"], people["acme"]
+    fund(ledger, admin, acme.id, "1000")
+    ledger.set_price(admin, "*", "token", "0.0000123457", effective_from=date(2026, 1, 1))
+    for tokens in (7, 13, 11):
+        ledger.consume_usage(admin, acme.id, "AI chat", tokens, unit="token", description="d")
+    ledger.verify()
+    with ledger.db.writing() as cur:  # a remainder nudged by a hundred-millionth of a credit
+        cur.execute("UPDATE usage_remainders SET remainder = remainder + 0.00000001 "
+                    "WHERE workspace_id = ?", [acme.id])
+    with pytest.raises(LedgerCorrupt, match=r"remainder it carries do not add up .*ids: " + str(acme.id)):
+        ledger.verify()
 
 
 def test_concurrent_usage_is_group_committed_and_loses_no_fraction(ledger: Ledger, people) -> None:
