@@ -32,24 +32,16 @@ if not user.is_admin:
 ledger = get_ledger()
 st.caption("Decide credit requests across every workspace and keep an eye on every wallet.")
 pending_queue(ledger, user)  # a fragment with its own error boundary
-st.divider()
-with section("Every wallet"):
-    wallets_section(ledger, user)
-st.divider()
-with section("Credit policies"):
-    policies_section(ledger, user)
-st.divider()
-with section("Spend by workspace"):
-    spend_section(ledger, user)
-st.divider()
-with section("Decisions log"):
-    decisions_log_section(ledger, user)
-st.divider()
-with section("Backups"):
-    backups_section(ledger, user)
-st.divider()
-with section("Export for analysts"):
-    export_section(ledger, user)
-st.divider()
-with section("Prices"):
-    prices_section(ledger, user)
+SECTIONS = (  # each drawn below a divider, behind its own error boundary
+    ("Every wallet", wallets_section),
+    ("Credit policies", policies_section),
+    ("Spend by workspace", spend_section),
+    ("Decisions log", decisions_log_section),
+    ("Backups", backups_section),
+    ("Export for analysts", export_section),
+    ("Prices", prices_section),
+)
+for title, draw in SECTIONS:
+    st.divider()
+    with section(title):
+        draw(ledger, user)
