@@ -12,15 +12,15 @@ from .access import Access
 from .audit import AuditAction
 from .errors import InvalidInput
 from .models import User
-from .pricing import ANY_FEATURE, Price, Unit, parse_rate, parse_unit
+from .pricing import ANY_FEATURE, Price, Unit, parse_rate, parse_unit, priced_by
 from .store import Database, as_utc
 from .text import MAX_FEATURE, clean_name
 
 COLUMNS = "id, feature, unit, credits_per_unit, effective_from, created_by, created_at"
 _IN_EFFECT = f"""
     SELECT {COLUMNS} FROM prices
-    WHERE feature IN (?, '{ANY_FEATURE}') AND unit = ? AND effective_from <= ?
-    ORDER BY feature = '{ANY_FEATURE}', effective_from DESC, id DESC LIMIT 1
+    WHERE feature IN (?, '{ANY_FEATURE}') AND unit IN (?, ?) AND effective_from <= ?
+    ORDER BY feature = '{ANY_FEATURE}', effective_from DESC, unit <> ?, id DESC LIMIT 1
 """
 
 
@@ -120,6 +120,9 @@ class Prices:
 
 
 def price_in_effect(cur: Any, feature: str, unit: Unit, at: datetime) -> Price | None:
-    """The feature's own price for `unit` at `at` (naive UTC), else the default ("*") one."""
-    row = cur.execute(_IN_EFFECT, [feature, unit.value, at]).fetchone()
+    """The price in effect at `at` (naive UTC) for usage counted in `unit`: the feature's
+    own, else the default ("*"), each the latest in `unit` or its twin (pricing.priced_by;
+    pricing.price_in_effect is this over a card in memory)."""
+    units = priced_by(unit)
+    row = cur.execute(_IN_EFFECT, [feature, units[0].value, units[-1].value, at, unit.value]).fetchone()
     return None if row is None else row_to_price(row)

@@ -117,6 +117,39 @@ def parse_quantity(value: object) -> Decimal:
     return quantity.quantize(QUANTITY_QUANTUM)
 
 
+# Units that are one another at a fixed ratio: usage counted in one is priced by a price
+# in the other, its quantity converted exactly (1,500 tokens are 1.5 thousand tokens).
+_TWINS = {
+    Unit.TOKEN: (Unit.THOUSAND_TOKENS, Decimal("0.001")),
+    Unit.THOUSAND_TOKENS: (Unit.TOKEN, Decimal(1000)),
+}
+
+
+def priced_by(unit: Unit) -> tuple[Unit, ...]:
+    """The units whose prices can price usage counted in `unit`: itself, then its twin."""
+    twin = _TWINS.get(unit)
+    return (unit,) if twin is None else (unit, twin[0])
+
+
+def in_unit(quantity: Decimal, given: Unit, wanted: Unit) -> Decimal:
+    """`quantity` of `given` units expressed in `wanted` units (itself or its twin), exactly;
+    InvalidAmount when that needs more than 8 decimals or exceeds 10^12 units."""
+    if wanted is given:
+        return quantity
+    twin = _TWINS.get(given)
+    if twin is None or twin[0] is not wanted:
+        raise InvalidInput(f"Usage in {given.label} cannot be priced per {wanted.value}.")
+    converted = _EXACT.multiply(quantity, twin[1])
+    if converted != converted.quantize(QUANTITY_QUANTUM, rounding=ROUND_DOWN, context=_EXACT):
+        raise InvalidAmount(
+            f"{quantity_label(quantity, given)} is too fine to price per {wanted.value}: "
+            f"at most {QUANTITY_PLACES - 3} decimal places."
+        )
+    if converted > MAX_QUANTITY:
+        raise InvalidAmount(f"A quantity cannot exceed 1,000,000,000,000 {wanted.label} in one event.")
+    return converted.quantize(QUANTITY_QUANTUM, context=_EXACT)
+
+
 def exact_price(quantity: Decimal, rate: Decimal) -> Decimal:
     """quantity x rate, exactly (18 decimals)."""
     return _EXACT.multiply(quantity, rate).quantize(EXACT_QUANTUM, context=_EXACT)
@@ -136,12 +169,24 @@ def check_priced(exact: Decimal) -> None:
 
 
 def price_in_effect(prices: list[Price], feature: str, unit: Unit, at: datetime) -> Price | None:
-    """The feature's own price for `unit` in effect at `at`, else the default ("*") one."""
+    """The price in effect at `at` for usage counted in `unit`: the feature's own, else the
+    default ("*"); of each, the latest to take effect in `unit` or its twin (`priced_by`),
+    `unit` itself on a tie. The SQL twin of this is prices.price_in_effect."""
+    units = priced_by(unit)
     for wanted in (feature, ANY_FEATURE):
-        rows = [p for p in prices if p.feature == wanted and p.unit is unit and p.effective_from <= at]
+        rows = [p for p in prices if p.feature == wanted and p.unit in units and p.effective_from <= at]
         if rows:
-            return max(rows, key=lambda p: (p.effective_from, p.id))
+            return max(rows, key=lambda p: (p.effective_from, p.unit is unit, p.id))
     return None
+
+
+def quote(prices: list[Price], feature: str, quantity: Decimal, unit: Unit, at: datetime) -> Decimal | None:
+    """What `quantity` of `unit` of `feature` costs at `at` by the rate card `prices`, with
+    no remainder carried (None: no price)."""
+    price = price_in_effect(prices, feature, unit, at)
+    if price is None:
+        return None
+    return carry(Decimal(0), exact_price(in_unit(quantity, unit, price.unit), price.credits_per_unit))[0]
 
 
 def quantity_label(quantity: Decimal, unit: Unit) -> str:

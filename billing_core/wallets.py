@@ -26,7 +26,7 @@ from .money import ZERO, parse_amount, to_decimal
 from .notify.events import Event, emit
 from .policies import parse_kind
 from .prices import moment, price_in_effect
-from .pricing import check_priced, exact_price, parse_quantity, parse_unit
+from .pricing import check_priced, exact_price, in_unit, parse_quantity, parse_unit, priced_by
 from .store import Database, as_utc
 from .text import MAX_DESCRIPTION, MAX_FEATURE, clean_name, clean_text
 
@@ -252,11 +252,13 @@ class Wallets:
         with self.db.reading() as cur:
             price = price_in_effect(cur, feature_name, kind, at)
         if price is None:
+            units = " or ".join(u.value for u in priced_by(kind))
             raise NoPrice(
-                f"There is no price for {feature_name} in {kind.value} at {at:%Y-%m-%d %H:%M} UTC "
+                f"There is no price for {feature_name} in {units} at {at:%Y-%m-%d %H:%M} UTC "
                 "(nor a default one, feature *): an administrator can add one under Prices."
             )
-        exact = exact_price(amount, price.credits_per_unit)
+        counted = in_unit(amount, kind, price.unit)  # recorded in the unit it was priced in
+        exact = exact_price(counted, price.credits_per_unit)
         check_priced(exact)
-        usage = Usage(amount, kind.value, price.credits_per_unit, exact)
+        usage = Usage(counted, price.unit.value, price.credits_per_unit, exact)
         return self._debits.submit(Debit(workspace_id, ZERO, feature_name, text, user.id, key, usage))

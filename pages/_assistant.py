@@ -14,7 +14,7 @@ from uuid import uuid4
 import streamlit as st
 
 from billing_core import BillingError, Unit, User, Wallet, Workspace
-from billing_core.pricing import carry, exact_price, price_in_effect
+from billing_core.pricing import quote
 from pages import _a11y, _notice
 from pages._notice import Notice, Tone
 from pages._shared import NO_CREDITS, credits, flash, get_ledger, plain
@@ -29,10 +29,10 @@ NOTICES = "billing.assistant"  # where a refusal or a missing question is shown
 
 
 def price(user: User) -> Decimal | None:
-    """What a question costs now by the rate card (None: AI chat has no price in tokens)."""
+    """What a question costs now by the rate card (None: AI chat has no price in tokens or
+    thousand tokens)."""
     ledger = get_ledger()
-    rate = price_in_effect(ledger.prices(user), FEATURE, UNIT, ledger.now())
-    return None if rate is None else carry(Decimal(0), exact_price(TOKENS, rate.credits_per_unit))[0]
+    return quote(ledger.prices(user), FEATURE, TOKENS, UNIT, ledger.now())
 
 
 def ask(user: User, workspace: Workspace) -> None:

@@ -51,7 +51,7 @@ from ..journal import BATCH_SCHEMA, USAGE_SCHEMA, WalletState, lock_wallets, wri
 from ..models import EntryKind, IngestResult, User
 from ..money import QUANTUM
 from ..notify.alerts import BalanceChange, after_movements
-from ..pricing import parse_unit
+from ..pricing import Unit, parse_unit, priced_by
 from ..schema import PLATFORM_ACCOUNTS, USAGE_ACCOUNT
 from ..store import Database
 from ..top_up import after_debits
@@ -165,7 +165,7 @@ def _batch(db: Database, user: User, posted: pa.Table, drawn: pa.Table, unit: st
     columns = {name: posted.column(name) for name in posted.column_names} | extra
     if unit is None:
         return pa.table({name: columns[name] for name in BATCH_SCHEMA.names}).cast(BATCH_SCHEMA)
-    columns["unit"] = pa.repeat(pa.scalar(unit), n)
+    columns["unit"] = posted.column("unit")  # the unit of the price it was priced by (unit or its twin)
     return pa.table({name: columns[name] for name in USAGE_SCHEMA.names}).cast(USAGE_SCHEMA)
 
 
@@ -238,8 +238,8 @@ def _mirror(
     if unit is not None:
         prices = server.execute(
             "SELECT id, feature, unit, credits_per_unit, effective_from, created_by, created_at "
-            "FROM prices WHERE unit = ?",
-            [unit],
+            "FROM prices WHERE unit IN (SELECT unnest(?::VARCHAR[]))",
+            [[u.value for u in priced_by(Unit(unit))]],
         ).fetchall()
         carried = server.execute(
             "SELECT workspace_id, feature, remainder, updated_at FROM usage_remainders "

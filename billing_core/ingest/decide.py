@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from ..models import User, WalletStatus
 from ..money import MAX_MOVEMENT, PLACES, AmountProblem
-from ..pricing import EXACT_PLACES
+from ..pricing import EXACT_PLACES, MAX_QUANTITY, QUANTITY_PLACES, Unit, priced_by
 from ..text import MAX_DESCRIPTION, MAX_FEATURE
 from .events import SPACE, whole
 
@@ -34,6 +34,8 @@ KEY_REUSED = "idempotency key reused for a different charge"
 OCCURRED_FUTURE = "occurred_at is in the future (more than 5 minutes ahead of the ledger's clock)"
 OCCURRED_TOO_EARLY = "occurred_at is before the workspace existed"
 NO_PRICE = "no price for the feature at that time"
+QUANTITY_OVER = "quantity over 10^12 units"
+TOO_FINE = "quantity too fine to price per thousand tokens (at most 5 decimal places)"
 _EXACT_PER_UNIT = 10**14  # priced usage is exact in 1e-18 credits; an amount's unit is 1e-4
 FUTURE_LEEWAY = timedelta(minutes=5)  # clocks of the systems that send usage may run a little ahead
 _UNITS = 10**PLACES  # amounts as integers of 0.0001 credit, for the sequential pass
@@ -57,7 +59,7 @@ _CHECK = f"""
 CREATE TEMP TABLE {{{{checked}}}} AS
 WITH {{{{rates}}}} ev AS (
     SELECT row, ws_int, ws_text, amount, amount_note, text_note, feature, description, key, occurred_text,
-           quantity,
+           quantity AS given,
            {_clean("feature")} AS f,
            {_clean("description")} AS d,
            nullif({_clean("key")}, '') AS k,
@@ -80,7 +82,10 @@ names AS (
 ),
 checked AS (
     SELECT e.row, w.workspace_id AS ws, w.account_id, e.amount, e.f, e.d, e.k, e.occurred,
-           e.quantity, {{{{rate}}}} AS rate,
+           CASE WHEN {{{{quantity}}}} <= {MAX_QUANTITY}
+                     AND {{{{quantity}}}} = round({{{{quantity}}}}, {QUANTITY_PLACES})
+                THEN CAST({{{{quantity}}}} AS DECIMAL(20,{QUANTITY_PLACES})) END AS quantity,
+           {{{{rate}}}} AS rate, {{{{rate_unit}}}} AS unit,
            CASE
                WHEN e.amount_note IS NOT NULL THEN e.amount_note
                WHEN e.amount IS NULL AND NOT $priced THEN '{AmountProblem.MISSING.reason}'
@@ -107,9 +112,11 @@ checked AS (
                WHEN e.occurred > $latest THEN $future
                WHEN e.occurred < s.created_at THEN $too_early
                WHEN $priced AND {{{{rate}}}} IS NULL THEN $no_price
-               WHEN $priced AND e.quantity * {{{{rate}}}} > $max_movement THEN $too_big
+               WHEN $priced AND {{{{quantity}}}} > {MAX_QUANTITY} THEN $quantity_over
+               WHEN $priced AND {{{{quantity}}}} <> round({{{{quantity}}}}, {QUANTITY_PLACES}) THEN $too_fine
+               WHEN $priced AND {{{{quantity}}}} * {{{{rate}}}} > $max_movement THEN $too_big
                WHEN ik.key IS NOT NULL AND NOT (
-                   CASE WHEN $priced THEN ik.quantity = e.quantity AND ik.unit = $unit
+                   CASE WHEN $priced THEN ik.quantity = {{{{quantity}}}} AND ik.unit = {{{{rate_unit}}}}
                         ELSE ik.amount = e.amount AND ik.quantity IS NULL END
                    AND ik.feature IS NOT DISTINCT FROM e.f)
                    THEN $key_reused
@@ -129,13 +136,20 @@ checked AS (
 # handful of rows (an ASOF join measured 10x slower inside this query).
 _RATES = """
 card AS (
-    SELECT feature, effective_from AS start, rate,
+    SELECT feature, effective_from AS start, rate, unit,
            coalesce(lead(effective_from) OVER (PARTITION BY feature ORDER BY effective_from),
                     TIMESTAMP '9999-12-31') AS stop
-    FROM (SELECT feature, effective_from, arg_max(credits_per_unit, id) AS rate
-          FROM prices WHERE unit = $unit GROUP BY feature, effective_from) p
+    FROM (SELECT feature, effective_from,
+                 arg_max(credits_per_unit, (unit = $unit)::BIGINT * 1000000000000000 + id) AS rate,
+                 arg_max(unit, (unit = $unit)::BIGINT * 1000000000000000 + id) AS unit
+          FROM prices WHERE unit IN ($unit, $twin) GROUP BY feature, effective_from) p
 ),
 """
+# The unit of the price in effect, and the row's quantity in that unit: usage counted in
+# tokens priced per thousand tokens, or the other way round (pricing.in_unit).
+_RATE_UNIT = "CASE WHEN pf.rate IS NOT NULL THEN pf.unit ELSE pd.unit END"
+_QUANTITY = f"""(CASE WHEN {_RATE_UNIT} IS DISTINCT FROM $twin OR $twin = $unit THEN e.given
+       WHEN $twin = '{Unit.THOUSAND_TOKENS.value}' THEN e.given * 0.001 ELSE e.given * 1000 END)"""
 _RATE_JOINS = """
     LEFT JOIN card pf ON pf.feature = e.f AND e.occurred >= pf.start AND e.occurred < pf.stop
     LEFT JOIN card pd ON pd.feature = '*' AND e.occurred >= pd.start AND e.occurred < pd.stop
@@ -180,7 +194,7 @@ groups AS (
     FROM checked WHERE reason IS NULL AND NOT known AND k IS NOT NULL
     GROUP BY ws, k HAVING count(*) > 1
 )
-SELECT c.row, c.ws, c.account_id, c.amount, c.f, c.d, c.k, c.occurred, c.quantity, c.rate,
+SELECT c.row, c.ws, c.account_id, c.amount, c.f, c.d, c.k, c.occurred, c.quantity, c.rate, c.unit,
        CASE WHEN c.reason IS NOT NULL THEN 'rejected'
             WHEN c.known THEN 'skipped'
             WHEN g.lead <> c.row AND NOT g.tangled THEN 'echo'
@@ -197,7 +211,7 @@ SELECT EXISTS (SELECT key FROM ingest_events WHERE key IS NOT NULL GROUP BY key 
 """
 
 _CHECK_PLAIN = """
-SELECT row, ws, account_id, amount, f, d, k, occurred, quantity, rate,
+SELECT row, ws, account_id, amount, f, d, k, occurred, quantity, rate, unit,
        CASE WHEN reason IS NOT NULL THEN 'rejected' WHEN known THEN 'skipped' ELSE 'open' END AS state,
        reason, NULL::BIGINT AS lead, FALSE AS tangled
 FROM checked
@@ -238,7 +252,7 @@ ORDER BY o.occurred, o.row
 _POSTED = """
 WITH posted AS (
     SELECT s.row, s.ws, s.account_id, coalesce(q.amount, s.amount) AS amount, s.f, s.d, s.k, s.occurred,
-           s.quantity, s.rate,
+           s.quantity, s.rate, s.unit,
            sum(coalesce(q.amount, s.amount)) OVER (PARTITION BY s.ws ORDER BY s.occurred, s.row
                                ROWS UNBOUNDED PRECEDING) AS spent
     FROM ingest_checked s
@@ -247,7 +261,7 @@ WITH posted AS (
     WHERE s.state = 'open' AND (p.path = 'post' OR q.outcome = 'posted')
 )
 SELECT o.ws AS workspace_id, o.account_id, o.amount, o.f AS feature, o.d AS description,
-       o.k AS idempotency_key, o.occurred AS created_at, o.quantity, o.rate,
+       o.k AS idempotency_key, o.occurred AS created_at, o.quantity, o.rate, o.unit,
        CAST(w.balance - o.spent + o.amount AS DECIMAL(18,4)) AS balance_before,
        CAST(w.balance - o.spent AS DECIMAL(18,4)) AS balance_after
 FROM posted o JOIN wallets w ON w.workspace_id = o.ws
@@ -316,6 +330,8 @@ def decide(cur: Any, user: User, events: pa.Table, now: datetime, unit: str | No
         .replace("{{rates}}", _RATES if priced else "")
         .replace("{{rate_joins}}", _RATE_JOINS if priced else "")
         .replace("{{rate}}", "coalesce(pf.rate, pd.rate)" if priced else "NULL::DECIMAL(38,10)")
+        .replace("{{rate_unit}}", _RATE_UNIT if priced else "NULL::VARCHAR")
+        .replace("{{quantity}}", _QUANTITY if priced else "e.given")
     )
     cur.execute(
         check,
@@ -333,7 +349,9 @@ def decide(cur: Any, user: User, events: pa.Table, now: datetime, unit: str | No
             "future": OCCURRED_FUTURE,
             "too_early": OCCURRED_TOO_EARLY,
             "priced": priced,
-            "unit": unit,
+            **({"unit": unit, "twin": priced_by(Unit(unit))[-1].value} if unit is not None else {}),
+            "quantity_over": QUANTITY_OVER,
+            "too_fine": TOO_FINE,
             "no_price": NO_PRICE,
             "max_movement": MAX_MOVEMENT,
             "too_big": AmountProblem.TOO_BIG.reason,

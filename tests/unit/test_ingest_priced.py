@@ -122,6 +122,59 @@ def test_priced_ingest_charges_what_consume_usage_would(new_ledger, people) -> N
     assert remainders[0] == remainders[1]
 
 
+def test_tokens_priced_per_thousand_are_ingested_as_consume_usage_charges_them(  # type: ignore[no-untyped-def]
+    new_ledger, people
+) -> None:
+    """Usage counted in tokens, a rate card per thousand tokens for one feature (changing to
+    a price per token part-way) and per token by default: one batch charges, records and
+    carries exactly what consume_usage does event by event; a token count too fine to
+    price per thousand is refused with its reason, in both."""
+    books = [new_ledger(), new_ledger()]
+    setups = []
+    for book in books:
+        admin = book.add_user("ada@example.com", "Ada", admin=True)
+        space = book.create_workspace("Acme")
+        fund(book, admin, space.id, "100000")
+        _backdate(book)
+        book.set_price(admin, "*", "token", "0.0000123457", effective_from=date(2026, 1, 1))
+        book.set_price(admin, "AI chat", "1k_tokens", "2.5", effective_from=date(2026, 1, 1))
+        book.set_price(admin, "AI chat", "token", "0.003", effective_from=datetime(2026, 11, 26, 10, 30))
+        setups.append((admin, space))
+    events = [("AI chat" if i % 3 else "Search", str(10 + (i * 37) % 900), datetime(2026, 11, 26, 10, i))
+              for i in range(50)]
+    events.append(("AI chat", "1.000001", datetime(2026, 11, 26, 10, 5)))
+    admin, space = setups[0]
+    refused = []
+    for feature, tokens, at in events:
+        try:
+            books[0].consume_usage(admin, space.id, feature, tokens, unit="token", description="d",
+                                   occurred_at=at)
+        except billing_core.InvalidAmount:
+            refused.append(tokens)
+    frame = pd.DataFrame({"workspace": ["Acme"] * len(events), "feature": [e[0] for e in events],
+                          "quantity": [e[1] for e in events], "occurred_at": [e[2] for e in events]})
+    result = books[1].consume_many(setups[1][0], frame, unit="token")
+    assert refused == ["1.000001"]
+    assert result.rejected["reason"].tolist() == [
+        "quantity too fine to price per thousand tokens (at most 5 decimal places)"
+    ]
+    debits = [
+        [(t.feature, t.amount, t.quantity, t.unit, t.rate) for t in book.history(who, s.id, limit=500).items
+         if t.kind == "debit"]
+        for book, (who, s) in zip(books, setups, strict=True)
+    ]
+    assert debits[0] == debits[1]
+    assert {(f, u) for f, _, _, u, _ in debits[0]} == {("AI chat", "1k_tokens"), ("AI chat", "token"),
+                                                       ("Search", "token")}
+    remainders = []
+    for book in books:
+        book.verify()
+        with book.db.reading() as cur:
+            remainders.append(cur.execute(
+                "SELECT workspace_id, feature, remainder FROM usage_remainders ORDER BY 1, 2").fetchall())
+    assert remainders[0] == remainders[1]
+
+
 def test_rejects_say_why_for_each_row(ledger: Ledger, people, teams) -> None:
     admin = people["admin"]
     ledger.set_price(admin, "late-model", "usd", "200", effective_from=date(2026, 11, 1))

@@ -14,11 +14,13 @@ from billing_core.pricing import (
     Price,
     carry,
     exact_price,
+    in_unit,
     parse_quantity,
     parse_rate,
     parse_unit,
     preview,
     price_in_effect,
+    quote,
 )
 
 rates = st.decimals(min_value=Decimal("0.0000000001"), max_value=Decimal(1000), places=10)
@@ -85,3 +87,44 @@ def test_the_feature_price_wins_over_the_default_and_the_latest_in_effect_applie
 def test_the_preview_reads_as_a_sentence() -> None:
     text = preview(Decimal(1000), Unit.TOKEN, "AI chat", Decimal("0.002"))
     assert text == "1,000 tokens of AI chat cost 2.00 credits"
+
+
+def test_tokens_and_thousand_tokens_convert_exactly_or_not_at_all() -> None:
+    assert in_unit(Decimal(1500), Unit.TOKEN, Unit.THOUSAND_TOKENS) == Decimal("1.5")
+    assert in_unit(Decimal("0.25"), Unit.THOUSAND_TOKENS, Unit.TOKEN) == Decimal(250)
+    assert in_unit(Decimal("1.00001"), Unit.TOKEN, Unit.THOUSAND_TOKENS) == Decimal("0.00100001")
+    assert in_unit(Decimal(7), Unit.USD, Unit.USD) == Decimal(7)
+    with pytest.raises(InvalidAmount, match="too fine to price per 1k_tokens"):
+        in_unit(Decimal("1.000001"), Unit.TOKEN, Unit.THOUSAND_TOKENS)
+    with pytest.raises(InvalidAmount, match="1,000,000,000,000 tokens"):
+        in_unit(Decimal(10) ** 10, Unit.THOUSAND_TOKENS, Unit.TOKEN)
+    with pytest.raises(InvalidInput, match="cannot be priced per usd"):
+        in_unit(Decimal(1), Unit.TOKEN, Unit.USD)
+
+
+@given(st.integers(min_value=1, max_value=10**9), rates)
+def test_tokens_cost_the_same_by_either_price(tokens: int, per_thousand: Decimal) -> None:
+    """A price per thousand tokens and the same price per token (when it fits 10 decimals)
+    charge a number of tokens alike."""
+    per_token = per_thousand / 1000
+    if per_token != per_token.quantize(Decimal("1e-10")):
+        return
+    by_thousands = exact_price(in_unit(Decimal(tokens), Unit.TOKEN, Unit.THOUSAND_TOKENS), per_thousand)
+    assert by_thousands == exact_price(Decimal(tokens), per_token)
+
+
+def test_usage_in_tokens_is_priced_by_a_price_per_thousand_tokens_and_the_latest_wins() -> None:
+    def price(i: int, unit: Unit, rate: str, day: int, feature: str = "AI chat") -> Price:
+        at = datetime(2026, 1, day)
+        return Price(i, feature, unit, Decimal(rate), at, 1, at)
+
+    card = [price(1, Unit.THOUSAND_TOKENS, "2", 1), price(2, Unit.TOKEN, "0.003", 10),
+            price(3, Unit.THOUSAND_TOKENS, "4", 10), price(4, Unit.USD, "100", 1, "*")]
+    assert price_in_effect(card, "AI chat", Unit.TOKEN, datetime(2026, 1, 5)) == card[0]
+    # the newest price wins whatever its unit; of two from the same time, the usage's own unit
+    assert price_in_effect(card, "AI chat", Unit.TOKEN, datetime(2026, 1, 15)) == card[1]
+    assert price_in_effect(card, "AI chat", Unit.THOUSAND_TOKENS, datetime(2026, 1, 15)) == card[2]
+    assert price_in_effect(card, "AI chat", Unit.USD, datetime(2026, 1, 15)) == card[3]
+    assert quote(card, "AI chat", Decimal(1500), Unit.TOKEN, datetime(2026, 1, 5)) == Decimal("3.0000")
+    assert quote(card, "AI chat", Decimal(1500), Unit.TOKEN, datetime(2026, 1, 15)) == Decimal("4.5000")
+    assert quote(card, "Search", Decimal(1), Unit.IMAGE, datetime(2026, 1, 15)) is None

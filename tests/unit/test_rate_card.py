@@ -13,6 +13,7 @@ import pytest
 from billing_core import (
     IdempotencyConflict,
     InsufficientCredits,
+    InvalidAmount,
     InvalidInput,
     Ledger,
     LedgerCorrupt,
@@ -131,6 +132,30 @@ def test_the_remainder_is_carried_per_workspace_and_feature(ledger: Ledger, peop
             t.amount for t in ledger.history(admin, space.id, limit=500).items if t.feature == feature
         )
         assert charged == exact.quantize(Decimal("0.0001"), rounding=ROUND_DOWN)
+    ledger.verify()
+
+
+def test_usage_in_tokens_is_priced_by_a_price_per_thousand_tokens(ledger: Ledger, people) -> None:
+    """The usual rate card prices tokens per thousand; a feature reports the tokens it used.
+    The debit records the quantity in the unit it was priced in, exactly."""
+    admin, acme = people["admin"], people["acme"]
+    fund(ledger, admin, acme.id, "1000")
+    ledger.set_price(admin, "AI chat", "1k_tokens", "2", effective_from=date(2026, 1, 1))
+    charged = ledger.consume_usage(admin, acme.id, "AI chat", 1500, unit="token", description="d",
+                                   idempotency_key="call-1")
+    assert (charged.amount, charged.quantity, charged.unit, charged.rate) == (
+        Decimal("3.0000"), Decimal("1.5"), "1k_tokens", Decimal(2))
+    again = ledger.consume_usage(admin, acme.id, "AI chat", 1500, unit="token", description="d",
+                                 idempotency_key="call-1")
+    assert again.id == charged.id  # the same charge: the key replays it
+    with pytest.raises(InvalidAmount, match="too fine"):
+        ledger.consume_usage(admin, acme.id, "AI chat", "0.000001", unit="token", description="d")
+    assert ledger.wallet(admin, acme.id).balance == Decimal("997.0000")
+    ledger.set_price(admin, "AI chat", "token", "0.001", effective_from=NOW - timedelta(hours=1))
+    newer = ledger.consume_usage(admin, acme.id, "AI chat", 1500, unit="token", description="d")
+    assert (newer.amount, newer.quantity, newer.unit) == (Decimal("1.5000"), Decimal(1500), "token")
+    with pytest.raises(NoPrice, match="Search in 1k_tokens or token at"):
+        ledger.consume_usage(admin, acme.id, "Search", 10, unit="1k_tokens", description="d")
     ledger.verify()
 
 
