@@ -4,8 +4,9 @@ Within a wallet, the posted debits (in entry order) take consecutive stretches o
 line of credits, and the wallet's live grants (in draw-down order: priority, soonest
 expiry, oldest) lay consecutive stretches of the same line: a debit draws from each
 grant whose stretch overlaps its own, the overlap's length. One interval join gives
-every piece, exactly what drawing debit by debit would (drawdown.draw). A debit of 0 draws
-nothing: its one piece names no grant.
+every piece, exactly what drawing debit by debit would (drawdown.draw); a wallet whose
+first grant pays for all of the batch's debits skips the join (each debit one piece of
+that grant). A debit of 0 draws nothing: its one piece names no grant.
 """
 
 from __future__ import annotations
@@ -25,25 +26,36 @@ LIVE_GRANTS = """
 """
 
 _PIECES = """
-WITH d AS (
-    SELECT seq, workspace_id, amount,
-           sum(amount) OVER (PARTITION BY workspace_id ORDER BY seq ROWS UNBOUNDED PRECEDING) AS hi
-    FROM ingest_posted
-),
-g AS (
+WITH g AS (
     SELECT id, workspace_id, remaining,
            sum(remaining) OVER (PARTITION BY workspace_id ORDER BY priority, expires_at NULLS LAST, id
                                 ROWS UNBOUNDED PRECEDING) AS hi
     FROM grants
     WHERE remaining > 0 AND workspace_id IN (SELECT DISTINCT workspace_id FROM ingest_posted)
+),
+-- the common case: the wallet's first grant in draw-down order pays all of the batch's
+-- debits, so each draws its whole amount from it (the join below would say the same)
+whole AS (
+    SELECT g.workspace_id, g.id
+    FROM g JOIN (SELECT workspace_id, sum(amount) AS total FROM ingest_posted GROUP BY workspace_id) t
+         ON t.workspace_id = g.workspace_id
+    WHERE g.hi = g.remaining AND g.remaining >= t.total
+),
+d AS (
+    SELECT seq, workspace_id, amount,
+           sum(amount) OVER (PARTITION BY workspace_id ORDER BY seq ROWS UNBOUNDED PRECEDING) AS hi
+    FROM ingest_posted ANTI JOIN whole USING (workspace_id)
 )
-SELECT d.seq, g.id AS grant_id,
-       CAST(least(d.hi, g.hi) - greatest(d.hi - d.amount, g.hi - g.remaining) AS DECIMAL(18,4)) AS drawn,
-       row_number() OVER (PARTITION BY d.seq ORDER BY g.hi) AS piece
+SELECT p.seq, w.id AS grant_id, p.amount AS drawn, 1 AS piece
+FROM ingest_posted p JOIN whole w USING (workspace_id) WHERE p.amount > 0
+UNION ALL
+SELECT d.seq, g.id,
+       CAST(least(d.hi, g.hi) - greatest(d.hi - d.amount, g.hi - g.remaining) AS DECIMAL(18,4)),
+       row_number() OVER (PARTITION BY d.seq ORDER BY g.hi)
 FROM d JOIN g ON g.workspace_id = d.workspace_id AND d.amount > 0
              AND g.hi - g.remaining < d.hi AND g.hi > d.hi - d.amount
 UNION ALL  -- usage priced at 0 draws nothing: one piece naming no grant
-SELECT seq, NULL, CAST(0 AS DECIMAL(18,4)), 1 FROM d WHERE amount = 0
+SELECT seq, NULL, CAST(0 AS DECIMAL(18,4)), 1 FROM ingest_posted WHERE amount = 0
 ORDER BY seq, piece
 """
 

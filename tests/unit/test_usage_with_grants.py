@@ -5,7 +5,7 @@ corrected. verify() holds throughout. Both stores."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pandas as pd
@@ -97,3 +97,41 @@ def test_a_priced_batch_draws_as_consume_usage_does_one_by_one(new_ledger) -> No
     assert traces[0] == traces[1]
     assert any(amount == 0 and pieces == [] for amount, pieces in traces[1])  # priced at 0: no draw
     assert all(sum((a for _, a in pieces), Decimal(0)) == amount for amount, pieces in traces[1])
+
+
+def test_a_batch_draws_as_consume_does_whether_one_grant_pays_or_several(new_ledger) -> None:  # type: ignore[no-untyped-def]
+    """Two wallets in one batch: Acme's first grant in draw-down order pays for all its
+    debits (ingest's shortcut: every debit one piece of it), Beta's does not (the interval
+    join splits a debit across grants). Each draws exactly as consume does one by one."""
+    events = [("Acme", "3"), ("Beta", "0.7"), ("Acme", "2.5"), ("Beta", "0.6"), ("Beta", "4"),
+              ("Acme", "0.0001"), ("Beta", "0.2")]
+    books = []
+    for _ in range(2):
+        book = new_ledger()
+        admin = book.add_user("ada@example.com", "Ada", admin=True)
+        acme, beta = book.create_workspace("Acme").id, book.create_workspace("Beta").id
+        book.grant_credits(admin, acme, "50", description="bought")
+        book.grant_credits(admin, acme, "10", description="promo", kind="promotional",
+                           expires_at=book.now() + timedelta(days=30))
+        book.grant_credits(admin, beta, "1", description="promo", kind="promotional")
+        book.grant_credits(admin, beta, "10", description="bought")
+        books.append((book, admin, {"Acme": acme, "Beta": beta}))
+    one, batch = books
+    for space, amount in events:
+        one[0].consume(one[1], one[2][space], amount, feature="AI", description="d")
+    frame = pd.DataFrame({"workspace": [e[0] for e in events], "amount": [e[1] for e in events],
+                          "feature": ["AI"] * len(events), "description": ["d"] * len(events),
+                          "occurred_at": [batch[0].now()] * len(events)})
+    assert batch[0].consume_many(batch[1], frame).posted == len(events)
+    traces = []
+    for book, admin, spaces in books:
+        checked(book)
+        trace = []
+        for name in ("Acme", "Beta"):
+            debits = [t for t in reversed(book.history(admin, spaces[name], limit=50).items)
+                      if t.kind is EntryKind.DEBIT]
+            trace.append([(t.amount, sorted(drawn(book, admin, t.id).values())) for t in debits])
+        traces.append(trace)
+    assert traces[0] == traces[1]
+    assert any(len(pieces) == 2 for _, pieces in traces[1][1])  # Beta: a debit split across grants
+    assert all(len(pieces) == 1 for _, pieces in traces[1][0])  # Acme: the promo pays for all
