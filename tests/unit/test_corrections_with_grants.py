@@ -6,30 +6,17 @@ never expires. verify() holds after each. Every test runs on DuckDB and on Postg
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from decimal import Decimal
 
 import pytest
 
 from billing_core import EntryKind, InvalidInput, Ledger, RequestStatus
 from billing_core.models import GrantKind
-from tests.conftest import FakeClock
 from tests.hardening.books import audit_problems, replay_problems
+from tests.unit.conftest import GRANTS_NOW
 
-NOW = datetime(2026, 11, 27, 12, 0, 0)
-
-
-@pytest.fixture
-def book(new_ledger: Callable[..., Ledger]) -> tuple[Ledger, FakeClock, dict]:
-    clock = FakeClock(NOW)
-    ledger = new_ledger(clock=clock)
-    admin = ledger.add_user("ada@example.com", "Ada", admin=True)
-    admin2 = ledger.add_user("grace@example.com", "Grace", admin=True)
-    alice = ledger.add_user("alice@example.com", "Alice")
-    space = ledger.create_workspace("Acme").id
-    ledger.add_member(space, alice.id)
-    return ledger, clock, {"admin": admin, "admin2": admin2, "alice": alice, "space": space}
+NOW = GRANTS_NOW  # the `book` fixture's clock (tests/unit/conftest.py)
 
 
 def grant(ledger: Ledger, p: dict, amount: str, **terms: object) -> tuple[int, int]:

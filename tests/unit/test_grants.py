@@ -3,7 +3,6 @@ expiries kept apart from spend. Every test runs on DuckDB and on PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -13,20 +12,9 @@ from billing_core import EntryKind, InsufficientCredits, InvalidInput, Ledger, L
 from billing_core.models import GrantKind
 from tests.conftest import FakeClock
 from tests.hardening.books import audit_problems, replay_problems, rows
+from tests.unit.conftest import GRANTS_NOW
 
-NOW = datetime(2026, 11, 27, 12, 0, 0)
-
-
-@pytest.fixture
-def book(new_ledger: Callable[..., Ledger]) -> tuple[Ledger, FakeClock, dict]:
-    clock = FakeClock(NOW)
-    ledger = new_ledger(clock=clock)
-    admin = ledger.add_user("ada@example.com", "Ada", admin=True)
-    admin2 = ledger.add_user("grace@example.com", "Grace", admin=True)
-    alice = ledger.add_user("alice@example.com", "Alice")
-    space = ledger.create_workspace("Acme").id
-    ledger.add_member(space, alice.id)
-    return ledger, clock, {"admin": admin, "admin2": admin2, "alice": alice, "space": space}
+NOW = GRANTS_NOW  # the `book` fixture's clock (tests/unit/conftest.py)
 
 
 def grant(ledger: Ledger, p: dict, amount: str, **terms: object) -> int:

@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import ClassVar
 
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -21,7 +20,6 @@ from hypothesis.stateful import (
     invariant,
     precondition,
     rule,
-    run_state_machine_as_test,
 )
 
 from billing_core import InsufficientCredits, InvalidInput, Ledger, RequestStatus, WalletInactive
@@ -29,6 +27,7 @@ from billing_core.grant_rules import month_of
 from billing_core.models import GrantKind
 from tests.conftest import FakeClock
 from tests.hardening.books import rows
+from tests.machines import run_machine
 
 START = datetime(2026, 11, 27, 12, 0, 0)  # a few days before a month ends: the monthly caps roll
 amounts = st.decimals(min_value=Decimal("0.0001"), max_value=Decimal(300), places=4)
@@ -344,16 +343,4 @@ class GrantsMachine(RuleBasedStateMachine):
 
 
 def test_grants_state_machine(new_ledger: Callable[..., Ledger]) -> None:
-    GrantsMachine.new_ledger = new_ledger
-    try:
-        run_state_machine_as_test(
-            GrantsMachine,
-            settings=settings(
-                max_examples=20,
-                stateful_step_count=30,
-                deadline=None,
-                suppress_health_check=[HealthCheck.too_slow],
-            ),
-        )
-    finally:
-        del GrantsMachine.new_ledger
+    run_machine(GrantsMachine, new_ledger, examples=20, steps=30)

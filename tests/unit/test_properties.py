@@ -4,7 +4,6 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import ClassVar
 
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -12,7 +11,6 @@ from hypothesis.stateful import (
     invariant,
     precondition,
     rule,
-    run_state_machine_as_test,
 )
 
 from billing_core import (
@@ -23,6 +21,7 @@ from billing_core import (
     RequestStatus,
     WalletInactive,
 )
+from tests.machines import run_machine
 
 amounts = st.decimals(min_value=Decimal("0.0001"), max_value=Decimal(500), places=4)
 
@@ -120,16 +119,4 @@ class LedgerMachine(RuleBasedStateMachine):
 
 
 def test_ledger_state_machine(new_ledger: Callable[..., Ledger]) -> None:
-    LedgerMachine.new_ledger = new_ledger
-    try:
-        run_state_machine_as_test(
-            LedgerMachine,
-            settings=settings(
-                max_examples=40,
-                stateful_step_count=25,
-                deadline=None,
-                suppress_health_check=[HealthCheck.too_slow],
-            ),
-        )
-    finally:
-        del LedgerMachine.new_ledger
+    run_machine(LedgerMachine, new_ledger, examples=40, steps=25)
