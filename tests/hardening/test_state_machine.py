@@ -202,9 +202,10 @@ def run_machine(size: Any, tally: Any, new_ledger: Callable[..., Ledger]) -> Non
             assert request is not None
             request.status = verdict
             self.audit[f"request.{verdict}"] += 1
-            if verdict == "approved":
+            if verdict == "approved":  # the credit is a movement of its own, audited as one
                 self.balance[request.space] += request.amount
                 self.entries += 1
+                self.audit["wallet.top_up"] += 1
 
         @precondition(lambda self: self.requests)
         @rule(data=st.data(), who=people, verdict=st.sampled_from(["approved", "rejected", "cancelled"]))
