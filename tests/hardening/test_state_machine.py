@@ -73,7 +73,8 @@ def run_machine(size: Any, tally: Any, new_ledger: Callable[..., Ledger]) -> Non
             self.balance = [Decimal(0), Decimal(0)]
             self.active = [True, True]
             self.requests: dict[int, Request] = {}
-            self.keys: dict[str, tuple[int, Decimal, str, int]] = {}
+            # idempotency keys belong to a workspace: (space, key) -> (amount, feature, entry id)
+            self.keys: dict[tuple[int, str], tuple[Decimal, str, int]] = {}
             self.entries = 0
             self.audit: Counter[str] = audit_counts(self.ledger)
             self.history = fingerprint(self.ledger)
@@ -109,11 +110,11 @@ def run_machine(size: Any, tally: Any, new_ledger: Callable[..., Ledger]) -> Non
         # -------------------------------------------------------------- rules
         @rule(who=people, i=spaces, amount=amounts, feature=st.sampled_from(["AI", "OCR"]), key=keys)
         def consume(self, who: str, i: int, amount: Decimal, feature: str, key: str | None) -> None:
-            earlier = self.keys.get(key) if key else None
+            earlier = self.keys.get((i, key)) if key else None
             if not self.may_use(who, i):
                 expected: type[Exception] | None = PermissionDenied
             elif earlier is not None:
-                expected = None if earlier[:3] == (i, amount, feature) else IdempotencyConflict
+                expected = None if earlier[:2] == (amount, feature) else IdempotencyConflict
             elif not self.active[i]:
                 expected = WalletInactive
             elif amount > self.balance[i]:
@@ -134,13 +135,13 @@ def run_machine(size: Any, tally: Any, new_ledger: Callable[..., Ledger]) -> Non
             if entry is None:
                 return
             if earlier is not None:
-                assert entry.id == earlier[3], "a replay returned another entry"
+                assert entry.id == earlier[2], "a replay returned another entry"
                 return
             self.balance[i] -= amount
             self.entries += 1
             self.audit["wallet.consume"] += 1
             if key:
-                self.keys[key] = (i, amount, feature, entry.id)
+                self.keys[(i, key)] = (amount, feature, entry.id)
 
         @rule(who=people, i=spaces, amount=amounts)
         def grant(self, who: str, i: int, amount: Decimal) -> None:
