@@ -126,12 +126,18 @@ except BillingError as error:  # no ledger where $BILLING_DB points, or it canno
     )
     st.stop()
 sections = navigation_for(user)
-session_cookie()  # set or clear the session cookie when a change is pending
 if user is None:
     current = st.navigation(sections[""], position="hidden")
 else:
     current = st.navigation(sections)
     sidebar(user)  # after the navigation: its inbox link names a page of it
+# Set or clear the session cookie when a change is pending; after the navigation, always.
+# The browser's "done" reruns the cookie's fragment and names the page the browser thinks
+# it is on; drawn before the navigation, it could say "done" before it had heard that
+# signing in moved it from Sign in to Billing, and a fragment run naming another page than
+# the browser's has Streamlit 1.67 clear the page's elements and draw only the fragment:
+# a blank main area below the sidebar.
+session_cookie()
 st.set_page_config(page_title=f"{current.title} · en-credits")  # each page its own title
 apply_focus()  # where an action asked focus to go (after signing in, Cancel, Approve)
 current.run()
