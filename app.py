@@ -46,12 +46,15 @@ SET_PASSWORD = ("pages/set_password.py", "Set your password", ":material/passwor
 def navigation_for(user: User | None) -> dict[str, list[st.Page]]:
     if user is None:
         # Every address of the app shows Sign in, so a bookmarked page asks to sign in
-        # first and then opens itself, instead of "page not found".
+        # first and then opens itself, instead of "page not found". No menu: every page
+        # is hidden (not position="hidden", which keeps the sidebar drawn after signing
+        # out until a later run happens to find it empty: see the comment below).
         return {"": [
-            *page("pages/sign_in.py", "Sign in", ":material/login:", "sign-in", default=True),
+            *page("pages/sign_in.py", "Sign in", ":material/login:", "sign-in", default=True,
+                  hidden=True),
             *(p for url in (*MEMBER_URLS, *ADMIN_URLS)
-              for p in page("pages/sign_in.py", "Sign in", ":material/login:", url)),
-            *page(*SET_PASSWORD),
+              for p in page("pages/sign_in.py", "Sign in", ":material/login:", url, hidden=True)),
+            *page(*SET_PASSWORD, hidden=True),
         ]}
     sections = {
         "Billing": [
@@ -126,12 +129,21 @@ except BillingError as error:  # no ledger where $BILLING_DB points, or it canno
     )
     st.stop()
 sections = navigation_for(user)
-session_cookie()  # set or clear the session cookie when a change is pending
-if user is None:
-    current = st.navigation(sections[""], position="hidden")
-else:
-    current = st.navigation(sections)
+# Signed out, the menu is empty because every page is hidden, not position="hidden": with
+# a hidden menu, Streamlit 1.67's frontend keeps showing a sidebar that had content (the
+# signed-in one, at signing out) until a run's end finds it empty, and the run that signs
+# out ends before the browser has drawn its emptied sidebar; only a later run (the cookie's
+# "done") could remove it, and only when the browser had drawn in between.
+current = st.navigation(sections[""] if user is None else sections)
+if user is not None:
     sidebar(user)  # after the navigation: its inbox link names a page of it
+# Set or clear the session cookie when a change is pending; after the navigation, always.
+# The browser's "done" reruns the cookie's fragment and names the page the browser thinks
+# it is on; drawn before the navigation, it could say "done" before it had heard that
+# signing in moved it from Sign in to Billing, and a fragment run naming another page than
+# the browser's has Streamlit 1.67 clear the page's elements and draw only the fragment:
+# a blank main area below the sidebar.
+session_cookie()
 st.set_page_config(page_title=f"{current.title} · en-credits")  # each page its own title
 apply_focus()  # where an action asked focus to go (after signing in, Cancel, Approve)
 current.run()

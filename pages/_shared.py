@@ -120,8 +120,9 @@ def _cookie_done() -> None:
 
 @st.fragment
 def session_cookie() -> None:
-    """Draw the pending cookie change, if any (app.py, on every run). A fragment: the
-    browser's "done" reruns only this, not the page around it."""
+    """Draw the pending cookie change, if any (app.py, on every run, after st.navigation:
+    the browser's "done" names the page it is on, so it must have heard of the run's page
+    change first). A fragment: the "done" reruns only this, not the page around it."""
     cookie_jar(COOKIE_DONE_KEY, st.session_state.get(COOKIE_KEY), _cookie_done)
 
 
