@@ -41,7 +41,7 @@ test: install-test
 	bash scripts/install-postgres.sh
 	$(VENV)/bin/ruff check billing_core app.py pages tests bench
 	$(VENV)/bin/mypy
-	$(PY) -m pytest -q -m "not stress"  # every ledger, page and hardening test on DuckDB and PostgreSQL
+	$(PY) -m pytest -q -m "not stress"  # ledger and hardening tests on DuckDB and PostgreSQL, pages on DuckDB
 
 stress: install-test
 	$(PY) -m pytest -q -m stress tests/hardening

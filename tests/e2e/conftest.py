@@ -290,8 +290,11 @@ def app_url(
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # expect() polls its condition: the same patience as every other wait here (its own
+    # default, 5 s, is short for a rerun of a page while the other test worker is busy).
+    expect.set_options(timeout=DEFAULT_TIMEOUT_MS)
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:

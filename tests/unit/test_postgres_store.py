@@ -172,7 +172,15 @@ def test_an_ingest_that_meets_another_process_storing_its_key_is_decided_again(u
             batch = events(("Acme", "2", "AI", 0), ("Acme", "3", "AI", 1), keys=["K", "other"])
             worker = threading.Thread(target=lambda: result.append(one.consume_many(admin, batch)))
             worker.start()
-            time.sleep(1.0)  # one has decided the batch without K and waits on K's index entry
+            # one has decided the batch without K and waits on K's index entry (two's lock)
+            with psycopg.connect(url, autocommit=True) as watcher:
+                deadline = time.monotonic() + 60
+                while not watcher.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock'"
+                ).fetchone()[0]:  # type: ignore[index]
+                    assert time.monotonic() < deadline, "one never waited on two's key"
+                    time.sleep(0.02)
         worker.join(timeout=30)
         [outcome] = result
         assert outcome.posted == 1 and outcome.rejected_count == 1, outcome  # type: ignore[attr-defined]
