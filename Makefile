@@ -35,13 +35,16 @@ run: install
 	BILLING_DB="$(DB)" $(PY) -m streamlit run app.py --server.address $(strip $(ADDRESS)) \
 		--server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
+# Every ledger and hardening test on DuckDB and PostgreSQL, the pages on DuckDB (one store is
+# enough: tests/pages/conftest.py), the browser tests in Chromium. Two workers (pytest-xdist):
+# the browser tests all in one of them, in file order (tests/e2e/conftest.py), the rest shared.
 test: install-test
 	bash scripts/install-browser.sh
 	bash scripts/install-axe.sh
 	bash scripts/install-postgres.sh
 	$(VENV)/bin/ruff check billing_core app.py pages tests bench
 	$(VENV)/bin/mypy
-	$(PY) -m pytest -q -m "not stress"  # ledger and hardening tests on DuckDB and PostgreSQL, pages on DuckDB
+	$(PY) -m pytest -q -m "not stress" -n 2 --dist loadgroup
 
 stress: install-test
 	$(PY) -m pytest -q -m stress tests/hardening

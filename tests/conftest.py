@@ -16,6 +16,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,6 +42,26 @@ STORES = [s for s in os.environ.get("BILLING_TEST_STORES", "duckdb,postgresql").
 _EMPTY_TEMPLATE = "billing_empty"
 _DEMO_TEMPLATE = "billing_demo"
 _numbers = itertools.count(1)
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist (the `test` extra)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`pytest -n 2 --dist loadgroup` (make test): the browser tests (tests/e2e) are one unit
+    of work, run by one worker in file order beside one served app and one Chromium, as in a
+    serial run, while the other worker takes the ledger, page and hardening tests one by one.
+
+    pytest-xdist's own loadgroup reads its groups from a suffix it writes into each test's
+    node id, which pytest 9.2 no longer lets it change (pytest-xdist issue 1386): its groups
+    are silently ignored. This groups by path on the controller, which needs no mark."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class BrowserTestsTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "tests/e2e" if nodeid.startswith("tests/e2e/") else nodeid
+
+    return BrowserTestsTogether(config, log)
 
 
 class PostgresForTests:
