@@ -9,8 +9,9 @@ from datetime import datetime
 from decimal import Decimal
 
 import pandas as pd
+import pytest
 
-from billing_core import Ledger
+from billing_core import BillingError, Ledger, LedgerCorrupt
 from billing_core.demo import seed_demo
 from tests.conftest import FakeClock
 from tests.hardening.books import audit_problems, rows
@@ -80,3 +81,31 @@ def test_every_movement_of_the_demo_has_the_audit_row_a_live_one_would(
         balance[workspace_id] = closing
         assert json.loads(before) == {"balance": f"{opening:.4f}"}, entry_id
         assert json.loads(after) == {"balance": f"{closing:.4f}", "amount": f"{amount:.4f}"}, entry_id
+
+
+def test_verify_finds_an_entry_with_a_second_movement_audit_row_or_none(
+    new_ledger: Callable[..., Ledger],
+) -> None:
+    """The check counts each entry's movement rows by the id in their subject; a subject
+    that is not an entry's id (tampered) counts for none."""
+    book = new_ledger(clock=FakeClock(NOW))
+    people = set_up(book)
+    spent = book.consume(people["admin"], people["space"], "1.5", feature="AI", description="d")  # type: ignore[arg-type]
+    book.verify()
+    with book.db.writing() as cur:
+        cur.execute(
+            "INSERT INTO audit_log (id, recorded_at, actor_id, action, subject, workspace_id) "
+            "VALUES (?, ?, NULL, 'wallet.consume', ?, ?)",
+            [book.db.next_id("audit_log"), NOW, f"entry:{spent.id}", people["space"]],
+        )
+    with pytest.raises(LedgerCorrupt, match=rf"movement audit row \(.*ids: {spent.id}\)"):
+        book.verify()
+    try:
+        with book.db.writing() as cur:  # the entry's own row, and the copy, now name no entry
+            cur.execute("UPDATE audit_log SET subject = 'entry:x' || subject WHERE subject = ?",
+                        [f"entry:{spent.id}"])
+    except BillingError as refused:  # a server's append-only trigger refuses the tampering itself
+        assert "append-only" in str(refused)
+        return
+    with pytest.raises(LedgerCorrupt, match=rf"movement audit row \(.*ids: {spent.id}\)"):
+        book.verify()
