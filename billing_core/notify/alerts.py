@@ -152,10 +152,18 @@ def compute_levels(cur: Any, workspace_id: int, settings: ThresholdSettings, tod
     return [(label, amount) for label, amount in levels if amount > 0]
 
 
-def refresh_levels(db: Database, cur: Any, workspace_ids: Sequence[int], at: datetime) -> None:
-    """Work the levels out again for these workspaces (inside a write transaction)."""
+def refresh_levels(
+    db: Database,
+    cur: Any,
+    workspace_ids: Sequence[int],
+    at: datetime,
+    settings: Mapping[int, ThresholdSettings] | None = None,
+) -> None:
+    """Work the levels out again for these workspaces (inside a write transaction), from
+    their stored settings or the new ones given in `settings` (stored with the levels)."""
     if not workspace_ids:
         return
+    given = settings or {}
     stored = dict(
         cur.execute(
             "SELECT workspace_id, settings FROM balance_thresholds "
@@ -164,8 +172,10 @@ def refresh_levels(db: Database, cur: Any, workspace_ids: Sequence[int], at: dat
         ).fetchall()
     )
     for workspace_id in workspace_ids:
-        settings = ThresholdSettings.from_json(stored.get(workspace_id))
-        levels = compute_levels(cur, workspace_id, settings, at.date())
+        chosen = given.get(workspace_id)
+        if chosen is None:
+            chosen = ThresholdSettings.from_json(stored.get(workspace_id))
+        levels = compute_levels(cur, workspace_id, chosen, at.date())
         # one statement, not a delete and an insert: two writers refreshing the same
         # workspace at once (the dispatcher and an approval, on a server) would both
         # insert after deleting nothing, and the second would break the primary key
@@ -173,7 +183,7 @@ def refresh_levels(db: Database, cur: Any, workspace_ids: Sequence[int], at: dat
             "INSERT INTO balance_thresholds (workspace_id, settings, levels, refreshed_at) "
             "VALUES (?, ?, ?, ?) ON CONFLICT (workspace_id) DO UPDATE SET "
             "settings = excluded.settings, levels = excluded.levels, refreshed_at = excluded.refreshed_at",
-            [workspace_id, settings.to_json(), levels_to_json(levels), at],
+            [workspace_id, chosen.to_json(), levels_to_json(levels), at],
         )
 
 
@@ -204,10 +214,13 @@ def after_movements(db: Database, cur: Any, changes: Sequence[BalanceChange], at
     transaction, and DuckDB cannot register its batch over a result left open."""
     credited = [c.workspace_id for c in changes if c.credited]
     for change in changes:
-        if change.before == change.after or not _crosses(change):
+        low, high = sorted((change.before, change.after))
+        zero = change.before > 0 >= change.after
+        crossed = [(label, amount) for label, amount in change.levels if low < amount <= high]
+        if not zero and not crossed:
             continue  # the common case: nothing to say, and nothing read
         name = _workspace_name(cur, change.workspace_id)
-        if change.before > 0 >= change.after:
+        if zero:
             emit(
                 db,
                 cur,
@@ -218,18 +231,12 @@ def after_movements(db: Database, cur: Any, changes: Sequence[BalanceChange], at
                 "until the wallet is topped up.",
                 details={"workspace": name, "balance": str(change.after)},
             )
-        for label, amount in change.levels:
-            if change.before >= amount > change.after:
+        for label, amount in crossed:
+            if change.after < change.before:  # fell through the level
                 _fire(db, cur, change, name, label, amount, at)
-            elif change.before < amount <= change.after:
+            else:  # rose back above it
                 _resolve(db, cur, change, name, label, amount, at)
     refresh_levels(db, cur, credited, at)  # the last top-up moved: so did its share
-
-
-def _crosses(change: BalanceChange) -> bool:
-    """Whether the change reaches zero or crosses one of its levels, either way."""
-    low, high = sorted((change.before, change.after))
-    return (change.before > 0 >= change.after) or any(low < amount <= high for _, amount in change.levels)
 
 
 def _fire(

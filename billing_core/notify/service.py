@@ -287,14 +287,7 @@ class Notifications:
                 amounts=amounts,
                 spike_factor=spike_factor,
             )
-            cur.execute(
-                "INSERT INTO balance_thresholds (workspace_id, settings, levels, refreshed_at) "
-                "VALUES (?, ?, '[]', ?) ON CONFLICT (workspace_id) DO UPDATE SET "
-                "settings = excluded.settings, levels = excluded.levels, "
-                "refreshed_at = excluded.refreshed_at",
-                [workspace_id, changed.to_json(), at],
-            )
-            alerts.refresh_levels(self.db, cur, [workspace_id], at)
+            alerts.refresh_levels(self.db, cur, [workspace_id], at, settings={workspace_id: changed})
             audit.record(
                 self.db,
                 cur,
