@@ -125,10 +125,16 @@ _TWINS = {
 }
 
 
+def twin_of(unit: Unit) -> tuple[Unit, Decimal]:
+    """The unit whose prices also price usage counted in `unit`, and how many of it one
+    `unit` is (`unit` itself and 1 when it has no twin)."""
+    return _TWINS.get(unit, (unit, Decimal(1)))
+
+
 def priced_by(unit: Unit) -> tuple[Unit, ...]:
     """The units whose prices can price usage counted in `unit`: itself, then its twin."""
-    twin = _TWINS.get(unit)
-    return (unit,) if twin is None else (unit, twin[0])
+    twin, _ = twin_of(unit)
+    return (unit,) if twin is unit else (unit, twin)
 
 
 def in_unit(quantity: Decimal, given: Unit, wanted: Unit) -> Decimal:
@@ -136,10 +142,10 @@ def in_unit(quantity: Decimal, given: Unit, wanted: Unit) -> Decimal:
     InvalidAmount when that needs more than 8 decimals or exceeds 10^12 units."""
     if wanted is given:
         return quantity
-    twin = _TWINS.get(given)
-    if twin is None or twin[0] is not wanted:
+    twin, factor = twin_of(given)
+    if twin is not wanted:
         raise InvalidInput(f"Usage in {given.label} cannot be priced per {wanted.value}.")
-    converted = _EXACT.multiply(quantity, twin[1])
+    converted = _EXACT.multiply(quantity, factor)
     if converted != converted.quantize(QUANTITY_QUANTUM, rounding=ROUND_DOWN, context=_EXACT):
         raise InvalidAmount(
             f"{quantity_label(quantity, given)} is too fine to price per {wanted.value}: "

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from ..models import User, WalletStatus
 from ..money import MAX_MOVEMENT, PLACES, AmountProblem
-from ..pricing import EXACT_PLACES, MAX_QUANTITY, QUANTITY_PLACES, Unit, priced_by
+from ..pricing import EXACT_PLACES, MAX_QUANTITY, QUANTITY_PLACES, Unit, twin_of
 from ..text import MAX_DESCRIPTION, MAX_FEATURE
 from .events import SPACE, whole
 
@@ -148,8 +148,7 @@ card AS (
 # The unit of the price in effect, and the row's quantity in that unit: usage counted in
 # tokens priced per thousand tokens, or the other way round (pricing.in_unit).
 _RATE_UNIT = "CASE WHEN pf.rate IS NOT NULL THEN pf.unit ELSE pd.unit END"
-_QUANTITY = f"""(CASE WHEN {_RATE_UNIT} IS DISTINCT FROM $twin OR $twin = $unit THEN e.given
-       WHEN $twin = '{Unit.THOUSAND_TOKENS.value}' THEN e.given * 0.001 ELSE e.given * 1000 END)"""
+_QUANTITY = f"(CASE WHEN {_RATE_UNIT} = $twin THEN e.given * $per_twin ELSE e.given END)"
 _RATE_JOINS = """
     LEFT JOIN card pf ON pf.feature = e.f AND e.occurred >= pf.start AND e.occurred < pf.stop
     LEFT JOIN card pd ON pd.feature = '*' AND e.occurred >= pd.start AND e.occurred < pd.stop
@@ -349,7 +348,7 @@ def decide(cur: Any, user: User, events: pa.Table, now: datetime, unit: str | No
             "future": OCCURRED_FUTURE,
             "too_early": OCCURRED_TOO_EARLY,
             "priced": priced,
-            **({"unit": unit, "twin": priced_by(Unit(unit))[-1].value} if unit is not None else {}),
+            **(_twin_params(unit) if unit is not None else {}),
             "quantity_over": QUANTITY_OVER,
             "too_fine": TOO_FINE,
             "no_price": NO_PRICE,
@@ -378,6 +377,13 @@ def decide(cur: Any, user: User, events: pa.Table, now: datetime, unit: str | No
                 for ws, feature, units in cur.execute(_REMAINDERS, {"per_unit": _EXACT_PER_UNIT}).fetchall():
                     left[(int(ws), str(feature))] = Decimal(int(units)).scaleb(-EXACT_PLACES)
     return Decision(posted, report, left)
+
+
+def _twin_params(unit: str) -> dict[str, object]:
+    """Priced usage: its unit, the twin whose prices price it too, and how many twin units
+    one of its units is (pricing.twin_of; a unit without a twin is its own, 1 to 1)."""
+    twin, per_twin = twin_of(Unit(unit))
+    return {"unit": unit, "twin": twin.value, "per_twin": per_twin}
 
 
 def _paths(workspaces: list[tuple[Any, ...]]) -> pa.Table:
